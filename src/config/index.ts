@@ -1,0 +1,23 @@
+/**
+ * ilpd's configuration: parsed once by the CLI with `loadConfig`, then handed down as plain
+ * data (`IlpdConfig`) to the control plane and, by postMessage, to the workers.
+ */
+export { loadConfig, type LoadOptions, type LoadResult } from './load'
+export { ConfigError } from './errors'
+export {
+  IlpdConfigSchema, AccountSchema, AccountSettingsSchema, SettingsSchema, LinkSchema,
+  MIDDLEWARE_NAMES, RELATIONS, SUPPORTED_PLUGINS, BTP_DEFAULT_RESPONSE_TIMEOUT,
+  type IlpdConfig, type Account, type AccountSettings, type Settings, type SettingKey,
+  type Link, type BtpListenerLink, type BtpClientLink, type Relation,
+} from './schema'
+export { DEFAULT_SETTINGS, SETTING_DEFAULTS, defaultWorkers } from './defaults'
+export { envName, ENV_PREFIX, SETTING_KINDS } from './env'
+export {
+  parseAmount, parseFiniteAmount, limitToInt64, compareAmounts, type AmountLimit,
+  INT64_MIN, INT64_MAX, UINT64_MAX,
+} from './amount'
+export { parseBtpServerUrl, redactBtpServerUrl, type BtpServerUrl } from './btp-url'
+export {
+  btpListeners, describeListeners, resolveDefaultRoute, resolveAddressParent, accountAddress,
+  balanceLimits, middlewareEnabled, type BtpListenerSocket,
+} from './tables'

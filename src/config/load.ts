@@ -1,0 +1,472 @@
+/**
+ * loadConfig: CONNECTOR_* variables and an optional JSON file → IlpdConfig, once, at start.
+ *
+ * Order of precedence, per top-level setting: environment, then file, then the defaults
+ * (defaults.ts). A variable replaces the file's value whole (CONNECTOR_ACCOUNTS replaces the
+ * file's `accounts`; they are not merged). With no accounts anywhere, the local demo applies.
+ *
+ * Every problem is collected before throwing, so an operator fixes a config in one pass.
+ */
+import fs from 'node:fs'
+import type { z } from 'zod'
+import { compareAmounts, parseAmount } from './amount'
+import { parseBtpServerUrl } from './btp-url'
+import { DEFAULT_SETTINGS, SETTING_DEFAULTS, defaultWorkers } from './defaults'
+import { closestVariable, envName, readEnv, SETTING_KEYS } from './env'
+import { ConfigError, describeIssue, show } from './errors'
+import {
+  AccountSchema, AccountSettingsSchema, BTP_DEFAULT_RESPONSE_TIMEOUT, BtpPluginOptionsSchema,
+  HttpPluginOptionsSchema, IlpdConfigSchema, RatesSchema, SettingsSchema,
+  type Account, type IlpdConfig, type Link, type SettingKey, type Settings,
+} from './schema'
+import { isValidAddressString, isValidSegment } from '../protocols/ilp/address'
+
+export interface LoadOptions {
+  /** `ilpd --config FILE`: JSON with Config.json's keys (ilpAddress, accounts, backend...). */
+  configFile?: string
+}
+
+export interface LoadResult {
+  config: IlpdConfig
+  /** Things that work but deserve a look: unknown variables, ignored settings. */
+  warnings: string[]
+}
+
+/** Backends ilp-connector ships that download rates; ilpd never reaches the internet. */
+const ONLINE_BACKENDS = new Set(['ecb', 'ecb-plus-xrp', 'ecb-plus-coinmarketcap'])
+
+/** Plugins seen in ilp-connector deployments, with what to use instead. */
+const PLUGIN_HINTS: Record<string, string> = {
+  'ilp-plugin-mini-accounts': 'configure one ilp-plugin-btp child account per client instead (several may share a port, with different secrets)',
+}
+
+/** Where each setting came from, for messages: "CONNECTOR_ACCOUNTS" or "ilpd.json: accounts". */
+type Sources = Map<SettingKey, string>
+
+export function loadConfig(env: Record<string, string | undefined>, opts: LoadOptions = {}): LoadResult {
+  const problems: string[] = []
+  const warnings: string[] = []
+  const raw: { [K in SettingKey]?: unknown } = {}
+  const sources: Sources = new Map()
+
+  if (opts.configFile !== undefined) {
+    const file = readSettingsFile(opts.configFile)
+    for (const key of file.unknown) warnings.push(`${opts.configFile}: unknown setting ${JSON.stringify(key)} ignored`)
+    for (const key of SETTING_KEYS) {
+      if (key in file.settings) {
+        raw[key] = file.settings[key]
+        sources.set(key, `${opts.configFile}: ${key}`)
+      }
+    }
+  }
+
+  const fromEnv = readEnv(env)
+  for (const { variable, message } of fromEnv.problems) problems.push(`${variable}: ${message}`)
+  for (const variable of fromEnv.unknown) {
+    const hint = closestVariable(variable)
+    warnings.push(`unknown variable ${variable} ignored${hint === null ? '' : ` (did you mean ${hint}?)`}`)
+  }
+  for (const key of SETTING_KEYS) {
+    if (key in fromEnv.settings) {
+      raw[key] = fromEnv.settings[key]
+      sources.set(key, envName(key))
+    }
+  }
+
+  // The demo fills in what an operator who configured no accounts did not set.
+  const demo = !('accounts' in raw) && !fromEnv.problems.some((p) => p.variable === envName('accounts'))
+  if (demo) {
+    for (const key of Object.keys(DEFAULT_SETTINGS) as SettingKey[]) {
+      if (!(key in raw)) {
+        raw[key] = structuredClone(DEFAULT_SETTINGS[key])
+        sources.set(key, `ilpd's default ${key}`)
+      }
+    }
+  }
+
+  const where = (key: SettingKey): string => sources.get(key) ?? envName(key)
+
+  // Each setting on its own, so a message names the variable (or file key) it came from.
+  const settings: Settings = {}
+  for (const key of SETTING_KEYS) {
+    if (!(key in raw)) continue
+    const result = SettingsSchema.shape[key].safeParse(raw[key], { reportInput: true })
+    if (result.success) (settings as Record<string, unknown>)[key] = result.data
+    else for (const issue of result.error.issues) problems.push(`${where(key)}: ${describeIssue(issue)}`)
+  }
+
+  const accounts: Record<string, Account> = {}
+  for (const [id, value] of Object.entries(settings.accounts ?? {})) {
+    const account = buildAccount(id, value, `${where('accounts')}: account ${id}`, problems, warnings)
+    if (account !== null) accounts[id] = account
+  }
+
+  const config = buildConfig(settings, accounts, where, problems, warnings)
+  // Accounts that failed their own checks still count as existing for routes and defaults.
+  checkAccountsTogether(config, new Set(Object.keys(settings.accounts ?? {})), where, problems)
+  if (problems.length > 0) throw new ConfigError(problems)
+  warnings.push(...configNotes(config))
+
+  // A failure here is a bug in this module, not in the operator's config.
+  return { config: IlpdConfigSchema.parse(config), warnings }
+}
+
+function readSettingsFile(path: string): { settings: Record<string, unknown>; unknown: string[] } {
+  let text: string
+  try {
+    text = fs.readFileSync(path, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw new ConfigError([`${path}: cannot read the config file (${code ?? (err as Error).message})`])
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw new ConfigError([`${path}: not valid JSON (${(err as Error).message})`])
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError([`${path}: must hold a JSON object of settings, got ${show(value)}`])
+  }
+  const settings = value as Record<string, unknown>
+  const known = new Set<string>(SETTING_KEYS)
+  return { settings, unknown: Object.keys(settings).filter((k) => !known.has(k)) }
+}
+
+// ---- one account ------------------------------------------------------------------------------
+
+function buildAccount(id: string, value: unknown, where: string, problems: string[], warnings: string[]): Account | null {
+  if (!isValidSegment(id)) {
+    problems.push(`${where}: the account id must be an ILP address segment (letters, digits, _ ~ -), got ${JSON.stringify(id)}`)
+    return null
+  }
+  const parsed = AccountSettingsSchema.safeParse(value, { reportInput: true })
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${where}: ${describeIssue(issue)}`)
+    return null
+  }
+  const settings = parsed.data
+  const before = problems.length
+
+  let link: Link | null = null
+  const options = settings.options ?? {}
+  if (settings.plugin === 'ilp-plugin-btp') {
+    link = btpLink(options, where, problems, warnings)
+  } else if (settings.plugin === 'ilp-plugin-http') {
+    const http = HttpPluginOptionsSchema.safeParse(options, { reportInput: true })
+    if (!http.success) {
+      for (const issue of http.error.issues) problems.push(`${where}: ${describeIssue(issue, ['options'])}`)
+    } else {
+      link = {
+        type: 'http',
+        implemented: false,
+        incomingPort: http.data.incoming?.port ?? null,
+        outgoingUrl: http.data.outgoing?.url ?? null,
+      }
+      warnings.push(`${where}: plugin ilp-plugin-http is accepted, but ilpd does not serve ILP-over-HTTP yet; this account stays offline`)
+    }
+  } else {
+    const hint = PLUGIN_HINTS[settings.plugin]
+    problems.push(`${where}: plugin ${JSON.stringify(settings.plugin)} is not supported; ilpd speaks BTP (plugin "ilp-plugin-btp")` +
+      ` and will speak ILP-over-HTTP ("ilp-plugin-http")${hint === undefined ? '' : `: ${hint}`}`)
+  }
+
+  const balance = settings.balance === undefined ? null : {
+    minimum: settings.balance.minimum ?? '-Infinity',
+    maximum: settings.balance.maximum,
+    settleThreshold: settings.balance.settleThreshold ?? null,
+    settleTo: settings.balance.settleTo ?? '0',
+  }
+  if (balance !== null) {
+    if (compareAmounts(parseAmount(balance.minimum), parseAmount(balance.maximum)) > 0) {
+      problems.push(`${where}: balance.minimum ${show(balance.minimum)} is above balance.maximum ${show(balance.maximum)}`)
+    }
+    if (balance.settleThreshold !== null &&
+        compareAmounts(parseAmount(balance.settleThreshold), parseAmount(balance.settleTo)) > 0) {
+      problems.push(`${where}: balance.settleTo ${show(balance.settleTo)} is below balance.settleThreshold ` +
+        `${show(balance.settleThreshold)}; settling would not lift the balance above the threshold`)
+    }
+  }
+
+  if (problems.length > before || link === null) return null
+  const routes = settings.relation !== 'child'
+  return {
+    ...settings,
+    plugin: settings.plugin as Account['plugin'],
+    ilpAddressSegment: settings.ilpAddressSegment ?? id,
+    balance,
+    maxPacketAmount: settings.maxPacketAmount ?? null,
+    throughput: settings.throughput ?? null,
+    rateLimit: settings.rateLimit ?? null,
+    deduplicate: settings.deduplicate ?? null,
+    sendRoutes: settings.sendRoutes ?? routes,
+    receiveRoutes: settings.receiveRoutes ?? routes,
+    options,
+    link,
+  } satisfies z.input<typeof AccountSchema>
+}
+
+/** ilp-plugin-btp options → the socket ilpd opens (listener) or dials (server). */
+function btpLink(options: Record<string, unknown>, where: string, problems: string[], warnings: string[]): Link | null {
+  const parsed = BtpPluginOptionsSchema.safeParse(options, { reportInput: true })
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${where}: ${describeIssue(issue, ['options'])}`)
+    return null
+  }
+  const { listener, server } = parsed.data
+  const responseTimeout = parsed.data.responseTimeout ?? BTP_DEFAULT_RESPONSE_TIMEOUT
+  if (listener !== undefined && server !== undefined) {
+    problems.push(`${where}: options has both listener and server; ilpd runs one BTP link per account, set one of them`)
+    return null
+  }
+  if (listener !== undefined) {
+    // ilp-plugin-btp hands wsOpts (when given) to ws as they are, so wsOpts.port wins.
+    const port = listener.wsOpts?.port ?? listener.port
+    if (port !== listener.port) {
+      warnings.push(`${where}: options.listener.wsOpts.port ${port} differs from options.listener.port ${listener.port}; ` +
+        `listening on ${port}, as ilp-plugin-btp does`)
+    }
+    return {
+      type: 'btp-listener',
+      host: listener.wsOpts?.host ?? null,
+      port,
+      path: listener.wsOpts?.path ?? null,
+      secret: listener.secret,
+      responseTimeout,
+    }
+  }
+  if (server !== undefined) {
+    const url = parseBtpServerUrl(server)
+    // The URL carries a secret: describe the problem, never echo the value.
+    if ('error' in url) {
+      problems.push(`${where}: options.server ${url.error}, like "btp+wss://user:secret@host:port"`)
+      return null
+    }
+    const { btpAccount, btpToken } = parsed.data
+    if ((url.username !== '' || url.token !== '') && (btpAccount !== undefined || btpToken !== undefined)) {
+      problems.push(`${where}: options.server carries a username or token, so options.btpAccount and options.btpToken must not be set`)
+      return null
+    }
+    return {
+      type: 'btp-client',
+      protocol: url.protocol,
+      host: url.host,
+      port: url.port,
+      path: url.path,
+      username: url.username !== '' ? url.username : btpAccount ?? '',
+      token: url.token !== '' ? url.token : btpToken ?? '',
+      reconnectInterval: parsed.data.reconnectInterval ?? null,
+      reconnectIntervals: parsed.data.reconnectIntervals ?? null,
+      responseTimeout,
+    }
+  }
+  problems.push(`${where}: options.listener ({port, secret}) or options.server ("btp+ws://user:secret@host:port") is required for ilp-plugin-btp`)
+  return null
+}
+
+// ---- the whole config -------------------------------------------------------------------------
+
+function buildConfig(
+  s: Settings, accounts: Record<string, Account>, where: (key: SettingKey) => string,
+  problems: string[], warnings: string[],
+): IlpdConfig {
+  const d = SETTING_DEFAULTS
+
+  // ilp-connector writes "unknown" (its default) for "learn it from the parent".
+  let ilpAddress: string | null = null
+  if (s.ilpAddress !== undefined && s.ilpAddress !== '' && s.ilpAddress !== 'unknown') {
+    if (isValidAddressString(s.ilpAddress)) ilpAddress = s.ilpAddress
+    else problems.push(`${where('ilpAddress')}: must be an ILP address such as "g.acme" or "test.ilpd" (RFC 15), got ${show(s.ilpAddress)}`)
+  }
+
+  // Store: LMDB or memory. ilp-connector's storeConfig.path overrides storePath.
+  const store = s.store ?? d.store
+  if (store !== 'lmdb' && store !== 'memory') {
+    problems.push(`${where('store')}: ilpd keeps balances in LMDB ("lmdb", the default; directory from CONNECTOR_STORE_PATH) ` +
+      `or in memory ("memory"); it cannot load the store module ${JSON.stringify(store)}`)
+  }
+  const storeConfig = s.storeConfig ?? { ...d.storeConfig }
+  const storeConfigPath = typeof storeConfig.path === 'string' && storeConfig.path !== '' ? storeConfig.path : undefined
+  const storePath = storeConfigPath ?? (s.storePath !== undefined && s.storePath !== '' ? s.storePath : d.storePath)
+  if (store === 'memory' && (storeConfigPath !== undefined || (s.storePath ?? '') !== '')) {
+    warnings.push(`${where('storePath')}: ignored with store "memory"; balances are lost on restart`)
+  }
+
+  // Backend: one-to-one, or static rates. Nothing that fetches.
+  const backendName = s.backend ?? d.backend
+  const backendConfig = s.backendConfig ?? { ...d.backendConfig }
+  let backend: IlpdConfig['backend'] = 'one-to-one'
+  let rates: IlpdConfig['rates'] = null
+  if (backendName === 'one-to-one') {
+    backend = 'one-to-one'
+  } else if (backendName === 'static' || (backendName === 'ecb' && backendConfig.mockData !== undefined)) {
+    backend = 'static'
+    rates = staticRates(backendName, backendConfig, where('backendConfig'), problems)
+  } else if (ONLINE_BACKENDS.has(backendName)) {
+    problems.push(`${where('backend')}: backend ${JSON.stringify(backendName)} downloads exchange rates from the internet, ` +
+      `which ilpd never does; use "one-to-one", or "static" with CONNECTOR_BACKEND_CONFIG='{"rates":{"USD":1,"EUR":0.9}}'`)
+  } else if (backendName === 'randomizer') {
+    problems.push(`${where('backend')}: backend "randomizer" (random rates, for testing ilp-connector) is not supported; use "one-to-one" or "static"`)
+  } else {
+    problems.push(`${where('backend')}: backend ${JSON.stringify(backendName)} is not built in, and ilpd cannot load JavaScript ` +
+      `backends; use "one-to-one", or "static" with CONNECTOR_BACKEND_CONFIG='{"rates":{...}}'`)
+  }
+
+  const middlewares = s.middlewares ?? { ...d.middlewares }
+  if (Object.keys(middlewares).length > 0) {
+    warnings.push(`${where('middlewares')}: ilpd cannot load JavaScript middlewares; ignored: ${Object.keys(middlewares).join(', ')}`)
+  }
+
+  const inheritFrom = s.ilpAddressInheritFrom ?? d.ilpAddressInheritFrom
+  return {
+    env: s.env ?? d.env,
+    ilpAddress,
+    ilpAddressInheritFrom: inheritFrom === '' ? null : inheritFrom,
+    accounts,
+    defaultRoute: s.defaultRoute ?? d.defaultRoute,
+    routes: s.routes ?? [...d.routes],
+    spread: s.spread ?? d.spread,
+    minMessageWindow: s.minMessageWindow ?? d.minMessageWindow,
+    maxHoldTime: s.maxHoldTime ?? d.maxHoldTime,
+    routeBroadcastEnabled: s.routeBroadcastEnabled ?? d.routeBroadcastEnabled,
+    routeBroadcastInterval: s.routeBroadcastInterval ?? d.routeBroadcastInterval,
+    routeCleanupInterval: s.routeCleanupInterval ?? d.routeCleanupInterval,
+    routeExpiry: s.routeExpiry ?? d.routeExpiry,
+    routingSecret: s.routingSecret ?? d.routingSecret,
+    backend,
+    backendConfig,
+    rates,
+    store: store === 'memory' ? 'memory' : 'lmdb',
+    storePath,
+    storeConfig,
+    middlewares,
+    disableMiddleware: s.disableMiddleware ?? [],
+    reflectPayments: s.reflectPayments ?? d.reflectPayments,
+    initialConnectTimeout: s.initialConnectTimeout ?? d.initialConnectTimeout,
+    adminApi: s.adminApi ?? d.adminApi,
+    adminApiPort: s.adminApiPort ?? d.adminApiPort,
+    adminApiHost: s.adminApiHost ?? d.adminApiHost,
+    collectDefaultMetrics: s.collectDefaultMetrics ?? d.collectDefaultMetrics,
+    workers: s.workers ?? defaultWorkers(),
+    durability: s.durability ?? d.durability,
+  }
+}
+
+/** `static`: backendConfig.rates. `ecb` with mockData: ilp-connector's offline ECB, {base, rates}. */
+function staticRates(backend: string, backendConfig: Record<string, unknown>, where: string, problems: string[]): Record<string, number> | null {
+  let value: unknown
+  let base: ReadonlyArray<PropertyKey>
+  if (backend === 'ecb') {
+    const mock = backendConfig.mockData as { base?: unknown; rates?: unknown } | null
+    if (typeof mock !== 'object' || mock === null || typeof mock.base !== 'string') {
+      problems.push(`${where}: mockData must be {"base": "EUR", "rates": {...}} for the ecb backend without internet access`)
+      return null
+    }
+    value = { ...(mock.rates as object), [mock.base]: 1 }
+    base = ['mockData', 'rates']
+  } else {
+    value = backendConfig.rates
+    base = ['rates']
+    if (value === undefined) {
+      problems.push(`${where}: rates is required for the static backend, e.g. {"rates":{"USD":1,"EUR":0.9}}`)
+      return null
+    }
+  }
+  const parsed = RatesSchema.safeParse(value, { reportInput: true })
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${where}: ${describeIssue(issue, base)}`)
+    return null
+  }
+  return parsed.data
+}
+
+/** Rules that span accounts and settings. */
+function checkAccountsTogether(
+  config: IlpdConfig, knownIds: ReadonlySet<string>, where: (key: SettingKey) => string, problems: string[],
+): void {
+  const ids = Object.keys(config.accounts)
+  const parents = ids.filter((id) => config.accounts[id].relation === 'parent')
+  const accountsWhere = where('accounts')
+
+  const allBuilt = ids.length === knownIds.size
+  if (config.ilpAddress === null && parents.length === 0 && allBuilt && !problems.some((p) => p.startsWith(where('ilpAddress')))) {
+    problems.push(`${where('ilpAddress')}: is required when no account has relation "parent" (there is nobody to ask over IL-DCP)`)
+  }
+  if (config.ilpAddressInheritFrom !== null && knownIds.has(config.ilpAddressInheritFrom) &&
+      config.accounts[config.ilpAddressInheritFrom] !== undefined &&
+      config.accounts[config.ilpAddressInheritFrom].relation !== 'parent') {
+    problems.push(`${where('ilpAddressInheritFrom')}: account ${config.ilpAddressInheritFrom} is not a parent; only a parent can give ilpd its address`)
+  } else if (config.ilpAddressInheritFrom !== null && !knownIds.has(config.ilpAddressInheritFrom)) {
+    problems.push(`${where('ilpAddressInheritFrom')}: must name an account with relation "parent", got ${show(config.ilpAddressInheritFrom)}`)
+  }
+  if (config.defaultRoute !== 'auto' && config.defaultRoute !== '' && !knownIds.has(config.defaultRoute)) {
+    problems.push(`${where('defaultRoute')}: must be "auto", "" (none) or an account id, got ${show(config.defaultRoute)}`)
+  }
+  config.routes.forEach((route, i) => {
+    if (!knownIds.has(route.peerId)) {
+      problems.push(`${where('routes')}: [${i}].peerId ${show(route.peerId)} is not an account (route to ${route.targetPrefix})`)
+    }
+  })
+
+  // Children's addresses must not collide.
+  const segments = new Map<string, string>()
+  for (const id of ids) {
+    const account = config.accounts[id]
+    if (account.relation !== 'child') continue
+    const other = segments.get(account.ilpAddressSegment)
+    if (other !== undefined) {
+      problems.push(`${accountsWhere}: account ${id}: ilpAddressSegment ${show(account.ilpAddressSegment)} is also the address of account ${other}`)
+    }
+    segments.set(account.ilpAddressSegment, id)
+  }
+
+  // Listeners: one socket per port, so one bind host per port; the secret picks the account.
+  const ports = new Map<number, Array<{ id: string; host: string | null; secret: string }>>()
+  for (const id of ids) {
+    const link = config.accounts[id].link
+    if (link.type !== 'btp-listener') continue
+    const onPort = ports.get(link.port) ?? []
+    for (const other of onPort) {
+      if (other.host !== link.host) {
+        problems.push(`${accountsWhere}: account ${id}: options.listener binds port ${link.port} on ${link.host ?? 'all interfaces'}, ` +
+          `but account ${other.id} binds it on ${other.host ?? 'all interfaces'}; accounts sharing a port must share wsOpts.host`)
+      } else if (other.secret === link.secret) {
+        problems.push(`${accountsWhere}: account ${id}: options.listener.secret is the same as account ${other.id}'s on port ${link.port}; ` +
+          `accounts sharing a port are told apart by their secret`)
+      }
+    }
+    onPort.push({ id, host: link.host, secret: link.secret })
+    ports.set(link.port, onPort)
+  }
+  if (config.adminApi && ports.has(config.adminApiPort)) {
+    problems.push(`${where('adminApiPort')}: port ${config.adminApiPort} is also the BTP port of account ${ports.get(config.adminApiPort)![0].id}`)
+  }
+
+  if (config.backend === 'static' && config.rates !== null) {
+    for (const id of ids) {
+      const code = config.accounts[id].assetCode
+      if (!(code in config.rates)) {
+        problems.push(`${where('backendConfig')}: rates has no entry for ${show(code)}, the assetCode of account ${id}`)
+      }
+    }
+  }
+}
+
+/** Warnings that need the finished config: settings that work but are likely a mistake. */
+function configNotes(config: IlpdConfig): string[] {
+  const notes: string[] = []
+  const codes = new Set(Object.values(config.accounts).map((a) => a.assetCode))
+  if (config.backend === 'one-to-one' && codes.size > 1) {
+    notes.push(`backend one-to-one converts ${[...codes].join(', ')} at 1:1 (scaled by assetScale); use "static" for real rates`)
+  }
+  if (config.ilpAddress !== null && config.ilpAddressInheritFrom !== null) {
+    notes.push(`ilpAddressInheritFrom ${config.ilpAddressInheritFrom} is ignored: ilpAddress is set to ${config.ilpAddress}`)
+  }
+  const scheme = config.ilpAddress?.split('.')[0]
+  if (scheme === 'g' && config.env === 'test') {
+    notes.push(`ilpAddress ${config.ilpAddress} is a production (g) address but env is "test"; set CONNECTOR_ENV=production`)
+  } else if (scheme !== undefined && scheme.startsWith('test') && config.env === 'production') {
+    notes.push(`ilpAddress ${config.ilpAddress} is a test address but env is "production"`)
+  }
+  return notes
+}

@@ -1,0 +1,299 @@
+/**
+ * The configuration schema: the one place that says what a setting and an account look like.
+ *
+ * Two layers, built from the same field schemas:
+ * - *Settings* (`SettingsSchema`, `AccountSettingsSchema`): what an operator writes, key for
+ *   key the shapes of ilp-connector's Config.json (so an ilp-connector config is accepted as
+ *   it is), plus ilpd's own keys (`workers`, `durability`).
+ * - *Config* (`IlpdConfigSchema`, `AccountSchema`): what ilpd runs with, every default filled
+ *   in, every link parsed (`account.link`). Plain JSON-safe data: it is posted to worker
+ *   threads as is, and a worker may re-check it with `IlpdConfigSchema.parse`.
+ *
+ * Amounts stay integer decimal strings; "Infinity" / "-Infinity" stay strings where
+ * ilp-connector allows them (see amount.ts, `parseAmount`). "Not configured" is `null`.
+ */
+import { z } from 'zod'
+import { isValidAddressString, isValidSegment } from '../protocols/ilp/address'
+import { INTEGER_STRING, LIMIT_STRING, POSITIVE_STRING, THRESHOLD_STRING } from './amount'
+
+/** Messages written here are shown to the user as they are (see errors.ts). */
+export const USER_MESSAGES = new Set<string>()
+function says(text: string): { error: string } {
+  USER_MESSAGES.add(text)
+  return { error: text }
+}
+
+// ---- field schemas -------------------------------------------------------------------------
+
+const Segment = z.string().refine(isValidSegment, says('must be an ILP address segment (letters, digits, _ ~ -)'))
+const Address = z.string().refine(isValidAddressString, says('must be an ILP address such as "g.acme" or "test.ilpd" (RFC 15)'))
+const Prefix = z.string().regex(/^[a-zA-Z0-9._~-]+$/, says('must be an ILP address prefix (letters, digits, _ ~ - and dots)'))
+
+const LimitAmount = z.string(says('must be an integer string such as "1000", or "Infinity" / "-Infinity"'))
+  .regex(LIMIT_STRING, says('must be an integer string such as "1000", or "Infinity" / "-Infinity"'))
+const ThresholdAmount = z.string(says('must be an integer string such as "-1000", or "-Infinity"'))
+  .regex(THRESHOLD_STRING, says('must be an integer string such as "-1000", or "-Infinity"'))
+const IntegerAmount = z.string(says('must be an integer string such as "0"'))
+  .regex(INTEGER_STRING, says('must be an integer string such as "0"'))
+const PositiveAmount = z.string(says('must be a positive integer string such as "1000"'))
+  .regex(POSITIVE_STRING, says('must be a positive integer string such as "1000"'))
+
+const Port = z.number().int().min(1).max(65535)
+const Millis = z.number().int().min(0)
+const JsonObject = z.record(z.string(), z.unknown())
+
+// ---- accounts: what the operator writes (ilp-connector's AccountInfo) -----------------------
+
+export const RELATIONS = ['parent', 'peer', 'child'] as const
+
+/** ilp-connector: balance is enforced only when this object is present. */
+export const BalanceSettingsSchema = z.object({
+  minimum: LimitAmount.optional(),
+  maximum: LimitAmount,
+  settleThreshold: ThresholdAmount.optional(),
+  settleTo: IntegerAmount.optional(),
+}).strict()
+
+export const ThroughputSchema = z.object({
+  refillPeriod: z.number().int().min(100).optional(),
+  incomingAmount: PositiveAmount.optional(),
+  outgoingAmount: PositiveAmount.optional(),
+}).strict()
+
+export const RateLimitSchema = z.object({
+  refillPeriod: z.number().int().min(100).optional(),
+  refillCount: z.number().int().min(1).optional(),
+  capacity: z.number().int().min(0).optional(),
+}).strict()
+
+export const DeduplicateSchema = z.object({
+  cleanupInterval: z.number().int().min(1).optional(),
+  packetLifetime: z.number().int().min(1).optional(),
+}).strict()
+
+export const AccountSettingsSchema = z.object({
+  relation: z.enum(RELATIONS),
+  plugin: z.string(says('must be a plugin package name such as "ilp-plugin-btp"')).min(1),
+  assetCode: z.string().min(1),
+  assetScale: z.number().int().min(0).max(255),
+  balance: BalanceSettingsSchema.optional(),
+  maxPacketAmount: PositiveAmount.optional(),
+  throughput: ThroughputSchema.optional(),
+  rateLimit: RateLimitSchema.optional(),
+  deduplicate: DeduplicateSchema.optional(),
+  sendRoutes: z.boolean().optional(),
+  receiveRoutes: z.boolean().optional(),
+  options: JsonObject.optional(),
+  ilpAddressSegment: Segment.optional(),
+}).strict()
+export type AccountSettings = z.infer<typeof AccountSettingsSchema>
+
+/**
+ * ilp-plugin-btp's constructor options, as far as ilpd uses them. Unknown keys are kept:
+ * the JavaScript plugin ignores them too.
+ */
+export const BtpPluginOptionsSchema = z.object({
+  listener: z.object({
+    port: Port,
+    secret: z.string().min(1),
+    wsOpts: z.object({
+      host: z.string().min(1).optional(),
+      port: Port.optional(),
+      path: z.string().optional(),
+    }).loose().optional(),
+  }).loose().optional(),
+  server: z.string().optional(),
+  btpAccount: z.string().optional(),
+  btpToken: z.string().optional(),
+  reconnectInterval: Millis.optional(),
+  reconnectIntervals: z.array(Millis).optional(),
+  reconnectClearTryTimeout: Millis.optional(),
+  responseTimeout: z.number().int().min(1).optional(),
+}).loose()
+
+/** ilp-plugin-http's options: checked only enough to tell the operator early. */
+export const HttpPluginOptionsSchema = z.object({
+  incoming: z.object({ port: Port }).loose().optional(),
+  outgoing: z.object({ url: z.string().min(1) }).loose().optional(),
+}).loose()
+
+// ---- accounts: what ilpd runs with ----------------------------------------------------------
+
+/** ilp-plugin-btp's response timeout when the options do not set one. */
+export const BTP_DEFAULT_RESPONSE_TIMEOUT = 35000
+
+/**
+ * A BTP server socket that this account's peer connects to. Several accounts may share a
+ * port: ilpd tells them apart by the auth_token (the listener's secret), which therefore must
+ * be unique per port. auth_username is ignored, as ilp-plugin-btp's listener ignores it.
+ */
+export const BtpListenerLinkSchema = z.object({
+  type: z.literal('btp-listener'),
+  /** Bind address; null = all interfaces, which is what ilp-plugin-btp (ws) does. */
+  host: z.string().nullable(),
+  port: Port,
+  /** The path the WebSocket upgrade must use; null = any (ilp-plugin-btp's default). */
+  path: z.string().nullable(),
+  secret: z.string(),
+  responseTimeout: z.number().int(),
+})
+
+/** ilpd connects out to the peer's BTP server (ilp-plugin-btp `options.server`). */
+export const BtpClientLinkSchema = z.object({
+  type: z.literal('btp-client'),
+  protocol: z.enum(['ws', 'wss']),
+  host: z.string(),
+  port: Port,
+  path: z.string(),
+  username: z.string(),
+  token: z.string(),
+  /** ilp-plugin-btp reconnect settings, null when not set. */
+  reconnectInterval: Millis.nullable(),
+  reconnectIntervals: z.array(Millis).nullable(),
+  responseTimeout: z.number().int(),
+})
+
+/** ILP-over-HTTP (ilp-plugin-http). Accepted and kept; not served yet (`implemented: false`). */
+export const HttpLinkSchema = z.object({
+  type: z.literal('http'),
+  implemented: z.literal(false),
+  incomingPort: Port.nullable(),
+  outgoingUrl: z.string().nullable(),
+})
+
+export const LinkSchema = z.discriminatedUnion('type', [BtpListenerLinkSchema, BtpClientLinkSchema, HttpLinkSchema])
+export type Link = z.infer<typeof LinkSchema>
+export type BtpListenerLink = z.infer<typeof BtpListenerLinkSchema>
+export type BtpClientLink = z.infer<typeof BtpClientLinkSchema>
+
+export const SUPPORTED_PLUGINS = ['ilp-plugin-btp', 'ilp-plugin-http'] as const
+
+/** The account record. Settings with their defaults filled in, plus the parsed link. */
+export const AccountSchema = AccountSettingsSchema.extend({
+  plugin: z.enum(SUPPORTED_PLUGINS),
+  /** Defaults to the account id (ilp-connector). */
+  ilpAddressSegment: Segment,
+  /** null: no balance is kept or enforced (ilp-connector's behaviour without `balance`). */
+  balance: z.object({
+    /** "-Infinity" when not set (ilp-connector's default). */
+    minimum: LimitAmount,
+    maximum: LimitAmount,
+    /** null: never settle. */
+    settleThreshold: ThresholdAmount.nullable(),
+    /** "0" when not set (ilp-connector's default). */
+    settleTo: IntegerAmount,
+  }).nullable(),
+  maxPacketAmount: PositiveAmount.nullable(),
+  throughput: ThroughputSchema.nullable(),
+  rateLimit: RateLimitSchema.nullable(),
+  deduplicate: DeduplicateSchema.nullable(),
+  /** Default: false for children, true otherwise (ilp-connector). */
+  sendRoutes: z.boolean(),
+  receiveRoutes: z.boolean(),
+  /** The plugin options exactly as written (for the admin API and for later issues). */
+  options: JsonObject,
+  link: LinkSchema,
+})
+export type Account = z.infer<typeof AccountSchema>
+export type Relation = (typeof RELATIONS)[number]
+
+// ---- top-level settings ---------------------------------------------------------------------
+
+/** ilp-connector's built-in middleware names, as `disableMiddleware` accepts them. */
+export const MIDDLEWARE_NAMES = [
+  'errorHandler', 'rateLimit', 'balance', 'maxPacketAmount', 'throughput', 'deduplicate',
+  'validateFulfillment', 'echo', 'expire', 'stats', 'alert',
+] as const
+
+export const RouteSchema = z.object({
+  targetPrefix: Prefix,
+  peerId: z.string().min(1),
+}).strict()
+
+/**
+ * Every top-level setting, as a file writes it and as the CONNECTOR_* variable carries it
+ * (the env name is CONNECTOR_ + the key in CONSTANT_CASE). All optional; defaults live in
+ * defaults.ts. `accounts` is checked account by account in load.ts, hence `unknown` here.
+ */
+export const SettingsSchema = z.object({
+  // ilp-connector's Config.json, in its order.
+  env: z.enum(['production', 'test']),
+  ilpAddress: z.string(),
+  ilpAddressInheritFrom: z.string(),
+  accounts: JsonObject,
+  defaultRoute: z.string(),
+  routes: z.array(RouteSchema),
+  spread: z.number().min(0).lt(1),
+  minMessageWindow: Millis,
+  maxHoldTime: z.number().int().min(1),
+  routeBroadcastEnabled: z.boolean(),
+  routeBroadcastInterval: z.number().int().min(1),
+  routeCleanupInterval: z.number().int().min(1),
+  routeExpiry: z.number().int().min(1),
+  routingSecret: z.string(),
+  backend: z.string(),
+  backendConfig: JsonObject,
+  store: z.string(),
+  storePath: z.string(),
+  storeConfig: JsonObject,
+  middlewares: z.record(z.string(), z.object({ type: z.string(), options: JsonObject.optional() })),
+  disableMiddleware: z.array(z.enum(MIDDLEWARE_NAMES)),
+  reflectPayments: z.boolean(),
+  initialConnectTimeout: Millis,
+  adminApi: z.boolean(),
+  adminApiPort: z.number().int().min(0).max(65535),
+  adminApiHost: z.string().min(1),
+  collectDefaultMetrics: z.boolean(),
+  // ilpd's own.
+  /** Data-plane worker threads. */
+  workers: z.number().int().min(1).max(1024),
+  /** durable: a Fulfill leaves only once its balance change is in LMDB. relaxed: right after. */
+  durability: z.enum(['durable', 'relaxed']),
+}).partial()
+export type Settings = z.infer<typeof SettingsSchema>
+export type SettingKey = keyof Settings
+
+/** Static exchange rates: value of one unit of a common base, per asset code (ECB style). */
+export const RatesSchema = z.record(z.string(), z.number().positive().finite())
+
+// ---- the config ilpd runs with --------------------------------------------------------------
+
+export const IlpdConfigSchema = z.object({
+  env: z.enum(['production', 'test']),
+  /** null: learn it over IL-DCP from `ilpAddressInheritFrom` or the first parent. */
+  ilpAddress: Address.nullable(),
+  /** null: the first parent in `accounts` (ilp-connector). */
+  ilpAddressInheritFrom: z.string().nullable(),
+  accounts: z.record(Segment, AccountSchema),
+  /** "auto" (first parent), "" (none) or an account id, as ilp-connector writes it. */
+  defaultRoute: z.string(),
+  routes: z.array(RouteSchema),
+  spread: z.number(),
+  minMessageWindow: z.number().int(),
+  maxHoldTime: z.number().int(),
+  routeBroadcastEnabled: z.boolean(),
+  routeBroadcastInterval: z.number().int(),
+  routeCleanupInterval: z.number().int(),
+  routeExpiry: z.number().int(),
+  /** Base64 seed for route auth values; "" = random per start (ilp-connector). */
+  routingSecret: z.string(),
+  backend: z.enum(['one-to-one', 'static']),
+  backendConfig: JsonObject,
+  /** The static backend's rates (`backendConfig.rates`, or ecb's `mockData`); null otherwise. */
+  rates: RatesSchema.nullable(),
+  store: z.enum(['lmdb', 'memory']),
+  /** LMDB directory (`storeConfig.path` wins over `storePath`, as in ilp-connector). */
+  storePath: z.string(),
+  storeConfig: JsonObject,
+  middlewares: z.record(z.string(), z.object({ type: z.string(), options: JsonObject.optional() })),
+  disableMiddleware: z.array(z.enum(MIDDLEWARE_NAMES)),
+  reflectPayments: z.boolean(),
+  initialConnectTimeout: z.number().int(),
+  adminApi: z.boolean(),
+  adminApiPort: z.number().int(),
+  adminApiHost: z.string(),
+  collectDefaultMetrics: z.boolean(),
+  workers: z.number().int().min(1),
+  durability: z.enum(['durable', 'relaxed']),
+})
+export type IlpdConfig = z.infer<typeof IlpdConfigSchema>

@@ -1,0 +1,216 @@
+/**
+ * The control plane (main thread): owns the configuration, the account and route tables, the
+ * address (configured or learned over IL-DCP), worker supervision and the admin API. Workers get
+ * immutable snapshots; a crashed worker is replaced and the packets other workers had handed to
+ * it are rejected.
+ */
+import path from 'node:path'
+import { Worker } from 'node:worker_threads'
+import type { IlpdConfig } from '../config'
+import { resolveAddressParent } from '../config'
+import { createLogger } from '../log'
+import { createRingBuffer } from '../store/ring'
+import type { Snapshot } from '../store/snapshot'
+import type { ControlToWorker, WorkerInit, WorkerToControl } from '../data/messages'
+import { AdminApi } from './admin-api'
+import { LearnedState, buildSnapshot } from './tables'
+
+const log = createLogger('control')
+
+/** 4 MiB per direction per worker pair: ~20,000 typical packets in flight between two workers. */
+const RING_BYTES = 4 * 1024 * 1024
+
+interface WorkerSlot {
+  index: number
+  worker: Worker | null
+  ready: boolean
+  stats: { prepares: number, fulfilled: number, rejected: number, handedOver: number, inFlight: number }
+  restarts: number
+}
+
+export interface ConnectorStatus {
+  address: string
+  ready: boolean
+  workers: Array<{ index: number, alive: boolean, restarts: number, prepares: number, fulfilled: number, rejected: number, handedOver: number, inFlight: number }>
+  accounts: Array<{ id: string, relation: string, connections: number }>
+}
+
+export class Connector {
+  private readonly state: LearnedState
+  private snapshot: Snapshot
+  private readonly workers: WorkerSlot[] = []
+  private readonly rings: SharedArrayBuffer[][] = []
+  private readonly doorbells: SharedArrayBuffer
+  private readonly connectionCounts: SharedArrayBuffer
+  private admin: AdminApi | null = null
+  private stopping = false
+  private readyResolve!: () => void
+  private readyReject!: (err: Error) => void
+  private readonly readyPromise: Promise<void>
+
+  constructor(readonly config: IlpdConfig) {
+    this.state = { ownAddress: config.ilpAddress ?? '', version: 1, workerCount: config.workers }
+    this.snapshot = buildSnapshot(config, this.state)
+    const n = config.workers
+    for (let from = 0; from < n; from++) {
+      this.rings.push([])
+      for (let to = 0; to < n; to++) this.rings[from].push(from === to ? new SharedArrayBuffer(0) : createRingBuffer(RING_BYTES))
+    }
+    this.doorbells = new SharedArrayBuffer(4 * n)
+    this.connectionCounts = new SharedArrayBuffer(4 * Math.max(1, this.snapshot.accounts.length) * n)
+    this.readyPromise = new Promise((resolve, reject) => {
+      this.readyResolve = resolve
+      this.readyReject = reject
+    })
+  }
+
+  /** Starts the workers and the admin API; resolves when every listener accepts connections. */
+  async start(): Promise<void> {
+    for (let i = 0; i < this.config.workers; i++) {
+      this.workers.push({ index: i, worker: null, ready: false, stats: { prepares: 0, fulfilled: 0, rejected: 0, handedOver: 0, inFlight: 0 }, restarts: 0 })
+      this.spawn(i)
+    }
+    if (this.config.adminApi) {
+      this.admin = new AdminApi(this, this.config.adminApiHost, this.config.adminApiPort)
+      await this.admin.start()
+    }
+    await this.readyPromise
+  }
+
+  get address(): string {
+    return this.state.ownAddress
+  }
+
+  currentSnapshot(): Snapshot {
+    return this.snapshot
+  }
+
+  private spawn(index: number): void {
+    const init: WorkerInit = {
+      index,
+      workerCount: this.config.workers,
+      snapshot: this.snapshot,
+      rings: this.rings,
+      doorbells: this.doorbells,
+      connectionCounts: this.connectionCounts,
+      initialConnectTimeout: this.config.initialConnectTimeout,
+    }
+    const worker = new Worker(path.join(__dirname, '..', 'data', 'worker.js'), { workerData: init })
+    const slot = this.workers[index]
+    slot.worker = worker
+    slot.ready = false
+    worker.on('message', (message: WorkerToControl) => this.onWorkerMessage(slot, message))
+    worker.on('error', (err) => {
+      log.error('worker crashed', { worker: index, error: err.message })
+    })
+    worker.on('exit', (code) => this.onWorkerExit(slot, worker, code))
+  }
+
+  private onWorkerMessage(slot: WorkerSlot, message: WorkerToControl): void {
+    switch (message.type) {
+      case 'ready':
+        slot.ready = true
+        if (this.workers.every((w) => w.ready)) this.readyResolve()
+        break
+      case 'fatal':
+        log.error('worker could not start', { worker: slot.index, error: message.message })
+        this.readyReject(new Error(message.message))
+        break
+      case 'address':
+        this.onParentAddress(message.account, message.address)
+        break
+      case 'stats':
+        slot.stats = { prepares: message.prepares, fulfilled: message.fulfilled, rejected: message.rejected, handedOver: message.handedOver, inFlight: message.inFlight }
+        break
+      case 'stopped':
+      case 'link':
+        break
+    }
+  }
+
+  private onWorkerExit(slot: WorkerSlot, worker: Worker, code: number): void {
+    if (slot.worker !== worker) return
+    slot.worker = null
+    slot.ready = false
+    if (this.stopping) return
+    log.error('worker stopped unexpectedly; replacing it', { worker: slot.index, exitCode: code })
+    // Its links are gone: clear its column of link counts so no one hands packets to it, reset
+    // the rings to and from it, and tell the others to reject what they had handed over.
+    const counts = new Int32Array(this.connectionCounts)
+    const n = this.config.workers
+    for (let a = 0; a < this.snapshot.accounts.length; a++) Atomics.store(counts, a * n + slot.index, 0)
+    for (let other = 0; other < n; other++) {
+      if (other === slot.index) continue
+      new Int32Array(this.rings[slot.index][other], 0, 2).fill(0)
+      new Int32Array(this.rings[other][slot.index], 0, 2).fill(0)
+    }
+    this.broadcast({ type: 'worker-lost', worker: slot.index })
+    slot.restarts++
+    this.spawn(slot.index)
+  }
+
+  private onParentAddress(account: number, address: string): void {
+    const from = this.snapshot.accounts[account]?.id
+    if (this.config.ilpAddress !== null) return
+    const inheritFrom = resolveAddressParent(this.config)
+    if (inheritFrom !== null && inheritFrom !== from) return
+    if (this.state.ownAddress === address) return
+    log.info('address learned from parent over IL-DCP', { parent: from, address })
+    this.state.ownAddress = address
+    this.publish()
+  }
+
+  /** Builds and sends a new snapshot; workers swap it in between packets. */
+  publish(): void {
+    this.state.version++
+    this.snapshot = buildSnapshot(this.config, this.state)
+    this.broadcast({ type: 'snapshot', snapshot: this.snapshot })
+  }
+
+  /** Test and operator hook: kills a worker to prove its death is contained. */
+  crashWorker(index: number): boolean {
+    const slot = this.workers[index]
+    if (slot === undefined || slot.worker === null) return false
+    slot.worker.postMessage({ type: 'crash' } satisfies ControlToWorker)
+    return true
+  }
+
+  private broadcast(message: ControlToWorker): void {
+    for (const slot of this.workers) slot.worker?.postMessage(message)
+  }
+
+  status(): ConnectorStatus {
+    const counts = new Int32Array(this.connectionCounts)
+    const n = this.config.workers
+    return {
+      address: this.state.ownAddress,
+      ready: this.workers.every((w) => w.ready),
+      workers: this.workers.map((w) => ({ index: w.index, alive: w.worker !== null, restarts: w.restarts, ...w.stats })),
+      accounts: this.snapshot.accounts.map((a) => {
+        let connections = 0
+        for (let w = 0; w < n; w++) connections += Atomics.load(counts, a.index * n + w)
+        return { id: a.id, relation: a.relation, connections }
+      }),
+    }
+  }
+
+  /** Stops accepting, lets packets in flight finish (up to graceMs), closes links, exits workers. */
+  async stop(graceMs = 2000): Promise<void> {
+    if (this.stopping) return
+    this.stopping = true
+    const exits = this.workers.map((slot) => new Promise<void>((resolve) => {
+      const worker = slot.worker
+      if (worker === null) return resolve()
+      const timer = setTimeout(() => {
+        void worker.terminate()
+      }, graceMs + 3000)
+      worker.once('exit', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+      worker.postMessage({ type: 'shutdown', graceMs } satisfies ControlToWorker)
+    }))
+    await Promise.all(exits)
+    this.admin?.stop()
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * What the control plane publishes to the data-plane workers: the account table and the route
+ * table, as plain data (structured-cloneable; the route table's SharedArrayBuffer is shared, not
+ * copied). A worker swaps its whole snapshot between packets, so no packet sees half an update.
+ */
+
+export type Relation = 'parent' | 'peer' | 'child'
+
+export interface BtpClientTarget {
+  /** ws: or wss: URL without credentials. */
+  url: string
+  username: string
+  token: string
+}
+
+export interface AccountEntry {
+  /** Position in `Snapshot.accounts`; the number packets and shared memory use for the account. */
+  index: number
+  id: string
+  relation: Relation
+  assetCode: string
+  assetScale: number
+  /** The address a child is given over IL-DCP: `<connector address>.<segment>`; '' for others. */
+  childAddress: string
+  /** BTP server for this account: port (0 for none), bind host and the secret clients present. */
+  listenerPort: number
+  listenerHost: string
+  secret: string
+  /** ilpd is the BTP client of this account; `clientWorker` runs the link. */
+  client: BtpClientTarget | null
+  clientWorker: number
+  /** Incoming: the largest amount accepted in one packet; '' for unlimited. */
+  maxPacketAmount: string
+}
+
+export interface Snapshot {
+  version: number
+  /** The connector's own address; '' while waiting for a parent's IL-DCP answer. */
+  ownAddress: string
+  env: 'test' | 'production'
+  accounts: AccountEntry[]
+  /** Route table (see src/routing) in shared memory. */
+  routes: SharedArrayBuffer
+  /**
+   * Exchange rate and spread per (source, destination) account pair as an exact fraction:
+   * rates[source * n + destination] = [numerator, denominator] as decimal strings.
+   */
+  rates: Array<[string, string]>
+  reflectPayments: boolean
+  minMessageWindow: number
+  maxHoldTime: number
+}

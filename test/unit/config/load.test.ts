@@ -1,0 +1,465 @@
+import { test, describe, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { ConfigError, DEFAULT_SETTINGS, IlpdConfigSchema, loadConfig } from '../../../src/config'
+
+/** A config an ilp-connector operator might run today: a parent, a peer, two children. */
+const ILP_CONNECTOR_ACCOUNTS = {
+  up: {
+    relation: 'parent',
+    plugin: 'ilp-plugin-btp',
+    assetCode: 'XRP',
+    assetScale: 9,
+    balance: { minimum: '-Infinity', maximum: '20000000', settleThreshold: '-5000000', settleTo: '0' },
+    options: { server: 'btp+wss://up-user:s3cret@connector.example.com:443/btp' },
+    sendRoutes: true,
+    receiveRoutes: true,
+  },
+  peerA: {
+    relation: 'peer',
+    plugin: 'ilp-plugin-btp',
+    assetCode: 'XRP',
+    assetScale: 6,
+    balance: { maximum: '1000000000000000000000' }, // above 2^64: stays a string
+    maxPacketAmount: '100000',
+    throughput: { refillPeriod: 1000, incomingAmount: '1000000' },
+    rateLimit: { refillPeriod: 1000, refillCount: 100, capacity: 200 },
+    deduplicate: { cleanupInterval: 30000, packetLifetime: 30000 },
+    options: { listener: { port: 7443, secret: 'peer-a-secret' }, responseTimeout: 10000 },
+  },
+  client1: {
+    relation: 'child',
+    plugin: 'ilp-plugin-btp',
+    assetCode: 'XRP',
+    assetScale: 9,
+    ilpAddressSegment: 'c1',
+    options: { listener: { port: 7768, secret: 'one', wsOpts: { host: '0.0.0.0', port: 7768 } } },
+  },
+  client2: {
+    relation: 'child',
+    plugin: 'ilp-plugin-btp',
+    assetCode: 'XRP',
+    assetScale: 9,
+    options: { listener: { port: 7768, secret: 'two', wsOpts: { host: '0.0.0.0', port: 7768 } } },
+  },
+}
+
+const ILP_CONNECTOR_ENV = {
+  CONNECTOR_ENV: 'production',
+  CONNECTOR_BACKEND: 'one-to-one',
+  CONNECTOR_SPREAD: '0',
+  CONNECTOR_STORE_PATH: '/home/bob/connector',
+  CONNECTOR_ROUTES: JSON.stringify([{ targetPrefix: 'g.peer-a', peerId: 'peerA' }]),
+  CONNECTOR_ROUTE_BROADCAST_INTERVAL: '60000',
+  CONNECTOR_ROUTING_SECRET: 'c2VjcmV0',
+  CONNECTOR_ADMIN_API: 'true',
+  CONNECTOR_ADMIN_API_PORT: '7781',
+  CONNECTOR_DISABLE_MIDDLEWARE: '["rateLimit"]',
+  CONNECTOR_COLLECT_DEFAULT_METRICS: '1',
+  CONNECTOR_ACCOUNTS: JSON.stringify(ILP_CONNECTOR_ACCOUNTS),
+  HOME: '/home/bob', // not ours: ignored silently
+}
+
+function account(fields: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    relation: 'child',
+    plugin: 'ilp-plugin-btp',
+    assetCode: 'USD',
+    assetScale: 9,
+    options: { listener: { port: 7001, secret: 's' } },
+    ...fields,
+  }
+}
+
+/** loadConfig must throw a ConfigError whose message contains every `parts`. */
+function rejects(env: Record<string, string>, ...parts: string[]): string {
+  let error: unknown
+  try {
+    loadConfig(env)
+  } catch (err) {
+    error = err
+  }
+  assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`)
+  for (const part of parts) assert.ok(error.message.includes(part), `message ${JSON.stringify(error.message)} lacks ${JSON.stringify(part)}`)
+  return error.message
+}
+
+function withAccounts(accounts: Record<string, unknown>, env: Record<string, string> = {}): Record<string, string> {
+  return { CONNECTOR_ILP_ADDRESS: 'test.ilpd', CONNECTOR_ACCOUNTS: JSON.stringify(accounts), ...env }
+}
+
+describe('default config (no env, no file)', () => {
+  test('is the local demo: two BTP children on loopback, test.ilpd, LMDB in ./data, admin API on', () => {
+    const { config, warnings } = loadConfig({})
+    assert.deepEqual(warnings, [])
+    assert.equal(config.env, 'test')
+    assert.equal(config.ilpAddress, 'test.ilpd')
+    assert.deepEqual(Object.keys(config.accounts), ['alice', 'bob'])
+    assert.deepEqual(config.accounts.alice.link, {
+      type: 'btp-listener', host: '127.0.0.1', port: 7768, path: null, secret: 'alice', responseTimeout: 35000,
+    })
+    assert.equal(config.accounts.bob.link.type === 'btp-listener' && config.accounts.bob.link.port, 7769)
+    assert.equal(config.accounts.alice.relation, 'child')
+    assert.equal(config.accounts.alice.sendRoutes, false)
+    assert.deepEqual(config.accounts.alice.balance, { minimum: '-Infinity', maximum: 'Infinity', settleThreshold: null, settleTo: '0' })
+    assert.equal(config.backend, 'one-to-one')
+    assert.equal(config.spread, 0.002)
+    assert.equal(config.store, 'lmdb')
+    assert.equal(config.storePath, './data')
+    assert.equal(config.durability, 'durable')
+    assert.equal(config.adminApi, true)
+    assert.equal(config.adminApiHost, '127.0.0.1')
+    assert.equal(config.adminApiPort, 7780)
+    assert.equal(config.minMessageWindow, 1000)
+    assert.equal(config.maxHoldTime, 30000)
+    assert.equal(config.reflectPayments, true)
+    assert.equal(config.defaultRoute, 'auto')
+    assert.equal(config.workers, os.availableParallelism())
+  })
+
+  test('is plain data: survives JSON and structuredClone unchanged', () => {
+    const { config } = loadConfig({})
+    assert.deepEqual(JSON.parse(JSON.stringify(config)), config)
+    assert.deepEqual(structuredClone(config), config)
+    assert.deepEqual(IlpdConfigSchema.parse(JSON.parse(JSON.stringify(config))), config)
+  })
+
+  test('settings given alongside still apply to the demo', () => {
+    const { config } = loadConfig({ CONNECTOR_STORE: 'memory', CONNECTOR_WORKERS: '3', CONNECTOR_ADMIN_API: 'false' })
+    assert.equal(config.store, 'memory')
+    assert.equal(config.workers, 3)
+    assert.equal(config.adminApi, false)
+    assert.deepEqual(Object.keys(config.accounts), ['alice', 'bob'])
+  })
+
+  test('CONNECTOR_ACCOUNTS={} (the ilp-connector quickstart) means no accounts, not the demo', () => {
+    const { config } = loadConfig({ CONNECTOR_ACCOUNTS: '{}', CONNECTOR_ILP_ADDRESS: 'test.quickstart', CONNECTOR_ADMIN_API: 'true' })
+    assert.deepEqual(config.accounts, {})
+    assert.equal(config.ilpAddress, 'test.quickstart')
+    assert.equal(config.adminApi, true)
+  })
+
+  test('DEFAULT_SETTINGS written to a file gives the same config', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilpd-config-'))
+    try {
+      const file = path.join(dir, 'ilpd.json')
+      fs.writeFileSync(file, JSON.stringify(DEFAULT_SETTINGS))
+      assert.deepEqual(loadConfig({}, { configFile: file }).config, loadConfig({}).config)
+    } finally {
+      fs.rmSync(dir, { recursive: true })
+    }
+  })
+})
+
+describe('an ilp-connector config', () => {
+  test('is accepted as it is', () => {
+    const { config, warnings } = loadConfig(ILP_CONNECTOR_ENV)
+    assert.deepEqual(warnings, [])
+    assert.equal(config.env, 'production')
+    assert.equal(config.ilpAddress, null, 'no address: learnt from the parent over IL-DCP')
+    assert.equal(config.spread, 0)
+    assert.equal(config.storePath, '/home/bob/connector')
+    assert.equal(config.routeBroadcastInterval, 60000)
+    assert.equal(config.routingSecret, 'c2VjcmV0')
+    assert.equal(config.adminApi, true)
+    assert.equal(config.adminApiPort, 7781)
+    assert.deepEqual(config.disableMiddleware, ['rateLimit'])
+    assert.equal(config.collectDefaultMetrics, true)
+    assert.deepEqual(config.routes, [{ targetPrefix: 'g.peer-a', peerId: 'peerA' }])
+
+    const up = config.accounts.up
+    assert.deepEqual(up.link, {
+      type: 'btp-client', protocol: 'wss', host: 'connector.example.com', port: 443, path: '/btp',
+      username: 'up-user', token: 's3cret', reconnectInterval: null, reconnectIntervals: null, responseTimeout: 35000,
+    })
+    assert.deepEqual(up.balance, { minimum: '-Infinity', maximum: '20000000', settleThreshold: '-5000000', settleTo: '0' })
+
+    const peer = config.accounts.peerA
+    assert.equal(peer.balance?.maximum, '1000000000000000000000')
+    assert.equal(peer.balance?.minimum, '-Infinity')
+    assert.equal(peer.maxPacketAmount, '100000')
+    assert.deepEqual(peer.throughput, { refillPeriod: 1000, incomingAmount: '1000000' })
+    assert.deepEqual(peer.rateLimit, { refillPeriod: 1000, refillCount: 100, capacity: 200 })
+    assert.equal(peer.sendRoutes, true, 'peers send routes by default')
+    assert.equal(peer.link.type === 'btp-listener' && peer.link.host, null, 'all interfaces, as ilp-plugin-btp')
+    assert.equal(peer.link.type === 'btp-listener' && peer.link.responseTimeout, 10000)
+    assert.deepEqual(peer.options, ILP_CONNECTOR_ACCOUNTS.peerA.options, 'options are kept as written')
+
+    assert.equal(config.accounts.client1.ilpAddressSegment, 'c1')
+    assert.equal(config.accounts.client2.ilpAddressSegment, 'client2')
+    assert.equal(config.accounts.client2.receiveRoutes, false)
+  })
+
+  test('the same settings in a file (Config.json keys) give the same config', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilpd-config-'))
+    try {
+      const file = path.join(dir, 'connector.json')
+      fs.writeFileSync(file, JSON.stringify({
+        env: 'production',
+        backend: 'one-to-one',
+        spread: 0,
+        storePath: '/home/bob/connector',
+        routes: [{ targetPrefix: 'g.peer-a', peerId: 'peerA' }],
+        routeBroadcastInterval: 60000,
+        routingSecret: 'c2VjcmV0',
+        adminApi: true,
+        adminApiPort: 7781,
+        disableMiddleware: ['rateLimit'],
+        collectDefaultMetrics: true,
+        accounts: ILP_CONNECTOR_ACCOUNTS,
+      }))
+      assert.deepEqual(loadConfig({}, { configFile: file }), loadConfig(ILP_CONNECTOR_ENV))
+    } finally {
+      fs.rmSync(dir, { recursive: true })
+    }
+  })
+})
+
+describe('file and environment', () => {
+  let dir: string
+  let file: string
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilpd-config-'))
+    file = path.join(dir, 'ilpd.json')
+    fs.writeFileSync(file, JSON.stringify({
+      ilpAddress: 'test.fromfile',
+      spread: 0.01,
+      workers: 2,
+      accounts: { filed: account() },
+      someFutureKey: true,
+    }))
+  })
+  after(() => fs.rmSync(dir, { recursive: true }))
+
+  test('the environment wins, per setting; the rest comes from the file', () => {
+    const { config, warnings } = loadConfig({
+      CONNECTOR_SPREAD: '0.005',
+      CONNECTOR_ACCOUNTS: JSON.stringify({ fromenv: account() }),
+    }, { configFile: file })
+    assert.equal(config.spread, 0.005)
+    assert.deepEqual(Object.keys(config.accounts), ['fromenv'], 'CONNECTOR_ACCOUNTS replaces the file accounts whole')
+    assert.equal(config.ilpAddress, 'test.fromfile')
+    assert.equal(config.workers, 2)
+    assert.ok(warnings.some((w) => w.includes(file) && w.includes('someFutureKey')))
+  })
+
+  test('a problem in the file names the file and the key', () => {
+    fs.writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ accounts: { bob: account({ assetScale: -1 }) } }))
+    assert.throws(() => loadConfig({}, { configFile: path.join(dir, 'bad.json') }),
+      { name: 'ConfigError', message: `${path.join(dir, 'bad.json')}: accounts: account bob: assetScale must be at least 0, got -1` })
+  })
+
+  test('a missing or broken file is a ConfigError naming it', () => {
+    assert.throws(() => loadConfig({}, { configFile: path.join(dir, 'nope.json') }), (err: Error) =>
+      err instanceof ConfigError && err.message.includes('nope.json') && err.message.includes('ENOENT'))
+    fs.writeFileSync(path.join(dir, 'broken.json'), '{"spread": ')
+    assert.throws(() => loadConfig({}, { configFile: path.join(dir, 'broken.json') }), (err: Error) =>
+      err instanceof ConfigError && err.message.startsWith(`${path.join(dir, 'broken.json')}: not valid JSON`))
+  })
+})
+
+describe('warnings', () => {
+  test('unknown CONNECTOR_* variables are warned about, with a guess', () => {
+    const { warnings } = loadConfig({ CONNECTOR_SPRAED: '0.1', CONNECTOR_NOT_A_THING: 'x', OTHER: 'y' })
+    assert.ok(warnings.includes('unknown variable CONNECTOR_SPRAED ignored (did you mean CONNECTOR_SPREAD?)'), warnings.join('\n'))
+    assert.ok(warnings.includes('unknown variable CONNECTOR_NOT_A_THING ignored'), warnings.join('\n'))
+    assert.equal(warnings.length, 2)
+  })
+
+  test('ilp-plugin-http accounts are kept but marked as not served yet', () => {
+    const { config, warnings } = loadConfig(withAccounts({
+      h: account({ plugin: 'ilp-plugin-http', options: { incoming: { port: 4000, staticToken: 'a' }, outgoing: { url: 'https://example.com/ilp', staticToken: 'b' } } }),
+    }))
+    assert.deepEqual(config.accounts.h.link, { type: 'http', implemented: false, incomingPort: 4000, outgoingUrl: 'https://example.com/ilp' })
+    assert.ok(warnings.some((w) => w.includes('account h') && w.includes('ILP-over-HTTP')))
+  })
+
+  test('a g address with env test, and JavaScript middlewares, are pointed out', () => {
+    const { warnings } = loadConfig({
+      CONNECTOR_ILP_ADDRESS: 'g.acme', CONNECTOR_ACCOUNTS: '{}',
+      CONNECTOR_MIDDLEWARES: '{"mine":{"type":"my-middleware"}}',
+    })
+    assert.ok(warnings.some((w) => w.includes('g.acme') && w.includes('CONNECTOR_ENV=production')))
+    assert.ok(warnings.some((w) => w.startsWith('CONNECTOR_MIDDLEWARES:') && w.includes('mine')))
+  })
+})
+
+describe('errors name the variable, the account and the field', () => {
+  test('balance amounts that are not integer strings', () => {
+    rejects(withAccounts({ bob: account({ balance: { maximum: '12.5' } }) }),
+      'CONNECTOR_ACCOUNTS: account bob: balance.maximum must be an integer string', 'got "12.5"')
+    rejects(withAccounts({ bob: account({ balance: { maximum: 1000 } }) }),
+      'CONNECTOR_ACCOUNTS: account bob: balance.maximum must be an integer string', 'got 1000')
+    rejects(withAccounts({ bob: account({ balance: { maximum: '10', settleTo: 'Infinity' } }) }),
+      'account bob: balance.settleTo must be an integer string', 'got "Infinity"')
+    rejects(withAccounts({ bob: account({ balance: { maximum: '10', settleThreshold: 'Infinity' } }) }),
+      'account bob: balance.settleThreshold must be an integer string such as "-1000", or "-Infinity", got "Infinity"')
+    rejects(withAccounts({ bob: account({ balance: { minimum: '0' } }) }),
+      'account bob: balance.maximum is required')
+    rejects(withAccounts({ bob: account({ maxPacketAmount: '0' }) }),
+      'account bob: maxPacketAmount must be a positive integer string', 'got "0"')
+  })
+
+  test('balance fields that contradict each other', () => {
+    rejects(withAccounts({ bob: account({ balance: { minimum: '10', maximum: '5' } }) }),
+      'CONNECTOR_ACCOUNTS: account bob: balance.minimum "10" is above balance.maximum "5"')
+    rejects(withAccounts({ bob: account({ balance: { maximum: '5', settleThreshold: '-10', settleTo: '-20' } }) }),
+      'account bob: balance.settleTo "-20" is below balance.settleThreshold "-10"')
+  })
+
+  test('wrong JSON in an env var', () => {
+    rejects({ CONNECTOR_ACCOUNTS: '{"bob": {relation: "child"}}' }, 'CONNECTOR_ACCOUNTS: must be a JSON object; it is not valid JSON')
+    rejects({ CONNECTOR_ROUTES: '{"targetPrefix": "g.x"}' }, 'CONNECTOR_ROUTES: must be a JSON array, got an object')
+    rejects({ CONNECTOR_BACKEND_CONFIG: '[1]' }, 'CONNECTOR_BACKEND_CONFIG: must be a JSON object, got an array')
+  })
+
+  test('numbers and booleans that do not parse', () => {
+    rejects({ CONNECTOR_SPREAD: 'lots' }, 'CONNECTOR_SPREAD: must be a decimal number, got "lots"')
+    rejects({ CONNECTOR_SPREAD: '1.5' }, 'CONNECTOR_SPREAD: must be less than 1, got 1.5')
+    rejects({ CONNECTOR_MAX_HOLD_TIME: '30s' }, 'CONNECTOR_MAX_HOLD_TIME: must be a whole number, got "30s"')
+    rejects({ CONNECTOR_WORKERS: '0' }, 'CONNECTOR_WORKERS: must be at least 1, got 0')
+    rejects({ CONNECTOR_ADMIN_API: 'yes' }, 'CONNECTOR_ADMIN_API: must be true or false, got "yes"')
+    rejects({ CONNECTOR_ENV: 'staging' }, 'CONNECTOR_ENV: must be one of "production", "test", got "staging"')
+    rejects({ CONNECTOR_DURABILITY: 'sometimes' }, 'CONNECTOR_DURABILITY: must be one of "durable", "relaxed"')
+    rejects({ CONNECTOR_DISABLE_MIDDLEWARE: '["balanc"]' }, 'CONNECTOR_DISABLE_MIDDLEWARE: [0] must be one of', 'got "balanc"')
+  })
+
+  test('invalid account id', () => {
+    rejects(withAccounts({ 'bob.smith': account() }),
+      'CONNECTOR_ACCOUNTS: account bob.smith: the account id must be an ILP address segment', 'got "bob.smith"')
+    rejects(withAccounts({ 'bob smith': account() }), 'account bob smith: the account id must be an ILP address segment')
+    rejects(withAccounts({ bob: account({ ilpAddressSegment: 'a.b' }) }),
+      'account bob: ilpAddressSegment must be an ILP address segment', 'got "a.b"')
+  })
+
+  test('bad relation, missing fields, unknown fields', () => {
+    rejects(withAccounts({ bob: account({ relation: 'sibling' }) }),
+      'CONNECTOR_ACCOUNTS: account bob: relation must be one of "parent", "peer", "child", got "sibling"')
+    rejects(withAccounts({ bob: { plugin: 'ilp-plugin-btp', assetCode: 'USD', assetScale: 9 } }),
+      'CONNECTOR_ACCOUNTS: account bob: relation is required')
+    rejects(withAccounts({ bob: account({ maxPacketAmmount: '10' }) }),
+      'CONNECTOR_ACCOUNTS: account bob: unknown field "maxPacketAmmount"')
+    rejects(withAccounts({ bob: account({ rateLimit: { refillPeriod: 10 } }) }),
+      'account bob: rateLimit.refillPeriod must be at least 100, got 10')
+  })
+
+  test('assetScale out of range', () => {
+    rejects(withAccounts({ bob: account({ assetScale: 256 }) }), 'CONNECTOR_ACCOUNTS: account bob: assetScale must be at most 255, got 256')
+    rejects(withAccounts({ bob: account({ assetScale: 2.5 }) }), 'account bob: assetScale must be a whole number, got 2.5')
+    rejects(withAccounts({ bob: account({ assetScale: '9' }) }), 'account bob: assetScale must be a number, got "9"')
+  })
+
+  test('plugins and their options', () => {
+    rejects(withAccounts({ bob: account({ plugin: 'ilp-plugin-xrp-asym-server' }) }),
+      'CONNECTOR_ACCOUNTS: account bob: plugin "ilp-plugin-xrp-asym-server" is not supported')
+    rejects(withAccounts({ bob: account({ plugin: 'ilp-plugin-mini-accounts' }) }),
+      'account bob: plugin "ilp-plugin-mini-accounts" is not supported', 'one ilp-plugin-btp child account per client')
+    rejects(withAccounts({ bob: account({ options: {} }) }), 'account bob: options.listener', 'or options.server', 'is required')
+    rejects(withAccounts({ bob: account({ options: { listener: { port: 70000, secret: 'x' } } }) }),
+      'account bob: options.listener.port must be at most 65535, got 70000')
+    rejects(withAccounts({ bob: account({ options: { listener: { port: 7001 } } }) }),
+      'account bob: options.listener.secret is required')
+    rejects(withAccounts({ bob: account({ options: { server: 'ws://u:topsecret@host:1' } }) }),
+      'account bob: options.server must start with "btp+ws://" or "btp+wss://"')
+    rejects(withAccounts({ bob: account({ options: { server: 'btp+ws://u:pw@host:1', btpToken: 'x' } }) }),
+      'account bob: options.server carries a username or token')
+  })
+
+  test('an invalid server URL is reported without echoing its secret', () => {
+    const message = rejects(withAccounts({ bob: account({ options: { server: 'btp+ws://u:topsecret@host:99999' } }) }), 'account bob: options.server is not a valid URL')
+    assert.ok(!message.includes('topsecret'))
+  })
+
+  test('listeners sharing a port', () => {
+    const shared = (secret: string, host?: string): Record<string, unknown> =>
+      account({ options: { listener: { port: 7001, secret, ...(host === undefined ? {} : { wsOpts: { host } }) } } })
+    const { config } = loadConfig(withAccounts({ a: shared('one'), b: shared('two') }))
+    assert.equal(Object.keys(config.accounts).length, 2, 'one port, different secrets: fine')
+    rejects(withAccounts({ a: shared('same'), b: shared('same') }),
+      'CONNECTOR_ACCOUNTS: account b: options.listener.secret is the same as account a\'s on port 7001')
+    rejects(withAccounts({ a: shared('one', '127.0.0.1'), b: shared('two') }),
+      'account b: options.listener binds port 7001 on all interfaces, but account a binds it on 127.0.0.1')
+    rejects(withAccounts({ a: shared('one') }, { CONNECTOR_ADMIN_API: 'true', CONNECTOR_ADMIN_API_PORT: '7001' }),
+      'CONNECTOR_ADMIN_API_PORT: port 7001 is also the BTP port of account a')
+  })
+
+  test('children whose addresses collide', () => {
+    rejects(withAccounts({ a: account({ ilpAddressSegment: 'x' }), x: account({ options: { listener: { port: 7002, secret: 's' } } }) }),
+      'account x: ilpAddressSegment "x" is also the address of account a')
+  })
+
+  test('addresses, routes and defaults that point nowhere', () => {
+    rejects({ CONNECTOR_ACCOUNTS: '{}' }, 'CONNECTOR_ILP_ADDRESS: is required when no account has relation "parent"')
+    rejects({ CONNECTOR_ILP_ADDRESS: 'acme.connector' }, 'CONNECTOR_ILP_ADDRESS: must be an ILP address', 'got "acme.connector"')
+    rejects(withAccounts({ a: account() }, { CONNECTOR_DEFAULT_ROUTE: 'nobody' }),
+      'CONNECTOR_DEFAULT_ROUTE: must be "auto", "" (none) or an account id, got "nobody"')
+    rejects(withAccounts({ a: account() }, { CONNECTOR_ROUTES: '[{"targetPrefix":"g.x","peerId":"nobody"}]' }),
+      'CONNECTOR_ROUTES: [0].peerId "nobody" is not an account (route to g.x)')
+    rejects(withAccounts({ a: account() }, { CONNECTOR_ROUTES: '[{"targetPrefix":"g x","peerId":"a"}]' }),
+      'CONNECTOR_ROUTES: [0].targetPrefix must be an ILP address prefix')
+    rejects(withAccounts({ a: account() }, { CONNECTOR_ILP_ADDRESS_INHERIT_FROM: 'a' }),
+      'CONNECTOR_ILP_ADDRESS_INHERIT_FROM: account a is not a parent')
+  })
+
+  test('every problem is reported at once, one per line', () => {
+    const message = rejects({ CONNECTOR_SPREAD: 'x', CONNECTOR_WORKERS: 'y', CONNECTOR_ACCOUNTS: JSON.stringify({ bob: account({ assetScale: 300 }) }) })
+    assert.deepEqual(message.split('\n'), [
+      'CONNECTOR_SPREAD: must be a decimal number, got "x"',
+      'CONNECTOR_WORKERS: must be a whole number, got "y"',
+      'CONNECTOR_ACCOUNTS: account bob: assetScale must be at most 255, got 300',
+    ])
+  })
+})
+
+describe('backends', () => {
+  test('online backends are refused, naming the variable', () => {
+    for (const backend of ['ecb', 'ecb-plus-xrp', 'ecb-plus-coinmarketcap']) {
+      rejects({ CONNECTOR_BACKEND: backend }, `CONNECTOR_BACKEND: backend "${backend}" downloads exchange rates from the internet`)
+    }
+    rejects({ CONNECTOR_BACKEND: 'my-company-backend' }, 'CONNECTOR_BACKEND: backend "my-company-backend" is not built in')
+    rejects({ CONNECTOR_BACKEND: 'randomizer' }, 'CONNECTOR_BACKEND: backend "randomizer"')
+  })
+
+  test('static rates from CONNECTOR_BACKEND_CONFIG', () => {
+    const env = withAccounts({
+      u: account(),
+      e: account({ assetCode: 'EUR', options: { listener: { port: 7002, secret: 's' } } }),
+    }, { CONNECTOR_BACKEND: 'static', CONNECTOR_BACKEND_CONFIG: '{"rates":{"USD":1,"EUR":1.1}}' })
+    const { config, warnings } = loadConfig(env)
+    assert.equal(config.backend, 'static')
+    assert.deepEqual(config.rates, { USD: 1, EUR: 1.1 })
+    assert.deepEqual(warnings, [])
+    rejects({ ...env, CONNECTOR_BACKEND_CONFIG: '{"rates":{"USD":1}}' },
+      'CONNECTOR_BACKEND_CONFIG: rates has no entry for "EUR", the assetCode of account e')
+    rejects({ ...env, CONNECTOR_BACKEND_CONFIG: '{"rates":{"USD":1,"EUR":-2}}' },
+      'CONNECTOR_BACKEND_CONFIG: rates.EUR must be more than 0, got -2')
+    rejects({ ...env, CONNECTOR_BACKEND_CONFIG: '{}' }, 'CONNECTOR_BACKEND_CONFIG: rates is required for the static backend')
+  })
+
+  test('ecb with mockData (ilp-connector\'s offline ECB) is static rates', () => {
+    const env = withAccounts({ u: account() }, {
+      CONNECTOR_BACKEND: 'ecb',
+      CONNECTOR_BACKEND_CONFIG: '{"mockData":{"base":"EUR","rates":{"USD":1.08}}}',
+    })
+    assert.deepEqual(loadConfig(env).config.rates, { USD: 1.08, EUR: 1 })
+  })
+
+  test('one-to-one across different assets is allowed but pointed out', () => {
+    const { warnings } = loadConfig(withAccounts({
+      u: account(), e: account({ assetCode: 'EUR', options: { listener: { port: 7002, secret: 's' } } }),
+    }))
+    assert.ok(warnings.some((w) => w.includes('one-to-one') && w.includes('EUR')))
+  })
+})
+
+describe('store', () => {
+  test('storeConfig.path wins over storePath (as in ilp-connector); other stores are refused', () => {
+    const { config } = loadConfig({ CONNECTOR_STORE_PATH: '/a', CONNECTOR_STORE_CONFIG: '{"path":"/b"}' })
+    assert.equal(config.storePath, '/b')
+    rejects({ CONNECTOR_STORE: 'ilp-store-redis' }, 'CONNECTOR_STORE: ilpd keeps balances in LMDB', '"ilp-store-redis"')
+    const memory = loadConfig({ CONNECTOR_STORE: 'memory', CONNECTOR_STORE_PATH: '/a' })
+    assert.ok(memory.warnings.some((w) => w.startsWith('CONNECTOR_STORE_PATH: ignored with store "memory"')))
+  })
+})
