@@ -6,6 +6,7 @@
  * `RateLimitedLog` keeps a flood of bad input from turning into a flood of log lines: it logs the
  * first few events per interval and then one summary with the count it suppressed.
  */
+import { writeSync } from 'node:fs'
 import { threadId } from 'node:worker_threads'
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const
@@ -26,8 +27,13 @@ function write(level: LogLevel, component: string, msg: string, fields?: Record<
   if (LEVELS[level] < threshold) return
   const line = JSON.stringify({ time: new Date().toISOString(), level, component, thread: threadId, msg, ...fields },
     (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
-  if (LEVELS[level] >= LEVELS.warn) process.stderr.write(line + '\n')
-  else process.stdout.write(line + '\n')
+  // Synchronous writes to the shared descriptors: worker threads' process.stdout is relayed
+  // through the main thread asynchronously and loses lines when the process exits.
+  try {
+    writeSync(LEVELS[level] >= LEVELS.warn ? 2 : 1, line + '\n')
+  } catch {
+    // a closed or full pipe must not take the connector down
+  }
 }
 
 export function createLogger(component: string): Logger {

@@ -11,6 +11,8 @@ import type { Connector } from './connector'
 
 const log = createLogger('admin-api')
 
+const STATUS_TEXT: Record<number, string> = { 200: '200 OK', 400: '400 Bad Request', 404: '404 Not Found' }
+
 export class AdminApi {
   private app: UwsApp | null = null
   private socket: us_listen_socket | null = null
@@ -24,6 +26,28 @@ export class AdminApi {
     this.app = app
     app.get('/routing', (res) => this.json(res, 200, this.routing()))
     app.get('/status', (res) => this.json(res, 200, this.connector.status()))
+    // Static routes can change without a restart: the new table reaches every worker between packets.
+    app.post('/routes', (res) => this.readJson(res, (body) => {
+      const { targetPrefix, peerId } = (body ?? {}) as { targetPrefix?: unknown, peerId?: unknown }
+      if (typeof targetPrefix !== 'string' || typeof peerId !== 'string') {
+        return this.json(res, 400, { error: 'body must be {"targetPrefix": "<prefix>", "peerId": "<account id>"}' })
+      }
+      const problem = this.connector.setRoute(targetPrefix, peerId)
+      if (problem !== null) return this.json(res, 400, { error: problem })
+      this.json(res, 200, this.routing())
+    }))
+    app.del('/routes/:prefix', (res, req) => {
+      const prefix = decodeURIComponent(req.getParameter(0))
+      if (!this.connector.deleteRoute(prefix)) return this.json(res, 404, { error: `no route added for ${prefix}` })
+      this.json(res, 200, this.routing())
+    })
+    if (process.env.ILPD_TEST_HOOKS === '1') {
+      // Only for failure tests: makes a worker throw, to prove its death is contained.
+      app.post('/workers/:index/crash', (res, req) => {
+        const ok = this.connector.crashWorker(Number(req.getParameter(0)))
+        this.json(res, ok ? 200 : 404, { crashed: ok })
+      })
+    }
     app.any('/*', (res) => this.json(res, 404, { error: 'not found' }))
     return new Promise((resolve, reject) => {
       app.listen(this.host, this.listenPort, (socket) => {
@@ -50,10 +74,36 @@ export class AdminApi {
     return { routingTableId: null, currentEpoch: snapshot.version, localRoutingTable: local }
   }
 
+  private readJson(res: HttpResponse, onBody: (body: unknown) => void): void {
+    const chunks: Buffer[] = []
+    let size = 0
+    let aborted = false
+    res.onAborted(() => {
+      aborted = true
+    })
+    res.onData((chunk, isLast) => {
+      size += chunk.byteLength
+      if (size > 64 * 1024) {
+        if (!aborted) this.json(res, 400, { error: 'body too large' })
+        aborted = true
+        return
+      }
+      chunks.push(Buffer.from(chunk.slice(0)))
+      if (!isLast || aborted) return
+      let body: unknown
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+      } catch {
+        return this.json(res, 400, { error: 'body is not JSON' })
+      }
+      onBody(body)
+    })
+  }
+
   private json(res: HttpResponse, status: number, body: unknown): void {
     const text = JSON.stringify(body, null, 2)
     res.cork(() => {
-      res.writeStatus(status === 200 ? '200 OK' : '404 Not Found')
+      res.writeStatus(STATUS_TEXT[status] ?? `${status}`)
       res.writeHeader('Content-Type', 'application/json')
       res.end(text)
     })

@@ -4,6 +4,7 @@
  * immutable snapshots; a crashed worker is replaced and the packets other workers had handed to
  * it are rejected.
  */
+import net from 'node:net'
 import path from 'node:path'
 import { Worker } from 'node:worker_threads'
 import type { IlpdConfig } from '../config'
@@ -49,7 +50,7 @@ export class Connector {
   private readonly readyPromise: Promise<void>
 
   constructor(readonly config: IlpdConfig) {
-    this.state = { ownAddress: config.ilpAddress ?? '', version: 1, workerCount: config.workers }
+    this.state = { ownAddress: config.ilpAddress ?? '', version: 1, workerCount: config.workers, extraRoutes: new Map() }
     this.snapshot = buildSnapshot(config, this.state)
     const n = config.workers
     for (let from = 0; from < n; from++) {
@@ -66,6 +67,7 @@ export class Connector {
 
   /** Starts the workers and the admin API; resolves when every listener accepts connections. */
   async start(): Promise<void> {
+    await this.checkPortsFree()
     for (let i = 0; i < this.config.workers; i++) {
       this.workers.push({ index: i, worker: null, ready: false, stats: { prepares: 0, fulfilled: 0, rejected: 0, handedOver: 0, inFlight: 0 }, restarts: 0 })
       this.spawn(i)
@@ -75,6 +77,28 @@ export class Connector {
       await this.admin.start()
     }
     await this.readyPromise
+  }
+
+  /**
+   * Workers share each listener port through SO_REUSEPORT, which would also let a second ilpd
+   * (or anything else of the same user) silently share it and take half the connections. A plain
+   * bind first proves the port is really free.
+   */
+  private async checkPortsFree(): Promise<void> {
+    const seen = new Set<string>()
+    for (const a of this.snapshot.accounts) {
+      if (a.listenerPort === 0) continue
+      const key = `${a.listenerHost}:${a.listenerPort}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      await new Promise<void>((resolve, reject) => {
+        const server = net.createServer()
+        server.once('error', (err: NodeJS.ErrnoException) => {
+          reject(new Error(`account ${a.id}: cannot listen on ${key}: ${err.code === 'EADDRINUSE' ? 'port already in use (another ilpd?)' : err.message}`))
+        })
+        server.listen({ host: a.listenerHost, port: a.listenerPort, exclusive: true }, () => server.close(() => resolve()))
+      })
+    }
   }
 
   get address(): string {
@@ -165,6 +189,23 @@ export class Connector {
     this.state.version++
     this.snapshot = buildSnapshot(this.config, this.state)
     this.broadcast({ type: 'snapshot', snapshot: this.snapshot })
+  }
+
+  /** Adds or replaces a static route at runtime (admin API); returns a problem or null. */
+  setRoute(targetPrefix: string, peerId: string): string | null {
+    if (!this.snapshot.accounts.some((a) => a.id === peerId)) return `no account ${JSON.stringify(peerId)}`
+    if (targetPrefix !== '' && !/^[a-zA-Z0-9_~-]+(\.[a-zA-Z0-9_~-]+)*$/.test(targetPrefix)) {
+      return `targetPrefix ${JSON.stringify(targetPrefix)} is not an ILP address prefix`
+    }
+    this.state.extraRoutes.set(targetPrefix, peerId)
+    this.publish()
+    return null
+  }
+
+  deleteRoute(targetPrefix: string): boolean {
+    if (!this.state.extraRoutes.delete(targetPrefix)) return false
+    this.publish()
+    return true
   }
 
   /** Test and operator hook: kills a worker to prove its death is contained. */

@@ -14,6 +14,8 @@ export interface LearnedState {
   ownAddress: string
   version: number
   workerCount: number
+  /** Static routes added through the admin API: prefix → account id. */
+  extraRoutes: Map<string, string>
 }
 
 /** Account table in config order; the index is what packets and shared memory use. */
@@ -59,6 +61,10 @@ export function buildRoutes(config: IlpdConfig, accounts: AccountEntry[], state:
   for (const route of config.routes) {
     const hop = indexOf.get(route.peerId)
     if (hop !== undefined) routes.set(route.targetPrefix, hop)
+  }
+  for (const [prefix, peerId] of state.extraRoutes) {
+    const hop = indexOf.get(peerId)
+    if (hop !== undefined) routes.set(prefix, hop)
   }
   if (state.ownAddress !== '') {
     for (const account of accounts) {

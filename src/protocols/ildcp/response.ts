@@ -11,8 +11,9 @@
  * otherwise 0x80|n followed by the length in n big-endian bytes, as few as possible.
  *
  * The decoder never throws: it names the field and the problem. Like ilp-protocol-ildcp it
- * ignores bytes after the asset code (room for extensions); unlike it, it refuses an asset code
- * that is not valid UTF-8 instead of replacing bad bytes with U+FFFD.
+ * ignores bytes after the asset code (room for extensions). Unlike it, it refuses an asset code
+ * that is not valid UTF-8 (the reference substitutes U+FFFD) and an address with bytes ≥ 0x80
+ * (the reference decodes with Node's 'ascii', which drops the high bit, so 0xdf passes as "_").
  */
 
 export interface IldcpResponse {

@@ -192,6 +192,11 @@ describe('an ilp-connector config', () => {
     assert.equal(config.accounts.client2.receiveRoutes, false)
   })
 
+  test('ilpAddress "unknown" (ilp-connector\'s default) means: ask the parent', () => {
+    assert.equal(loadConfig({ ...ILP_CONNECTOR_ENV, CONNECTOR_ILP_ADDRESS: 'unknown' }).config.ilpAddress, null)
+    assert.equal(loadConfig({ ...ILP_CONNECTOR_ENV, CONNECTOR_ILP_ADDRESS: 'g.acme' }).config.ilpAddress, 'g.acme')
+  })
+
   test('the same settings in a file (Config.json keys) give the same config', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilpd-config-'))
     try {

@@ -10,7 +10,7 @@
 // way a crashed data-plane worker can die without taking the process with it.
 // uws.test.ts runs both in a child process.
 
-import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { parentPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { loadUws, type WebSocket, type us_listen_socket } from '../../../src/native/uws';
 
 interface Input {
@@ -19,53 +19,56 @@ interface Input {
   crashAfterListen?: boolean;
 }
 
-const input = workerData as Input;
-const port = parentPort;
-if (port === null) throw new Error('uws-listener.worker must run in a worker thread');
+// Does nothing outside a worker, so a test runner that picks up every .js file under
+// test/ (node --test on a directory, Node 20) finds an empty file, not a failure.
+if (parentPort !== null) run(parentPort, workerData as Input);
 
-const { uws, name } = loadUws();
-const open = new Set<WebSocket<unknown>>();
-let listenSocket: us_listen_socket | undefined;
+function run(port: MessagePort, input: Input): void {
+  const { uws, name } = loadUws();
+  const open = new Set<WebSocket<unknown>>();
+  let listenSocket: us_listen_socket | undefined;
 
-const app = uws.App().ws<unknown>('/*', {
-  open: (ws) => {
-    open.add(ws);
-    ws.send(String(threadId));
-  },
-  message: (ws, message, isBinary) => {
-    ws.send(message, isBinary);
-  },
-  close: (ws) => {
-    open.delete(ws);
-  },
-});
+  const app = uws.App();
+  app.ws<unknown>('/*', {
+    open: (ws) => {
+      open.add(ws);
+      ws.send(String(threadId));
+    },
+    message: (ws, message, isBinary) => {
+      ws.send(message, isBinary);
+    },
+    close: (ws) => {
+      open.delete(ws);
+    },
+  });
 
-process.on('uncaughtException', (err) => {
-  port.postMessage({ type: 'crashed', message: err.message });
-  app.close(); // every socket of the app, listen socket included, so teardown does not abort
-  process.exit(1);
-});
+  process.on('uncaughtException', (err) => {
+    port.postMessage({ type: 'crashed', message: err.message });
+    app.close(); // every socket of the app, listen socket included, so teardown does not abort
+    process.exit(1);
+  });
 
-app.listen('127.0.0.1', input.port, (socket) => {
-  if (socket === false) {
-    port.postMessage({ type: 'listen-failed' });
+  app.listen('127.0.0.1', input.port, (socket) => {
+    if (socket === false) {
+      port.postMessage({ type: 'listen-failed' });
+      port.close();
+      return;
+    }
+    listenSocket = socket;
+    port.postMessage({ type: 'listening', port: uws.us_socket_local_port(socket), threadId, name });
+    if (input.leaveOpen === true) process.exit(0);
+    if (input.crashAfterListen === true) {
+      setImmediate(() => {
+        throw new Error('simulated crash');
+      });
+    }
+  });
+
+  port.on('message', (msg: unknown) => {
+    if (msg !== 'close') return;
+    if (listenSocket !== undefined) uws.us_listen_socket_close(listenSocket);
+    listenSocket = undefined;
+    for (const ws of open) ws.end(1001, 'worker closing');
     port.close();
-    return;
-  }
-  listenSocket = socket;
-  port.postMessage({ type: 'listening', port: uws.us_socket_local_port(socket), threadId, name });
-  if (input.leaveOpen === true) process.exit(0);
-  if (input.crashAfterListen === true) {
-    setImmediate(() => {
-      throw new Error('simulated crash');
-    });
-  }
-});
-
-port.on('message', (msg: unknown) => {
-  if (msg !== 'close') return;
-  if (listenSocket !== undefined) uws.us_listen_socket_close(listenSocket);
-  listenSocket = undefined;
-  for (const ws of open) ws.end(1001, 'worker closing');
-  port.close();
-});
+  });
+}
