@@ -28,6 +28,7 @@ export type WorkerReport =
   | { type: 'failed', message: string }
   | { type: 'probed', problems: string[] }
   | { type: 'stats', stats: StreamStats[], unanswered: number }
+  | { type: 'progress', replies: number, fulfilled: number, problems: number }
 
 async function main(): Promise<void> {
   const port = parentPort
@@ -46,6 +47,19 @@ async function main(): Promise<void> {
     return
   }
   post({ type: 'connected' })
+  const progress = setInterval(() => {
+    let replies = 0
+    let fulfilled = 0
+    let problems = 0
+    for (const s of senders) {
+      fulfilled += s.fulfilled
+      replies += s.fulfilled
+      for (const n of Object.values(s.rejects)) replies += n
+      problems += s.unexpectedRejects + s.errors
+    }
+    for (const r of receivers) problems += r.errors
+    post({ type: 'progress', replies, fulfilled, problems })
+  }, 500)
 
   port.on('message', (command: WorkerCommand) => {
     switch (command.cmd) {
@@ -61,6 +75,7 @@ async function main(): Promise<void> {
         for (const c of [...senders, ...receivers]) c.reset()
         break
       case 'stop': {
+        clearInterval(progress)
         const stats = [...senders, ...receivers].map((c) => c.stats())
         Promise.all(senders.map((s) => s.stop(command.graceMs))).then((left) => {
           for (const c of [...senders, ...receivers]) c.close()

@@ -1,0 +1,168 @@
+/**
+ * Starting and stopping the connector under test: ilpd, ilp-connector@23.0.2, or any command
+ * line. All are configured by the same CONNECTOR_* environment and are ready when every BTP
+ * listener port accepts TCP connections (ilpd also says so in its "ready" log line).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createConnection, createServer } from 'node:net'
+import * as path from 'node:path'
+
+export type TargetKind = 'ilpd' | 'ilp-connector' | 'custom'
+
+export interface Target {
+  kind: TargetKind
+  /** Data-plane workers (ilpd's CONNECTOR_WORKERS). */
+  workers?: number
+  /** custom: a shell command line that starts a connector reading CONNECTOR_* variables. */
+  command?: string
+  /** How the target appears in tables: "ilpd w2", "ilp-connector", the command's first word. */
+  label: string
+}
+
+/** One connector of a topology: its environment and the ports it must listen on. */
+export interface ConnectorConfig {
+  name: string
+  env: Record<string, string>
+  listenPorts: number[]
+}
+
+/** The repository root (this file runs from dist/bench/load/). */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..')
+
+export class TargetError extends Error {}
+
+export class RunningConnector {
+  readonly lines: string[] = []
+  exit: { code: number | null, signal: NodeJS.Signals | null } | null = null
+  private readonly exited: Promise<void>
+
+  constructor(readonly name: string, readonly label: string, readonly child: ChildProcess) {
+    const keep = (chunk: Buffer): void => {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line.trim() === '') continue
+        this.lines.push(line.length > 400 ? line.slice(0, 400) + '…' : line)
+        if (this.lines.length > 40) this.lines.shift()
+      }
+    }
+    child.stdout?.on('data', keep)
+    child.stderr?.on('data', keep)
+    this.exited = new Promise((resolve) => {
+      child.on('exit', (code, signal) => {
+        this.exit = { code, signal }
+        resolve()
+      })
+      child.on('error', (err) => {
+        this.lines.push(`cannot start: ${err.message}`)
+        this.exit = { code: null, signal: null }
+        resolve()
+      })
+    })
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1
+  }
+
+  /** The last lines it printed, indented, for error messages. */
+  tail(n = 12): string {
+    const lines = this.lines.slice(-n)
+    return lines.length === 0 ? '    (no output)' : lines.map((l) => '    ' + l).join('\n')
+  }
+
+  describeExit(): string {
+    if (this.exit === null) return 'still running'
+    return this.exit.signal !== null ? `killed by ${this.exit.signal}` : `exited with code ${this.exit.code}`
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
+  async stop(graceMs = 5000): Promise<void> {
+    if (this.exit !== null) return
+    this.child.kill('SIGTERM')
+    const timer = setTimeout(() => { if (this.exit === null) this.child.kill('SIGKILL') }, graceMs)
+    await this.exited
+    clearTimeout(timer)
+  }
+}
+
+function commandFor(target: Target): { file: string, args: string[], shell: boolean } {
+  switch (target.kind) {
+    case 'ilpd':
+      return { file: process.execPath, args: [path.join(REPO_ROOT, 'dist', 'src', 'cli.js')], shell: false }
+    case 'ilp-connector':
+      return { file: process.execPath, args: [require.resolve('ilp-connector/dist/index.js')], shell: false }
+    case 'custom':
+      if (target.command === undefined || target.command.trim() === '') throw new TargetError('--cmd needs a command line')
+      return { file: target.command, args: [], shell: true }
+  }
+}
+
+function portAccepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port })
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Starts one connector and waits until its ports accept connections. */
+export async function startConnector(target: Target, config: ConnectorConfig, readyTimeoutMs: number): Promise<RunningConnector> {
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith('CONNECTOR_')) env[k] = v
+  }
+  Object.assign(env, config.env)
+  if (target.kind === 'ilpd' && target.workers !== undefined) env.CONNECTOR_WORKERS = String(target.workers)
+  const { file, args, shell } = commandFor(target)
+  const child = spawn(file, args, { env, shell, stdio: ['ignore', 'pipe', 'pipe'] })
+  const running = new RunningConnector(config.name, target.label, child)
+  const deadline = Date.now() + readyTimeoutMs
+  for (;;) {
+    if (running.exit !== null) {
+      throw new TargetError(`${target.label} (${config.name}) did not start: ${running.describeExit()}. Last output:\n${running.tail()}`)
+    }
+    const open = await Promise.all(config.listenPorts.map(portAccepts))
+    const saidReady = target.kind !== 'ilpd' || running.lines.some((l) => l.includes('"msg":"ready"'))
+    if (open.every(Boolean) && saidReady) return running
+    if (Date.now() > deadline) {
+      const closed = config.listenPorts.filter((_, i) => !open[i])
+      await running.stop(2000)
+      throw new TargetError(`${target.label} (${config.name}) was not ready within ${readyTimeoutMs} ms: ` +
+        `${closed.length > 0 ? `ports ${closed.join(', ')} do not accept connections` : 'no "ready" log line'}. Last output:\n${running.tail()}`)
+    }
+    await sleep(100)
+  }
+}
+
+/**
+ * `count` consecutive free ports on 127.0.0.1 in 20000–40000 (consecutive so that logs and
+ * configs are easy to read). Another process may still take one before the connector binds it;
+ * the connector then fails to start and the error says so.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20000 + Math.floor(Math.random() * (20000 - count))
+    const ports = Array.from({ length: count }, (_, i) => base + i)
+    let ok = true
+    for (const p of ports) {
+      if (!(await canBind(p))) {
+        ok = false
+        break
+      }
+    }
+    if (ok) return ports
+  }
+  throw new TargetError(`could not find ${count} free consecutive ports in 20000–40000`)
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(false))
+    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => server.close(() => resolve(true)))
+  })
+}
