@@ -11,7 +11,7 @@ import * as path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Attack, type AttackStats } from './attack'
 import { mergeHistograms, summarize, type LatencySummary } from './histogram'
-import { sample, type ProcSample } from './proc'
+import { machineBusyUs, sample, type ProcSample } from './proc'
 import type { ReceiverSpec, SenderSpec, StreamStats } from './streams'
 import type { StreamWorkerData, WorkerCommand, WorkerReport } from './stream-worker'
 
@@ -49,6 +49,12 @@ export interface LoadResult {
   latencyUs: LatencySummary
   connector: { cpuUsPerPacket: number | null, cpuPercent: number | null, rssMiB: number | null, processes: number } | null
   generator: { cpuUsPerPacket: number, cpuPercent: number, threads: number }
+  /**
+   * CPU used by everything else on the machine during the window, in % of one core: other
+   * processes competing with the connector and the generator make the figures lower than the
+   * machine can do.
+   */
+  otherCpuPercent: number | null
   attack?: AttackStats & { perS: number }
 }
 
@@ -64,6 +70,8 @@ class StreamThread {
   fulfilled = 0
   problems = 0
   private waiters: Array<(r: WorkerReport) => void> = []
+  /** Reports that arrived before anyone asked for them. */
+  private readonly mailbox: WorkerReport[] = []
 
   constructor(data: StreamWorkerData) {
     this.worker = new Worker(path.join(__dirname, 'stream-worker.js'), { workerData: data })
@@ -74,9 +82,9 @@ class StreamThread {
         this.problems = r.problems
         return
       }
-      const w = this.waiters
-      this.waiters = []
-      for (const f of w) f(r)
+      const waiter = this.waiters.shift()
+      if (waiter !== undefined) waiter(r)
+      else this.mailbox.push(r)
     })
     this.worker.on('error', (err) => {
       for (const f of this.waiters) f({ type: 'failed', message: `load generator thread failed: ${err.message}` })
@@ -86,12 +94,18 @@ class StreamThread {
   }
 
   next(timeoutMs: number, what: string): Promise<WorkerReport> {
+    const early = this.mailbox.shift()
+    if (early !== undefined) return Promise.resolve(early)
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve({ type: 'failed', message: `load generator thread: no ${what} within ${timeoutMs} ms` }), timeoutMs)
-      this.waiters.push((r) => {
+      const waiter = (r: WorkerReport): void => {
         clearTimeout(timer)
         resolve(r)
-      })
+      }
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter)
+        resolve({ type: 'failed', message: `load generator thread: no ${what} within ${timeoutMs} ms` })
+      }, timeoutMs)
+      this.waiters.push(waiter)
     })
   }
 
@@ -114,13 +128,14 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
   const parts = partition(plan.senders, plan.receivers, plan.threads)
   const threads = parts.map((d) => new StreamThread({ ...d, connectTimeoutMs: plan.connectTimeoutMs }))
   let attack: Attack | null = null
+  let finished = false
   const progress = plan.onProgress ?? (() => {})
   try {
     // connect
     const connectLimit = plan.connectTimeoutMs * (1 + Math.max(...parts.map((p) => p.senders.length + p.receivers.length)))
     const connected = await Promise.all(threads.map((t) => t.next(connectLimit, 'connection report')))
     const failed = connected.filter((r) => r.type === 'failed').map((r) => (r as { message: string }).message)
-    if (failed.length > 0) throw new LoadError(failed.join('\n'))
+    if (failed.length > 0) throw new LoadError(failed.join('\n  '))
 
     // probe: one packet at a time per sender until one is answered as expected
     progress('probing: one packet per sender until the path answers…')
@@ -142,6 +157,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
     for (const t of threads) t.send({ cmd: 'measure' })
     attack?.reset()
     const cpu0 = process.cpuUsage()
+    const busy0 = machineBusyUs()
     const t0 = performance.now()
     const proc0 = plan.connectorPids.length > 0 ? sample(plan.connectorPids) : null
     let rssMax = proc0?.rssBytes ?? 0
@@ -155,6 +171,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
     const proc1: ProcSample | null = plan.connectorPids.length > 0 ? sample(plan.connectorPids) : null
     const windowS = (performance.now() - t0) / 1000
     const cpu = process.cpuUsage(cpu0)
+    const busy1 = machineBusyUs()
     const attackStats = attack !== null ? await attack.stop() : undefined
     attack = null
 
@@ -169,11 +186,19 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
         throw new LoadError(r.message)
       }
     }
+    finished = true
     if (proc1 !== null) rssMax = Math.max(rssMax, proc1.rssBytes)
-    return summarizeRun(stats, windowS, unanswered, cpu, proc0, proc1, rssMax, threads.length, attackStats)
+    const result = summarizeRun(stats, windowS, unanswered, cpu, proc0, proc1, rssMax, threads.length, attackStats)
+    if (busy0 !== null && busy1 !== null) {
+      const connectorUs = proc0 !== null && proc1 !== null ? proc1.cpuUs - proc0.cpuUs : 0
+      const otherUs = busy1 - busy0 - connectorUs - (cpu.user + cpu.system)
+      result.otherCpuPercent = Math.max(0, (otherUs / (windowS * 1e6)) * 100)
+    }
+    return result
   } finally {
     if (attack !== null) await attack.stop()
-    await Promise.race([Promise.all(threads.map((t) => t.exited)), sleep(5000)])
+    // after a normal stop the threads close their sockets and exit by themselves
+    if (finished) await Promise.race([Promise.all(threads.map((t) => t.exited)), sleep(5000)])
     for (const t of threads) await t.worker.terminate()
   }
 }
@@ -249,5 +274,6 @@ function summarizeRun(stats: StreamStats[], windowS: number, unanswered: number,
       threads: threadCount,
     },
     attack: attack === undefined ? undefined : { ...attack, perS: attack.attempts / windowS },
+    otherCpuPercent: null,
   }
 }

@@ -81,3 +81,16 @@ export function sample(roots: readonly number[]): ProcSample | null {
   if (pids.length === 0) return null
   return { cpuUs: (cpuTicks * 1e6) / TICKS_PER_SECOND, rssBytes: rss, pids }
 }
+
+/** Busy CPU time of the whole machine (all cores), microseconds, from /proc/stat; null elsewhere. */
+export function machineBusyUs(): number | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]
+    const f = line.trim().split(/\s+/).slice(1).map(Number)
+    // user nice system idle iowait irq softirq steal …: busy = all but idle and iowait
+    const busy = f[0] + f[1] + f[2] + f[5] + f[6] + f[7]
+    return (busy * 1e6) / TICKS_PER_SECOND
+  } catch {
+    return null
+  }
+}

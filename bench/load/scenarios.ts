@@ -195,8 +195,9 @@ function parseBtpUrl(url: string, label: string): { url: string, username: strin
   const scheme = u.protocol.replace('btp+', '')
   return {
     url: `${scheme}//${u.host}${u.pathname === '/' ? '' : u.pathname}`,
-    username: decodeURIComponent(u.username),
-    token: decodeURIComponent(u.password),
+    // as ilp-plugin-btp does: the URL's user and password, still percent-encoded
+    username: u.username,
+    token: u.password,
   }
 }
 

@@ -33,7 +33,7 @@ export interface ConnectorStatus {
   address: string
   ready: boolean
   workers: Array<{ index: number, alive: boolean, restarts: number, prepares: number, fulfilled: number, rejected: number, handedOver: number, inFlight: number }>
-  accounts: Array<{ id: string, relation: string, connections: number }>
+  accounts: Array<{ id: string, relation: string, connections: number, connectionsByWorker: number[] }>
 }
 
 export class Connector {
@@ -45,6 +45,7 @@ export class Connector {
   private readonly connectionCounts: SharedArrayBuffer
   private admin: AdminApi | null = null
   private stopping = false
+  private readonly clientConnected = new Set<number>()
   private readyResolve!: () => void
   private readyReject!: (err: Error) => void
   private readonly readyPromise: Promise<void>
@@ -77,6 +78,27 @@ export class Connector {
       await this.admin.start()
     }
     await this.readyPromise
+    await this.initialConnect()
+  }
+
+  /**
+   * As ilp-connector does, waits up to CONNECTOR_INITIAL_CONNECT_TIMEOUT for the links ilpd
+   * opens itself and, when the address comes from a parent, for IL-DCP; then goes on regardless
+   * (links keep reconnecting in the background).
+   */
+  private async initialConnect(): Promise<void> {
+    const clients = this.snapshot.accounts.filter((a) => a.client !== null)
+    const needAddress = this.state.ownAddress === ''
+    if (clients.length === 0 && !needAddress) return
+    const done = (): boolean => clients.every((a) => this.clientConnected.has(a.index)) && this.state.ownAddress !== ''
+    const deadline = Date.now() + this.config.initialConnectTimeout
+    while (!done() && Date.now() < deadline && !this.stopping) await new Promise((r) => setTimeout(r, 20))
+    if (!done()) {
+      const missing = clients.filter((a) => !this.clientConnected.has(a.index)).map((a) => a.id)
+      log.warn('initial connect timeout: continuing without', {
+        links: missing, address: this.state.ownAddress === '' ? 'unknown (no IL-DCP answer yet)' : this.state.ownAddress,
+      })
+    }
   }
 
   /**
@@ -146,8 +168,11 @@ export class Connector {
       case 'stats':
         slot.stats = { prepares: message.prepares, fulfilled: message.fulfilled, rejected: message.rejected, handedOver: message.handedOver, inFlight: message.inFlight }
         break
-      case 'stopped':
       case 'link':
+        if (message.connected) this.clientConnected.add(message.account)
+        else this.clientConnected.delete(message.account)
+        break
+      case 'stopped':
         break
     }
   }
@@ -228,9 +253,10 @@ export class Connector {
       ready: this.workers.every((w) => w.ready),
       workers: this.workers.map((w) => ({ index: w.index, alive: w.worker !== null, restarts: w.restarts, ...w.stats })),
       accounts: this.snapshot.accounts.map((a) => {
-        let connections = 0
-        for (let w = 0; w < n; w++) connections += Atomics.load(counts, a.index * n + w)
-        return { id: a.id, relation: a.relation, connections }
+        const connectionsByWorker: number[] = []
+        for (let w = 0; w < n; w++) connectionsByWorker.push(Atomics.load(counts, a.index * n + w))
+        const connections = connectionsByWorker.reduce((x, y) => x + y, 0)
+        return { id: a.id, relation: a.relation, connections, connectionsByWorker }
       }),
     }
   }

@@ -38,13 +38,50 @@ export interface PluginOptions {
   connectTimeoutMs?: number
 }
 
+/**
+ * ilp-plugin-btp 1.5.0 arms its response timer after awaiting the send, so when the answer
+ * comes first the timer is never cleared and keeps the test process alive for responseTimeout.
+ * Same logic, timer unref'd.
+ */
+class TestBtpPlugin extends BtpPlugin {
+  protected override async _call(to: string, btpPacket: Parameters<BtpPlugin['_call']>[1]): ReturnType<BtpPlugin['_call']> {
+    const requestId = btpPacket.requestId
+    const self = this as unknown as { _responseTimeout: number }
+    let timer: NodeJS.Timeout | undefined
+    let settled = false
+    let callback: (type: number, data: unknown) => void = () => undefined
+    const response = new Promise<BtpPacketData>((resolve, reject) => {
+      callback = (type, data) => {
+        settled = true
+        if (timer !== undefined) clearTimeout(timer)
+        if (type === BtpPacket.TYPE_RESPONSE) resolve(data as BtpPacketData)
+        else if (type === BtpPacket.TYPE_ERROR) reject(new Error(JSON.stringify(data)))
+        else reject(new Error('Unknown BTP packet type: ' + type))
+      }
+      this.once('__callback_' + requestId, callback)
+    })
+    await this._handleOutgoingBtpPacket(to, btpPacket)
+    if (settled) return response
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        this.removeListener('__callback_' + requestId, callback)
+        reject(new Error(requestId + ' timed out'))
+      }, self._responseTimeout)
+      timer.unref()
+    })
+    return Promise.race([response, timeout])
+  }
+}
+
+type BtpPacketData = Awaited<ReturnType<BtpPlugin['_call']>>
+
 export type Plugin = InstanceType<typeof BtpPlugin>
 
 const plugins = new Set<Plugin>()
 
 /** A connected ilp-plugin-btp client. `disconnectAll()` (or `plugin.disconnect()`) cleans up. */
 export async function connectPlugin(server: string, options: PluginOptions = {}): Promise<Plugin> {
-  const plugin = new BtpPlugin({
+  const plugin = new TestBtpPlugin({
     server,
     responseTimeout: options.responseTimeout ?? 10_000,
     reconnectIntervals: options.reconnectIntervals ?? [100, 200, 500, 1000],
@@ -140,7 +177,7 @@ export interface ReceivedPrepare {
 
 export type ReceiverBehaviour =
   /** Fulfill with the fulfillment carried in the data; reply data from `fulfillData`. */
-  | { kind: 'fulfill', fulfillData?: (p: IlpPacket.IlpPrepare) => Buffer }
+  | { kind: 'fulfill', fulfillData?: (p: IlpPacket.IlpPrepare) => Buffer, delayMs?: number }
   /** Answer with exactly these bytes. */
   | { kind: 'raw', reply: (p: IlpPacket.IlpPrepare) => Buffer }
   /** Never answer. */
@@ -161,6 +198,7 @@ export function fulfillingReceiver(plugin: Plugin, address = 'test.receiver', be
     const b = current
     if (b.kind === 'silent') return new Promise<Buffer>(() => undefined)
     if (b.kind === 'raw') return b.reply(prepare)
+    if (b.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, b.delayMs))
     const fulfillment = prepare.data.subarray(0, 32)
     if (prepare.data.length < 32 || !sha256(fulfillment).equals(prepare.executionCondition)) {
       return IlpPacket.serializeIlpReject({ code: 'F06', triggeredBy: address, message: 'unexpected payment', data: Buffer.alloc(0) })

@@ -355,7 +355,10 @@ export interface ChildOptions {
   [key: string]: unknown
 }
 
-/** An ilp-plugin-btp server account (ilpd listens, the test's plugin connects). */
+/**
+ * An ilp-plugin-btp server account (ilpd listens, the test's plugin connects), bound to loopback
+ * (`wsOpts.host`, with `wsOpts.port` as ilp-plugin-btp needs it when wsOpts is given).
+ */
 export function listenerAccount(port: number, secret: string, extra: ChildOptions = {}): Record<string, unknown> {
   const { assetCode = 'USD', assetScale = 9, relation = 'child', ...rest } = extra
   return {
@@ -363,7 +366,7 @@ export function listenerAccount(port: number, secret: string, extra: ChildOption
     plugin: 'ilp-plugin-btp',
     assetCode,
     assetScale,
-    options: { listener: { port, secret } },
+    options: { listener: { port, secret, wsOpts: { host: '127.0.0.1', port } } },
     ...rest,
   }
 }

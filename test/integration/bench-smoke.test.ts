@@ -1,0 +1,87 @@
+/**
+ * The load generator itself, end to end and bounded: a short one-hop run against ilpd must
+ * fulfill packets with no unexpected reject, and a wrong port must fail clearly with a non-zero
+ * exit. Full benchmark runs do not belong in the test suite (npm run bench).
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import * as os from 'node:os'
+import * as path from 'node:path'
+
+const RUN = path.resolve(__dirname, '..', '..', 'bench', 'run.js')
+
+function runBench(args: string[], timeoutMs: number): Promise<{ code: number | null, out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [RUN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { out += d.toString() })
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      resolve({ code, out })
+    })
+  })
+}
+
+/** A port nothing listens on: bound by the OS, then released. */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+test('bench one-hop against ilpd for 2 s with 50 in flight: packets fulfilled, none rejected unexpectedly', { timeout: 30_000 }, async () => {
+  const out = mkdtempSync(path.join(os.tmpdir(), 'ilpd-bench-'))
+  try {
+    const r = await runBench(['one-hop', '--duration', '2', '--warmup', '0.5', '--inflight', '50', '--threads', '1',
+      '--workers', '1', '--no-ceiling', '--out', out], 25_000)
+    assert.equal(r.code, 0, r.out)
+    const files = readdirSync(out).filter((f) => f.endsWith('.json'))
+    assert.equal(files.length, 1, r.out)
+    const doc = JSON.parse(readFileSync(path.join(out, files[0]), 'utf8'))
+    const [result] = doc.results
+    assert.equal(result.scenario, 'one-hop')
+    assert.ok(result.fulfilled > 0, `fulfilled: ${result.fulfilled}`)
+    assert.equal(result.unexpectedRejects, 0)
+    assert.equal(result.errors, 0)
+    assert.ok(result.latencyUs.p50 > 0)
+    assert.ok(result.connector.cpuUsPerPacket > 0)
+    assert.ok(readdirSync(out).some((f) => f.endsWith('.svg')), 'a chart is written')
+  } finally {
+    rmSync(out, { recursive: true, force: true })
+  }
+})
+
+test('bench against a port where nothing listens exits non-zero and says so', { timeout: 20_000 }, async () => {
+  const out = mkdtempSync(path.join(os.tmpdir(), 'ilpd-bench-'))
+  try {
+    const port = await closedPort()
+    const r = await runBench(['external', '--sender', `btp+ws://alice:alice@127.0.0.1:${port}`,
+      '--receiver', `btp+ws://bob:bob@127.0.0.1:${port}`, '--destination', 'test.ilpd.bob', '--duration', '1', '--no-ceiling', '--out', out], 15_000)
+    assert.notEqual(r.code, 0)
+    assert.match(r.out, new RegExp(`cannot connect to ws://127\\.0\\.0\\.1:${port}: ECONNREFUSED`))
+    assert.match(r.out, /nothing is listening there/)
+  } finally {
+    rmSync(out, { recursive: true, force: true })
+  }
+})
+
+test('bench with a connector command that exits at once fails clearly', { timeout: 20_000 }, async () => {
+  const out = mkdtempSync(path.join(os.tmpdir(), 'ilpd-bench-'))
+  try {
+    const r = await runBench(['one-hop', '--cmd', 'echo no such connector >&2; exit 3', '--duration', '1', '--no-ceiling', '--out', out], 15_000)
+    assert.equal(r.code, 1)
+    assert.match(r.out, /did not start: exited with code 3/)
+    assert.match(r.out, /no such connector/)
+  } finally {
+    rmSync(out, { recursive: true, force: true })
+  }
+})
