@@ -69,7 +69,8 @@ export class AdminApi {
     const table = routeTableFromBuffer(snapshot.routes)
     const local: Record<string, { nextHop: string, path: string[] }> = {}
     for (const { prefix, nextHop } of routeTableEntries(table)) {
-      local[prefix] = { nextHop: snapshot.accounts[nextHop]?.id ?? String(nextHop), path: [] }
+      // Our own prefix has no next hop (ilp-connector lists it with nextHop '').
+      local[prefix] = { nextHop: snapshot.accounts[nextHop]?.id ?? '', path: [] }
     }
     return { routingTableId: null, currentEpoch: snapshot.version, localRoutingTable: local }
   }

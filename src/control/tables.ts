@@ -9,6 +9,9 @@ import { resolveDefaultRoute } from '../config'
 import { buildRouteTable, type RouteEntry } from '../routing'
 import type { AccountEntry, Snapshot } from '../store/snapshot'
 
+/** Next hop meaning "this connector": the switch answers F02 instead of forwarding. */
+export const LOCAL_HOP = 0x7fffffff
+
 export interface LearnedState {
   /** The address in use: configured, or learned over IL-DCP; '' while unknown. */
   ownAddress: string
@@ -67,6 +70,9 @@ export function buildRoutes(config: IlpdConfig, accounts: AccountEntry[], state:
     if (hop !== undefined) routes.set(prefix, hop)
   }
   if (state.ownAddress !== '') {
+    // Our own prefix is local: a destination under it that is not a child is unreachable (F02
+    // here), never sent on by the default route to bounce off a parent until it expires.
+    routes.set(state.ownAddress, LOCAL_HOP)
     for (const account of accounts) {
       if (account.relation === 'child') routes.set(account.childAddress, account.index)
     }
