@@ -4,7 +4,7 @@
  * and stops everything it started.
  *
  *   one-hop    alice → connector → bob, every packet fulfilled
- *   reject     alice → unknown destination (F02 from the connector); carol → bob, who rejects T02
+ *   reject     alice → a destination with no route (F02 from the connector); carol → bob, who rejects T02
  *   bad-auth   one-hop, plus wrong-token and bare connection attempts on alice's port
  *   chain-2/4  alice → c1 → … → cN → bob; each connector is the parent of the next over BTP
  *              (`options.server`), asset scale alternating 9/6 per link and a 0.1% spread
@@ -113,7 +113,7 @@ async function reject(o: ScenarioOptions): Promise<Topology> {
       env: connectorEnv('test.bench', { alice: child(pa, 'alice'), carol: child(pc, 'carol'), bob: child(pb, 'bob') }),
     }],
     senders: [
-      sender('alice', pa, 'alice', ['test.bench.nobody'], half, o, ['F02']),
+      sender('alice', pa, 'alice', ['test.nowhere'], half, o, ['F02']),
       sender('carol', pc, 'carol', ['test.bench.bob'], half, o, ['T02']),
     ],
     receivers: [receiver('bob', pb, 'bob', 'test.bench.bob', 'T02')],

@@ -11,7 +11,7 @@ import type { Connector } from './connector'
 
 const log = createLogger('admin-api')
 
-const STATUS_TEXT: Record<number, string> = { 200: '200 OK', 400: '400 Bad Request', 404: '404 Not Found' }
+const STATUS_TEXT: Record<number, string> = { 200: '200 OK', 400: '400 Bad Request', 404: '404 Not Found', 500: '500 Internal Server Error' }
 
 export class AdminApi {
   private app: UwsApp | null = null
@@ -26,6 +26,31 @@ export class AdminApi {
     this.app = app
     app.get('/routing', (res) => this.json(res, 200, this.routing()))
     app.get('/status', (res) => this.json(res, 200, this.connector.status()))
+    app.get('/balance', (res) => this.json(res, 200, this.connector.balanceStatus()))
+    app.get('/settlements', (res) => this.json(res, 200, { due: this.connector.settlements?.list() ?? {} }))
+    // A settlement to the peer has been made: the balance rises by `amount` (durably).
+    app.post('/settlements/:account', (res, req) => {
+      const account = decodeURIComponent(req.getParameter(0))
+      this.readJson(res, (body) => {
+        const amount = (body ?? {} as Record<string, unknown>) as { amount?: unknown }
+        if (typeof amount.amount !== 'string' || !/^[1-9][0-9]*$/.test(amount.amount)) {
+          return this.json(res, 400, { error: 'body must be {"amount": "<positive integer>"}' })
+        }
+        const watcher = this.connector.settlements
+        if (watcher === null) return this.json(res, 404, { error: 'no settlements' })
+        let aborted = false
+        res.onAborted(() => {
+          aborted = true
+        })
+        watcher.confirm(account, BigInt(amount.amount)).then((problem) => {
+          if (aborted) return
+          if (problem !== null) this.json(res, 400, { error: problem })
+          else this.json(res, 200, { balance: this.connector.balanceStatus().accounts[account], due: watcher.list()[account] ?? null })
+        }, (err: Error) => {
+          if (!aborted) this.json(res, 500, { error: err.message })
+        })
+      })
+    })
     // Static routes can change without a restart: the new table reaches every worker between packets.
     app.post('/routes', (res) => this.readJson(res, (body) => {
       const { targetPrefix, peerId } = (body ?? {}) as { targetPrefix?: unknown, peerId?: unknown }

@@ -11,6 +11,10 @@ import type { IlpdConfig } from '../config'
 import { resolveAddressParent } from '../config'
 import { createLogger } from '../log'
 import { createRingBuffer } from '../store/ring'
+import { Balances, INT64_MAX, INT64_MIN, createBalanceBuffers, toInt64Limit } from '../store/balances'
+import { BalanceStore } from '../store/durable'
+import { balanceLimits, middlewareEnabled } from '../config'
+import { SettlementWatcher } from './settlements'
 import type { Snapshot } from '../store/snapshot'
 import type { ControlToWorker, WorkerInit, WorkerToControl } from '../data/messages'
 import { AdminApi } from './admin-api'
@@ -44,6 +48,9 @@ export class Connector {
   private readonly doorbells: SharedArrayBuffer
   private readonly connectionCounts: SharedArrayBuffer
   private admin: AdminApi | null = null
+  readonly balances: Balances
+  private store: BalanceStore | null = null
+  settlements: SettlementWatcher | null = null
   private stopping = false
   private readonly clientConnected = new Set<number>()
   private readyResolve!: () => void
@@ -60,6 +67,14 @@ export class Connector {
     }
     this.doorbells = new SharedArrayBuffer(4 * n)
     this.connectionCounts = new SharedArrayBuffer(4 * Math.max(1, this.snapshot.accounts.length) * n)
+    this.balances = new Balances(createBalanceBuffers(this.snapshot.accounts.length, n), n)
+    const enforce = middlewareEnabled(config, 'balance')
+    for (const account of this.snapshot.accounts) {
+      const limits = enforce ? balanceLimits(config.accounts[account.id]) : null
+      this.balances.setLimits(account.index,
+        limits === null ? INT64_MIN : toInt64Limit(limits.minimum),
+        limits === null ? INT64_MAX : toInt64Limit(limits.maximum))
+    }
     this.readyPromise = new Promise((resolve, reject) => {
       this.readyResolve = resolve
       this.readyReject = reject
@@ -69,6 +84,7 @@ export class Connector {
   /** Starts the workers and the admin API; resolves when every listener accepts connections. */
   async start(): Promise<void> {
     await this.checkPortsFree()
+    this.openStore()
     for (let i = 0; i < this.config.workers; i++) {
       this.workers.push({ index: i, worker: null, ready: false, stats: { prepares: 0, fulfilled: 0, rejected: 0, handedOver: 0, inFlight: 0 }, restarts: 0 })
       this.spawn(i)
@@ -99,6 +115,22 @@ export class Connector {
         links: missing, address: this.state.ownAddress === '' ? 'unknown (no IL-DCP answer yet)' : this.state.ownAddress,
       })
     }
+  }
+
+  /** Loads the durable balances (folding the journals of the last run) before any worker runs. */
+  private openStore(): void {
+    const { store, created } = BalanceStore.open(this.config.store, this.config.storePath)
+    this.store = store
+    if (this.config.store === 'lmdb') {
+      if (created) log.warn('created a new balance store: every balance starts at zero', { path: store.location })
+      else log.info('balance store opened', { path: store.location })
+    }
+    const stored = store.loadAndCompact()
+    for (const account of this.snapshot.accounts) {
+      this.balances.load(account.index, stored.get(account.id) ?? 0n)
+    }
+    this.settlements = new SettlementWatcher(this.config, this.snapshot.accounts, this.balances, store)
+    this.settlements.start()
   }
 
   /**
@@ -140,6 +172,10 @@ export class Connector {
       doorbells: this.doorbells,
       connectionCounts: this.connectionCounts,
       initialConnectTimeout: this.config.initialConnectTimeout,
+      balances: this.balances.buffers,
+      store: { kind: this.config.store, path: this.config.storePath },
+      durability: this.config.durability,
+      trackBalances: middlewareEnabled(this.config, 'balance'),
     }
     const worker = new Worker(path.join(__dirname, '..', 'data', 'worker.js'), { workerData: init })
     const slot = this.workers[index]
@@ -193,6 +229,15 @@ export class Connector {
       new Int32Array(this.rings[slot.index][other], 0, 2).fill(0)
       new Int32Array(this.rings[other][slot.index], 0, 2).fill(0)
     }
+    // Its balance reservations are released and its commits that never became durable undone;
+    // the journal on disk says what did.
+    if (this.config.store === 'lmdb' && this.store !== null) {
+      for (const account of this.snapshot.accounts) {
+        const record = this.store.journal(slot.index, account.id)
+        this.balances.markDurable(slot.index, account.index, record.in, record.out)
+      }
+    }
+    this.balances.reconcileDeadWorker(slot.index)
     this.broadcast({ type: 'worker-lost', worker: slot.index })
     slot.restarts++
     this.spawn(slot.index)
@@ -231,6 +276,21 @@ export class Connector {
     if (!this.state.extraRoutes.delete(targetPrefix)) return false
     this.publish()
     return true
+  }
+
+  /** ilp-connector's `GET /balance` shape, from the connector's point of view. */
+  balanceStatus(): { accounts: Record<string, { balance: string, minimum: string, maximum: string }> } {
+    const accounts: Record<string, { balance: string, minimum: string, maximum: string }> = {}
+    for (const account of this.snapshot.accounts) {
+      const min = this.balances.minimum(account.index)
+      const max = this.balances.maximum(account.index)
+      accounts[account.id] = {
+        balance: this.balances.balance(account.index).toString(),
+        minimum: min === INT64_MIN ? '-Infinity' : min.toString(),
+        maximum: max === INT64_MAX ? 'Infinity' : max.toString(),
+      }
+    }
+    return { accounts }
   }
 
   /** Test and operator hook: kills a worker to prove its death is contained. */
@@ -278,6 +338,8 @@ export class Connector {
       worker.postMessage({ type: 'shutdown', graceMs } satisfies ControlToWorker)
     }))
     await Promise.all(exits)
+    this.settlements?.stop()
+    await this.store?.close()
     this.admin?.stop()
   }
 }

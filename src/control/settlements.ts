@@ -1,0 +1,104 @@
+/**
+ * Settlement triggers. When an account's balance falls below its `settleThreshold` (we owe the
+ * peer more than we agreed to carry), a settlement of `settleTo − balance` becomes due. This
+ * issue records it durably, logs it, shows it in the admin API and emits `due` for the
+ * settlement-engine work to come; the balance moves only when a settlement is confirmed.
+ */
+import { EventEmitter } from 'node:events'
+import type { IlpdConfig } from '../config'
+import { balanceLimits } from '../config'
+import { createLogger } from '../log'
+import type { Balances } from '../store/balances'
+import type { BalanceStore, SettlementDue } from '../store/durable'
+import type { AccountEntry } from '../store/snapshot'
+
+const log = createLogger('settlements')
+
+const CHECK_INTERVAL_MS = 100
+
+interface Trigger {
+  index: number
+  id: string
+  threshold: bigint
+  settleTo: bigint
+}
+
+export class SettlementWatcher extends EventEmitter {
+  private readonly triggers: Trigger[] = []
+  private readonly due = new Map<string, SettlementDue>()
+  private timer: NodeJS.Timeout | null = null
+  private writing: Promise<void> = Promise.resolve()
+
+  constructor(config: IlpdConfig, accounts: readonly AccountEntry[], private readonly balances: Balances, private readonly store: BalanceStore) {
+    super()
+    for (const account of accounts) {
+      const limits = balanceLimits(config.accounts[account.id])
+      if (limits === null || limits.settleThreshold === null || typeof limits.settleThreshold === 'number') continue
+      this.triggers.push({ index: account.index, id: account.id, threshold: limits.settleThreshold, settleTo: limits.settleTo })
+    }
+    for (const due of store.settlementsDue()) this.due.set(due.account, due)
+  }
+
+  start(): void {
+    if (this.triggers.length === 0) return
+    this.timer = setInterval(() => this.check(), CHECK_INTERVAL_MS)
+    this.timer.unref()
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer)
+  }
+
+  /** Settlements due now, by account id. */
+  list(): Record<string, SettlementDue> {
+    return Object.fromEntries(this.due)
+  }
+
+  check(): void {
+    for (const t of this.triggers) {
+      const balance = this.balances.balance(t.index)
+      const existing = this.due.get(t.id)
+      if (balance < t.threshold) {
+        const amount = t.settleTo - balance
+        if (existing !== undefined && BigInt(existing.amount) >= amount) continue
+        const due: SettlementDue = { account: t.id, amount: amount.toString(), balance: balance.toString(), since: existing?.since ?? new Date().toISOString() }
+        this.due.set(t.id, due)
+        this.persist(t.id, due)
+        if (existing === undefined) log.info('settlement due', { account: t.id, amount: due.amount, balance: due.balance, settleThreshold: t.threshold.toString() })
+        this.emit('due', due)
+      }
+    }
+  }
+
+  /**
+   * A settlement of `amount` to the peer is confirmed: the balance rises by it (durably), and the
+   * due record is cleared once the balance is back at or above the threshold.
+   */
+  async confirm(accountId: string, amount: bigint): Promise<string | null> {
+    const trigger = this.triggers.find((t) => t.id === accountId)
+    const index = trigger?.index ?? -1
+    if (index < 0) return `account ${accountId} has no settleThreshold`
+    if (amount <= 0n) return 'amount must be a positive integer'
+    await this.store.adjust(accountId, amount, this.balances.balance(index))
+    this.balances.adjust(index, amount)
+    log.info('settlement confirmed', { account: accountId, amount: amount.toString(), balance: this.balances.balance(index).toString() })
+    const balance = this.balances.balance(index)
+    if (balance >= trigger!.threshold) {
+      this.due.delete(accountId)
+      this.persist(accountId, null)
+    } else {
+      this.check()
+    }
+    return null
+  }
+
+  private persist(account: string, due: SettlementDue | null): void {
+    this.writing = this.writing.then(() => this.store.recordSettlementDue(due, account)).catch((err: Error) => {
+      log.error('could not record settlement', { account, error: err.message })
+    })
+  }
+
+  flushed(): Promise<void> {
+    return this.writing
+  }
+}
