@@ -18,6 +18,10 @@
 //
 // Types 3, 4, 5 were BTP 1's Prepare/Fulfill/Reject; RFC 23 marks them "not used".
 
+import {
+  LENGTH_NOT_CANONICAL, LENGTH_OK, LENGTH_TRUNCATED, lengthPrefixSize, lengthResult, readLength as readOerLength, writeLength,
+} from '../oer'
+
 /** BTP frame type ids (RFC 23 "BTP Type IDs"; btp-packet's TYPE_* constants agree). */
 export const BtpType = {
   Response: 1,
@@ -138,49 +142,22 @@ const ENTRY_DATA: VarFieldFailures = { truncated: F.dataTruncated, notCanonical:
 // in `lenEnd`, or returns a negative LEN_* code. Module state instead of a result object keeps
 // the read path allocation-free; JS is single-threaded per isolate.
 
-const LEN_TRUNCATED = -1
-const LEN_NOT_CANONICAL = -2
-const LEN_TOO_LARGE = -3
+const LEN_TRUNCATED = -LENGTH_TRUNCATED
+const LEN_NOT_CANONICAL = -LENGTH_NOT_CANONICAL
 let lenEnd = 0
 
 function readLength (buf: Uint8Array, p: number, end: number): number {
-  if (p >= end) return LEN_TRUNCATED
-  const first = buf[p]
-  if (first < 0x80) {
-    lenEnd = p + 1
-    return first
-  }
-  const n = first & 0x7f
-  if (n === 0) return LEN_NOT_CANONICAL // 0x80 is BER's indefinite form, never OER
-  if (p + 1 + n > end) return LEN_TRUNCATED
-  if (buf[p + 1] === 0) return LEN_NOT_CANONICAL
-  if (n > 4) return LEN_TOO_LARGE // ≥ 2^32: larger than any buffer we can hold
-  let value = 0
-  for (let i = 1; i <= n; i++) value = value * 256 + buf[p + i]
-  if (value < 0x80) return LEN_NOT_CANONICAL
-  lenEnd = p + 1 + n
-  return value
+  const result = readOerLength(buf, p, end)
+  if (result !== LENGTH_OK) return -result
+  lenEnd = lengthResult.next
+  return lengthResult.value
 }
 
 function lengthFailure (code: number, f: VarFieldFailures): BtpFailure {
   return code === LEN_TRUNCATED ? f.truncated : code === LEN_NOT_CANONICAL ? f.notCanonical : f.tooLarge
 }
 
-/** Bytes an OER length prefix for `length` takes. */
-export function lengthPrefixSize (length: number): number {
-  return length < 0x80 ? 1 : length < 0x100 ? 2 : length < 0x10000 ? 3 : length < 0x1000000 ? 4 : 5
-}
-
-function writeLength (out: Uint8Array, p: number, length: number): number {
-  if (length < 0x80) {
-    out[p] = length
-    return p + 1
-  }
-  const n = lengthPrefixSize(length) - 1
-  out[p++] = 0x80 | n
-  for (let i = n - 1; i >= 0; i--) out[p++] = Math.floor(length / 2 ** (8 * i)) & 0xff
-  return p
-}
+export { lengthPrefixSize }
 
 function isIa5 (buf: Uint8Array, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (buf[i] > 0x7f) return false

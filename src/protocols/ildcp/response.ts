@@ -16,6 +16,9 @@
  * (the reference decodes with Node's 'ascii', which drops the high bit, so 0xdf passes as "_").
  */
 
+import { isValidAddress, isValidAddressString } from '../ilp/address'
+import { LENGTH_NOT_CANONICAL, LENGTH_OK, LENGTH_TRUNCATED, lengthPrefixSize, lengthResult, readLength, writeLength } from '../oer'
+
 export interface IldcpResponse {
   clientAddress: string
   assetScale: number
@@ -30,8 +33,6 @@ export type IldcpDecodeResult =
 
 /** ILP packets carry at most 32767 bytes of data (RFC 27). */
 export const MAX_ILDCP_RESPONSE_LENGTH = 32767
-const MAX_ADDRESS_LENGTH = 1023
-const ILP_ADDRESS = /^(g|private|example|peer|self|test[1-3]?|local)([.][a-zA-Z0-9_~-]+)+$/
 
 /**
  * The Fulfill data for this configuration. Throws a RangeError naming the field when the values
@@ -40,7 +41,7 @@ const ILP_ADDRESS = /^(g|private|example|peer|self|test[1-3]?|local)([.][a-zA-Z0
  */
 export function encodeIldcpResponse(response: IldcpResponse): Uint8Array {
   const { clientAddress, assetScale, assetCode } = response
-  if (typeof clientAddress !== 'string' || clientAddress.length > MAX_ADDRESS_LENGTH || !ILP_ADDRESS.test(clientAddress)) {
+  if (typeof clientAddress !== 'string' || !isValidAddressString(clientAddress)) {
     throw new RangeError(`IL-DCP response: clientAddress: not a valid ILP address: ${JSON.stringify(clientAddress)}`)
   }
   if (!Number.isInteger(assetScale) || assetScale < 0 || assetScale > 255) {
@@ -55,11 +56,11 @@ export function encodeIldcpResponse(response: IldcpResponse): Uint8Array {
     throw new RangeError(`IL-DCP response: assetCode: too long (${code.length} bytes); the data must fit in ${MAX_ILDCP_RESPONSE_LENGTH} bytes`)
   }
   const out = new Uint8Array(length)
-  let pos = writeLengthPrefix(out, 0, address.length)
+  let pos = writeLength(out, 0, address.length)
   out.set(address, pos)
   pos += address.length
   out[pos++] = assetScale
-  pos = writeLengthPrefix(out, pos, code.length)
+  pos = writeLength(out, pos, code.length)
   out.set(code, pos)
   return out
 }
@@ -70,10 +71,10 @@ export function decodeIldcpResponse(data: Uint8Array): IldcpDecodeResult {
 
   const address = readVarOctetString(data, reader)
   if (typeof address === 'string') return fail('clientAddress', address)
-  const clientAddress = Buffer.from(address.buffer, address.byteOffset, address.length).toString('latin1')
-  if (clientAddress.length > MAX_ADDRESS_LENGTH || !ILP_ADDRESS.test(clientAddress)) {
+  if (!isValidAddress(address, 0, address.length)) {
     return fail('clientAddress', 'not a valid ILP address')
   }
+  const clientAddress = Buffer.from(address.buffer, address.byteOffset, address.length).toString('latin1')
 
   if (reader.pos >= data.length) return fail('assetScale', 'missing (data ends after the address)')
   const assetScale = data[reader.pos++]
@@ -95,45 +96,18 @@ function fail(field: IldcpField, problem: string): IldcpDecodeResult {
   return { ok: false, field, problem }
 }
 
-function lengthPrefixSize(length: number): number {
-  if (length < 0x80) return 1
-  let n = 0
-  for (let l = length; l > 0; l = Math.floor(l / 256)) n++
-  return 1 + n
-}
-
-function writeLengthPrefix(out: Uint8Array, pos: number, length: number): number {
-  if (length < 0x80) {
-    out[pos] = length
-    return pos + 1
-  }
-  const n = lengthPrefixSize(length) - 1
-  out[pos] = 0x80 | n
-  for (let i = n; i >= 1; i--) {
-    out[pos + i] = length & 0xff
-    length = Math.floor(length / 256)
-  }
-  return pos + 1 + n
-}
-
 /** The bytes of a var-octet-string at `reader.pos`, advancing it; or a problem description. */
 function readVarOctetString(data: Uint8Array, reader: { pos: number }): Uint8Array | string {
   if (reader.pos >= data.length) return 'missing (no length prefix)'
-  const first = data[reader.pos++]
-  let length = first
-  if (first & 0x80) {
-    const n = first & 0x7f
-    if (n === 0) return 'length prefix 0x80 is not canonical OER'
-    if (n > 4) return `length prefix of ${n} bytes is too long`
-    if (reader.pos + n > data.length) return 'truncated length prefix'
-    length = 0
-    for (let i = 0; i < n; i++) length = length * 256 + data[reader.pos++]
-    if (length < 0x80 || length < 2 ** (8 * (n - 1))) return `length ${length} in ${n} bytes is not canonical OER`
+  const result = readLength(data, reader.pos, data.length)
+  if (result === LENGTH_TRUNCATED) return 'truncated length prefix'
+  if (result === LENGTH_NOT_CANONICAL) return 'length prefix is not canonical OER'
+  if (result !== LENGTH_OK) return 'length prefix is too long'
+  const start = lengthResult.next
+  const length = lengthResult.value
+  if (start + length > data.length) {
+    return `truncated: length ${length}, but only ${data.length - start} bytes left`
   }
-  if (reader.pos + length > data.length) {
-    return `truncated: length ${length}, but only ${data.length - reader.pos} bytes left`
-  }
-  const bytes = data.subarray(reader.pos, reader.pos + length)
-  reader.pos += length
-  return bytes
+  reader.pos = start + length
+  return data.subarray(start, start + length)
 }

@@ -17,7 +17,7 @@ import { isValidAddress } from './address'
 import {
   LENGTH_NOT_CANONICAL, LENGTH_OK, LENGTH_TRUNCATED, lengthPrefixSize, lengthResult, readLength,
   readUint64, writeLength, writeUint64,
-} from './oer'
+} from '../oer'
 import { MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, readTimestamp, writeTimestamp } from './time'
 
 export const TYPE_PREPARE = 12

@@ -5,7 +5,7 @@
  * so producing a reject per packet costs one copy; `buildReject` allocates and is for cold paths.
  */
 import { ERROR_CODE_BYTES, IlpErrorCode } from './errors'
-import { readUint64, writeUint64 } from './oer'
+import { readUint64, writeUint64 } from '../oer'
 import { MAX_MESSAGE_LENGTH, rejectLength, writeReject } from './packet'
 
 const EMPTY = new Uint8Array(0)

@@ -1,5 +1,5 @@
 /**
- * Canonical OER primitives shared by the ILP and BTP codecs (hot path: no allocation).
+ * Canonical OER primitives shared by the ILP, BTP and IL-DCP codecs (hot path: no allocation).
  *
  * A length determinant is one byte below 128 (short form), otherwise 0x80|n followed by n
  * big-endian bytes (long form). Canonical means the shortest form: long form only for values of
