@@ -28,6 +28,10 @@ options:
   --target ilpd|ilp-connector|both   connector under test (default ilpd); both alternates them
   --cmd "COMMAND LINE"               any other connector: started with the scenario's CONNECTOR_* env
   --workers N[,N…]                   ilpd's CONNECTOR_WORKERS, one run each (default: ilpd's default)
+  --store MODE[,MODE…]               ilpd's balances, one run each: durable (lmdb, durable), relaxed
+                                     (lmdb, relaxed), memory (memory store), off (balance middleware
+                                     disabled); lmdb stores live in a temp dir removed after the run
+                                     (default: the scenario's memory store)
   --inflight N                       packets in flight over all senders (default 1000)
   --duration S                       measured seconds (default 10)
   --warmup S                         warm-up seconds before measuring (default 2)
@@ -46,6 +50,15 @@ const CONNECTOR_SCENARIOS: ScenarioName[] = ['one-hop', 'reject', 'bad-auth', 'c
 
 class UsageError extends Error {}
 
+/** --store: the connector environment of each balance mode. */
+const STORE_MODES: Record<string, Record<string, string>> = {
+  durable: { CONNECTOR_STORE: 'lmdb', CONNECTOR_DURABILITY: 'durable' },
+  relaxed: { CONNECTOR_STORE: 'lmdb', CONNECTOR_DURABILITY: 'relaxed' },
+  memory: { CONNECTOR_STORE: 'memory' },
+  // keeps the scenarios' rateLimit switch-off and adds balance
+  off: { CONNECTOR_STORE: 'memory', CONNECTOR_DISABLE_MIDDLEWARE: '["rateLimit","balance"]' },
+}
+
 interface Args {
   scenarios: ScenarioName[]
   micro: boolean
@@ -62,7 +75,7 @@ function parseArgs(argv: string[]): Args {
   const flags = new Map<string, string>()
   const bools = new Set<string>()
   const positional: string[] = []
-  const takesValue = new Set(['target', 'cmd', 'workers', 'inflight', 'duration', 'warmup', 'threads', 'data-bytes', 'repeat',
+  const takesValue = new Set(['target', 'cmd', 'workers', 'store', 'inflight', 'duration', 'warmup', 'threads', 'data-bytes', 'repeat',
     'out', 'sender', 'receiver', 'destination', 'ready-timeout', 'probe-timeout'])
   const booleans = new Set(['no-ceiling', 'publish', 'quick', 'help'])
   for (let i = 0; i < argv.length; i++) {
@@ -105,9 +118,16 @@ function parseArgs(argv: string[]): Args {
     if (!Number.isInteger(n) || n < 1) throw new UsageError(`--workers takes whole numbers ≥ 1, got ${JSON.stringify(w)}`)
     return n
   })
-  const ilpdTargets: Target[] = workersList === undefined
+  const storeList = flags.get('store')?.split(',').map((m) => {
+    if (!(m in STORE_MODES)) throw new UsageError(`--store takes ${Object.keys(STORE_MODES).join(', ')}, got ${JSON.stringify(m)}`)
+    return m
+  })
+  const byWorkers: Target[] = workersList === undefined
     ? [{ kind: 'ilpd', label: 'ilpd' }]
     : workersList.map((w) => ({ kind: 'ilpd', workers: w, label: `ilpd w${w}` }))
+  const ilpdTargets: Target[] = storeList === undefined
+    ? byWorkers
+    : byWorkers.flatMap((t) => storeList.map((m) => ({ ...t, label: `${t.label} ${m}`, env: STORE_MODES[m] })))
   const cmd = flags.get('cmd')
   const targetName = flags.get('target') ?? (cmd !== undefined ? 'custom' : 'ilpd')
   let targets: Target[]
@@ -225,6 +245,27 @@ function printComparisons(results: ScenarioResult[], ceiling: ScenarioResult | n
         lines.push(`${scenario}: ${label} / ilp-connector = ${(rate / refRate).toFixed(1)}x fulfilled/s`)
       }
     }
+  }
+  // With --repeat, the median of each (scenario, target): the figures to quote.
+  const groups = new Map<string, ScenarioResult[]>()
+  for (const r of results.filter((x) => verdict(x) === null)) {
+    const key = `${r.scenario} · ${r.target} · ${r.inflight} in flight`
+    groups.set(key, [...(groups.get(key) ?? []), r])
+  }
+  if ([...groups.values()].some((g) => g.length > 1)) {
+    const median = (xs: number[]): number => {
+      const s = [...xs].sort((a, b) => a - b)
+      return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+    }
+    console.log('medians over repeats:')
+    console.table([...groups].map(([key, g]) => ({
+      run: key,
+      n: g.length,
+      'fulfilled/s': fmt(median(g.map((r) => r.fulfilledPerS))),
+      'p50 ms': fmt(median(g.map((r) => r.latencyUs.p50 / 1000)), 2),
+      'p99 ms': fmt(median(g.map((r) => r.latencyUs.p99 / 1000)), 2),
+      'conn µs/pkt': fmt(median(g.map((r) => r.connector?.cpuUsPerPacket ?? NaN)), 1),
+    })))
   }
   if (ceiling !== null && ceiling.fulfilledPerS > 0) {
     const best = Math.max(0, ...results.filter((r) => r.connectors > 0).map((r) => r.fulfilledPerS))

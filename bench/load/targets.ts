@@ -4,7 +4,9 @@
  * listener port accepts TCP connections (ilpd also says so in its "ready" log line).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
+import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 
 export type TargetKind = 'ilpd' | 'ilp-connector' | 'custom'
@@ -17,6 +19,12 @@ export interface Target {
   command?: string
   /** How the target appears in tables: "ilpd w2", "ilp-connector", the command's first word. */
   label: string
+  /**
+   * Extra environment over the scenario's (e.g. the balance store: --store). With
+   * CONNECTOR_STORE=lmdb and no CONNECTOR_STORE_PATH, each connector gets a fresh temp directory,
+   * removed when it stops.
+   */
+  env?: Record<string, string>
 }
 
 /** One connector of a topology: its environment and the ports it must listen on. */
@@ -35,6 +43,8 @@ export class RunningConnector {
   readonly lines: string[] = []
   exit: { code: number | null, signal: NodeJS.Signals | null } | null = null
   private readonly exited: Promise<void>
+  /** A temp directory to remove once it has stopped. */
+  tempDir: string | null = null
 
   constructor(readonly name: string, readonly label: string, readonly child: ChildProcess) {
     const keep = (chunk: Buffer): void => {
@@ -76,11 +86,16 @@ export class RunningConnector {
 
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
   async stop(graceMs = 5000): Promise<void> {
-    if (this.exit !== null) return
-    this.child.kill('SIGTERM')
-    const timer = setTimeout(() => { if (this.exit === null) this.child.kill('SIGKILL') }, graceMs)
-    await this.exited
-    clearTimeout(timer)
+    if (this.exit === null) {
+      this.child.kill('SIGTERM')
+      const timer = setTimeout(() => { if (this.exit === null) this.child.kill('SIGKILL') }, graceMs)
+      await this.exited
+      clearTimeout(timer)
+    }
+    if (this.tempDir !== null) {
+      rmSync(this.tempDir, { recursive: true, force: true })
+      this.tempDir = null
+    }
   }
 }
 
@@ -115,11 +130,17 @@ export async function startConnector(target: Target, config: ConnectorConfig, re
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !k.startsWith('CONNECTOR_')) env[k] = v
   }
-  Object.assign(env, config.env)
+  Object.assign(env, config.env, target.env ?? {})
   if (target.kind === 'ilpd' && target.workers !== undefined) env.CONNECTOR_WORKERS = String(target.workers)
+  let tempDir: string | null = null
+  if (env.CONNECTOR_STORE === 'lmdb' && (target.env?.CONNECTOR_STORE_PATH ?? '') === '') {
+    tempDir = mkdtempSync(path.join(tmpdir(), `ilpd-bench-${config.name}-`))
+    env.CONNECTOR_STORE_PATH = tempDir
+  }
   const { file, args, shell } = commandFor(target)
   const child = spawn(file, args, { env, shell, stdio: ['ignore', 'pipe', 'pipe'] })
   const running = new RunningConnector(config.name, target.label, child)
+  running.tempDir = tempDir
   const deadline = Date.now() + readyTimeoutMs
   for (;;) {
     if (running.exit !== null) {

@@ -1,0 +1,46 @@
+/**
+ * BTP authentication (RFC 23): the first message on a connection must be a Message carrying
+ * `auth` (empty), `auth_token` and optionally `auth_username`. ilpd matches the token against
+ * the secrets of the accounts listening on the port the client connected to, in constant time.
+ */
+import { timingSafeEqual } from 'node:crypto'
+import { BtpFrameView, BtpType, NAME_AUTH, NAME_AUTH_TOKEN, NAME_AUTH_USERNAME } from '../protocols/btp'
+import type { AccountEntry } from '../store/snapshot'
+
+export type AuthResult =
+  | { ok: true, account: number, requestId: number }
+  | { ok: false, requestId: number, reason: string }
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8')
+  const y = Buffer.from(b, 'utf8')
+  // Compare equal-length digests so the time taken does not reveal the secret's length either.
+  if (x.length !== y.length) {
+    timingSafeEqual(x, x)
+    return false
+  }
+  return timingSafeEqual(x, y)
+}
+
+/** Reads an auth frame sent to `port` and finds the account it authenticates as. */
+export function authenticate(view: BtpFrameView, frame: Uint8Array, port: number, accounts: readonly AccountEntry[]): AuthResult {
+  const failure = view.read(frame, 0, frame.length)
+  const requestId = view.requestId >= 0 ? view.requestId : 0
+  if (failure !== null) return { ok: false, requestId, reason: `malformed BTP frame: ${failure.field}: ${failure.problem}` }
+  if (view.type !== BtpType.Message || view.indexOfEntry(NAME_AUTH) < 0) {
+    return { ok: false, requestId, reason: 'the first message must be a BTP auth message' }
+  }
+  const tokenEntry = view.indexOfEntry(NAME_AUTH_TOKEN)
+  if (tokenEntry < 0) return { ok: false, requestId, reason: 'auth message without auth_token' }
+  const token = view.entryText(tokenEntry)
+  const userEntry = view.indexOfEntry(NAME_AUTH_USERNAME)
+  const username = userEntry >= 0 ? view.entryText(userEntry) : ''
+  const candidates = accounts.filter((a) => a.listenerPort === port)
+  // With several accounts on one port, a username picks the account; otherwise the secret does.
+  const named = username !== '' ? candidates.filter((a) => a.id === username) : []
+  const pool = named.length > 0 ? named : candidates
+  for (const account of pool) {
+    if (sameSecret(token, account.secret)) return { ok: true, account: account.index, requestId }
+  }
+  return { ok: false, requestId, reason: 'invalid auth_token' }
+}

@@ -1,0 +1,169 @@
+/**
+ * A BTP client link: ilpd connects to an account's server (`options.server` in ilp-plugin-btp's
+ * shape), authenticates, and then the link carries packets like any server-side link. It
+ * reconnects with exponential back-off and re-authenticates; when ilpd has no address of its own
+ * it asks a parent over IL-DCP as soon as the link is up.
+ */
+import { hash, randomBytes } from 'node:crypto'
+import WebSocket from 'ws'
+import { BtpFrameView, BtpType, NAME_ILP, encodeAuthMessage, encodeIlpFrame } from '../protocols/btp'
+import { FulfillView, TYPE_FULFILL, prepareLength, writePrepare } from '../protocols/ilp'
+import { ILDCP_DESTINATION, decodeIldcpResponse } from '../protocols/ildcp'
+import type { AccountEntry } from '../store/snapshot'
+import { createLogger } from '../log'
+import { Link, Transport } from './link'
+import type { Outbox } from './outbox'
+import type { Pipeline } from './pipeline'
+
+const log = createLogger('btp-client')
+
+const MIN_BACKOFF_MS = 100
+const MAX_BACKOFF_MS = 10_000
+
+class WsTransport implements Transport {
+  constructor(private readonly ws: WebSocket) {}
+
+  sendFrames(outbox: Outbox): void {
+    const socket = (this.ws as unknown as { _socket?: { cork(): void, uncork(): void } })._socket
+    socket?.cork()
+    outbox.drain((frame) => {
+      // ws copies when it frames the message, so the outbox can reuse its memory.
+      this.ws.send(Buffer.from(frame), { binary: true })
+    })
+    socket?.uncork()
+  }
+
+  close(code: number, reason: string): void {
+    try {
+      this.ws.close(code, reason)
+    } catch {
+      this.ws.terminate()
+    }
+  }
+}
+
+export interface ClientHooks {
+  initialConnectTimeout: number
+  onAddress(address: string): void
+  onClosed(link: Link): void
+  onConnected(): void
+}
+
+export class BtpClientLink {
+  private ws: WebSocket | null = null
+  private backoff = MIN_BACKOFF_MS
+  private stopped = false
+  private retry: NodeJS.Timeout | null = null
+  private readonly view = new BtpFrameView()
+  /** Request ids of this link's own control requests (auth, IL-DCP) and what to do with the answer. */
+  private readonly control = new Map<number, (ok: boolean, frame: Uint8Array) => void>()
+
+  constructor(
+    private readonly account: AccountEntry,
+    private readonly pipeline: Pipeline,
+    private readonly hooks: ClientHooks,
+  ) {}
+
+  start(): void {
+    this.connect()
+  }
+
+  stop(): void {
+    this.stopped = true
+    if (this.retry !== null) clearTimeout(this.retry)
+    this.ws?.terminate()
+  }
+
+  private connect(): void {
+    if (this.stopped) return
+    const target = this.account.client!
+    const ws = new WebSocket(target.url, { perMessageDeflate: false, maxPayload: 256 * 1024 })
+    ws.binaryType = 'nodebuffer'
+    this.ws = ws
+    const link = new Link(new WsTransport(ws), 0, target.url, true)
+    ws.on('open', () => {
+      const requestId = randomBytes(4).readUInt32BE(0)
+      this.control.set(requestId, (ok, frame) => {
+        if (!ok) {
+          log.error('peer refused authentication', { account: this.account.id, answer: Buffer.from(frame).toString('hex').slice(0, 200) })
+          ws.close(1008, 'auth refused')
+          return
+        }
+        this.backoff = MIN_BACKOFF_MS
+        this.pipeline.linkAuthenticated(link, this.account.index)
+        this.hooks.onConnected()
+        log.info('connected to peer', { account: this.account.id, url: target.url })
+        if (this.account.relation === 'parent') this.requestAddress(link)
+      })
+      ws.send(encodeAuthMessage(requestId, target.token, target.username))
+    })
+    ws.on('message', (data: Buffer) => {
+      const frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+      if (this.control.size > 0 && this.onControlAnswer(frame)) return
+      if (link.account < 0) return
+      if (!this.pipeline.onFrame(link, frame)) ws.close(1002, 'malformed BTP frame')
+    })
+    ws.on('error', (err) => {
+      log.warn('BTP client link error', { account: this.account.id, error: err.message })
+    })
+    ws.on('close', () => {
+      this.control.clear()
+      if (link.account >= 0) this.hooks.onClosed(link)
+      else link.closed = true
+      this.ws = null
+      if (!this.stopped) this.scheduleReconnect()
+    })
+  }
+
+  private scheduleReconnect(): void {
+    const delay = this.backoff
+    this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS)
+    this.retry = setTimeout(() => {
+      this.retry = null
+      this.connect()
+    }, delay)
+  }
+
+  /** Answers to auth and IL-DCP requests; true if the frame was one. */
+  private onControlAnswer(frame: Uint8Array): boolean {
+    const view = this.view
+    if (view.read(frame, 0, frame.length) !== null) return false
+    if (view.type !== BtpType.Response && view.type !== BtpType.Error) return false
+    const handler = this.control.get(view.requestId)
+    if (handler === undefined) return false
+    this.control.delete(view.requestId)
+    handler(view.type === BtpType.Response, frame)
+    return true
+  }
+
+  /** IL-DCP (RFC 31): ask the parent for our address; the control plane adopts it if we have none. */
+  private requestAddress(link: Link): void {
+    const destination = Buffer.from(ILDCP_DESTINATION, 'ascii')
+    const condition = hash('sha256', new Uint8Array(32), 'buffer')
+    const packet = new Uint8Array(prepareLength(destination.length, 0))
+    writePrepare(packet, 0, 0n, Date.now() + 30_000, condition, destination, new Uint8Array(0))
+    const requestId = randomBytes(4).readUInt32BE(0)
+    this.control.set(requestId, (ok, frame) => {
+      const view = this.view
+      if (!ok || view.read(frame, 0, frame.length) !== null) {
+        log.warn('parent did not answer IL-DCP', { account: this.account.id })
+        return
+      }
+      const entry = view.indexOfEntry(NAME_ILP)
+      const ilp = entry >= 0 ? view.entryData(entry) : new Uint8Array(0)
+      const fulfill = new FulfillView()
+      if (ilp[0] !== TYPE_FULFILL || fulfill.read(ilp, 0, ilp.length) !== null) {
+        log.warn('parent rejected IL-DCP', { account: this.account.id })
+        return
+      }
+      const decoded = decodeIldcpResponse(fulfill.data())
+      if (!decoded.ok) {
+        log.warn('unreadable IL-DCP answer from parent', { account: this.account.id, field: decoded.field, problem: decoded.problem })
+        return
+      }
+      this.hooks.onAddress(decoded.value.clientAddress)
+    })
+    this.ws?.send(encodeIlpFrame(BtpType.Message, requestId, packet))
+    void link
+  }
+}
