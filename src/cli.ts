@@ -61,7 +61,13 @@ async function main(): Promise<void> {
     fail((err as Error).message)
   }
 
-  const connector = new Connector(config)
+  let connector: Connector
+  try {
+    connector = new Connector(config)
+  } catch (err) {
+    if (err instanceof ConfigError) fail(`invalid configuration:\n  ${err.problems.join('\n  ')}`)
+    throw err
+  }
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) return

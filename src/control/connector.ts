@@ -11,12 +11,14 @@ import type { IlpdConfig } from '../config'
 import { resolveAddressParent } from '../config'
 import { createLogger } from '../log'
 import { createRingBuffer } from '../store/ring'
+import { AmountBuckets, PacketBuckets } from '../store/buckets'
+import { configureRateLimit, configureThroughput } from '../store/limits'
 import { Balances, INT64_MAX, INT64_MIN, createBalanceBuffers, toInt64Limit } from '../store/balances'
 import { BalanceStore } from '../store/durable'
-import { balanceLimits, middlewareEnabled } from '../config'
+import { ConfigError, balanceLimits, middlewareEnabled } from '../config'
 import { SettlementWatcher } from './settlements'
 import type { Snapshot } from '../store/snapshot'
-import type { ControlToWorker, WorkerInit, WorkerToControl } from '../data/messages'
+import type { ControlToWorker, WorkerInit, WorkerToControl } from '../store/plane-messages'
 import { AdminApi } from './admin-api'
 import { LearnedState, buildSnapshot } from './tables'
 
@@ -49,6 +51,9 @@ export class Connector {
   private readonly connectionCounts: SharedArrayBuffer
   private admin: AdminApi | null = null
   readonly balances: Balances
+  private readonly packetBuckets: PacketBuckets
+  private readonly incomingBuckets: AmountBuckets
+  private readonly outgoingBuckets: AmountBuckets
   private store: BalanceStore | null = null
   settlements: SettlementWatcher | null = null
   private stopping = false
@@ -68,6 +73,20 @@ export class Connector {
     this.doorbells = new SharedArrayBuffer(4 * n)
     this.connectionCounts = new SharedArrayBuffer(4 * Math.max(1, this.snapshot.accounts.length) * n)
     this.balances = new Balances(createBalanceBuffers(this.snapshot.accounts.length, n), n)
+    // Rate limit and throughput buckets, one per account, shared by every worker.
+    const accountCount = this.snapshot.accounts.length
+    this.packetBuckets = PacketBuckets.create(accountCount)
+    this.incomingBuckets = AmountBuckets.create(accountCount)
+    this.outgoingBuckets = AmountBuckets.create(accountCount)
+    for (const account of this.snapshot.accounts) {
+      const settings = config.accounts[account.id]
+      try {
+        configureRateLimit(this.packetBuckets, account.index, settings.rateLimit)
+        configureThroughput(this.incomingBuckets, this.outgoingBuckets, account.index, settings.throughput)
+      } catch (err) {
+        throw new ConfigError([`CONNECTOR_ACCOUNTS: account ${account.id}: ${(err as Error).message}`])
+      }
+    }
     const enforce = middlewareEnabled(config, 'balance')
     for (const account of this.snapshot.accounts) {
       const limits = enforce ? balanceLimits(config.accounts[account.id]) : null
@@ -176,6 +195,7 @@ export class Connector {
       store: { kind: this.config.store, path: this.config.storePath },
       durability: this.config.durability,
       trackBalances: middlewareEnabled(this.config, 'balance'),
+      buckets: { packets: this.packetBuckets.buffer, incoming: this.incomingBuckets.buffer, outgoing: this.outgoingBuckets.buffer },
     }
     const worker = new Worker(path.join(__dirname, '..', 'data', 'worker.js'), { workerData: init })
     const slot = this.workers[index]

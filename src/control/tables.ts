@@ -8,6 +8,7 @@ import type { IlpdConfig } from '../config'
 import { resolveDefaultRoute } from '../config'
 import { buildRouteTable, type RouteEntry } from '../routing'
 import type { AccountEntry, Snapshot } from '../store/snapshot'
+import { packetLifetimeOf } from '../store/limits'
 
 /** Next hop meaning "this connector": the switch answers F02 instead of forwarding. */
 export const LOCAL_HOP = 0x7fffffff
@@ -38,6 +39,7 @@ export function buildAccounts(config: IlpdConfig, state: LearnedState): AccountE
       client: null,
       clientWorker: -1,
       maxPacketAmount: account.maxPacketAmount ?? '',
+      packetLifetime: packetLifetimeOf(account.deduplicate),
     }
     if (link.type === 'btp-listener') {
       entry.listenerPort = link.port
@@ -121,6 +123,7 @@ export function buildSnapshot(config: IlpdConfig, state: LearnedState): Snapshot
     routes: routes.buffer as SharedArrayBuffer,
     rates: buildRates(config, accounts),
     reflectPayments: config.reflectPayments,
+    disableMiddleware: [...config.disableMiddleware],
     minMessageWindow: config.minMessageWindow,
     maxHoldTime: config.maxHoldTime,
   }

@@ -35,6 +35,7 @@
  * when their slot is needed; the pipeline removes an entry when its packet settles.
  */
 import { randomInt } from 'node:crypto'
+import { DEFAULT_PACKET_LIFETIME } from '../store/limits'
 
 const NONE = -1
 /**
@@ -45,8 +46,7 @@ const NONE = -1
  */
 const MAX_WALK = 16
 
-/** ilp-connector's default `deduplicate.packetLifetime`. */
-export const DEFAULT_PACKET_LIFETIME = 30_000
+export { DEFAULT_PACKET_LIFETIME }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 const LIMB_LO = LITTLE_ENDIAN ? 0 : 1

@@ -19,6 +19,8 @@ export const FROM_WORKER = 1
 /** Where it went. */
 export const TO_LINK = 0
 export const TO_WORKER = 1
+/** Not sent: it joined an identical packet in flight (deduplication) and shares its outcome. */
+export const TO_JOINED = 2
 
 export class PendingTable {
   readonly generation = new Uint32Array(CAPACITY)

@@ -29,11 +29,18 @@ import type { AccountEntry, Snapshot } from '../store/snapshot'
 import { RingReader, RingRecord, RingWriter } from '../store/ring'
 import { createLogger, RateLimitedLog } from '../log'
 import type { Balances } from '../store/balances'
+import type { AmountBuckets, PacketBuckets } from '../store/buckets'
+import { DedupTable } from './dedup'
+import { checkNetwork, offNetworkReject } from './policies/network'
+import { amountTooLarge, amountTooLargeMessage, checkMaxPacketAmount, maxPacketAmountOf } from './policies/max-packet-amount'
+import { RATE_LIMITED, checkRateLimit } from './policies/rate-limit'
+import { THROUGHPUT_INCOMING, THROUGHPUT_OUTGOING, checkThroughput } from './policies/throughput'
+import { type PolicySwitches, policySwitches } from './policies/index'
 import type { Journal } from '../store/durable'
 import { ExpiryWheel } from './expiry-wheel'
 import { HeldReplies } from './held-replies'
 import { Link } from './link'
-import { CAPACITY, FROM_LINK, FROM_WORKER, PendingTable, TO_LINK, TO_WORKER } from './pending'
+import { CAPACITY, FROM_LINK, FROM_WORKER, PendingTable, TO_JOINED, TO_LINK, TO_WORKER } from './pending'
 import { OVERFLOWS, ROUNDS_TO_ZERO, convert, outgoingExpiry } from './switch'
 
 const log = createLogger('pipeline')
@@ -43,8 +50,6 @@ const RING_FORWARD = 1
 const RING_REPLY = 2
 
 const PEER_PREFIX = Buffer.from('peer.', 'ascii')
-const TEST_PREFIXES = [Buffer.from('test.', 'ascii'), Buffer.from('test1.', 'ascii'), Buffer.from('test2.', 'ascii'), Buffer.from('test3.', 'ascii')]
-const G_PREFIX = Buffer.from('g.', 'ascii')
 const ILDCP_DEST = Buffer.from(ILDCP_DESTINATION, 'ascii')
 const ZERO_FULFILLMENT = new Uint8Array(32)
 const EMPTY = new Uint8Array(0)
@@ -82,6 +87,10 @@ export interface PipelineOptions {
   durability: 'durable' | 'relaxed'
   /** False when CONNECTOR_DISABLE_MIDDLEWARE names `balance`: no limits and no tracking. */
   trackBalances: boolean
+  /** Shared token buckets: packets (rate limit), amounts in and out (throughput). */
+  packetBuckets: PacketBuckets
+  incomingBuckets: AmountBuckets
+  outgoingBuckets: AmountBuckets
 }
 
 /** Counters the control plane aggregates (and metrics will expose). */
@@ -92,6 +101,7 @@ export class PipelineStats {
   /** Rejects this connector produced, by code. */
   readonly rejectsByCode = new Map<string, number>()
   handedOver = 0
+  deduplicated = 0
 }
 
 export class Pipeline {
@@ -106,6 +116,12 @@ export class Pipeline {
   private rateNum: bigint[] = []
   private rateDen: bigint[] = []
   private maxPacket: bigint[] = []
+  private packetLifetime: number[] = []
+  private policies: PolicySwitches = policySwitches([])
+  /** Outgoing deduplication, and the packets that joined an in-flight twin (leader slot → ids). */
+  private readonly dedup = new DedupTable(CAPACITY)
+  private readonly followers = new Map<number, number[]>()
+  private readonly rejectLog = new RateLimitedLog(log, 'info')
   private rejects = new RejectBuilder('')
   private ownAddressKnown = false
 
@@ -220,7 +236,9 @@ export class Pipeline {
     }
     this.rateNum = rateNum
     this.rateDen = rateDen
-    this.maxPacket = snapshot.accounts.map((a) => (a.maxPacketAmount === '' ? MAX_UINT64 : BigInt(a.maxPacketAmount)))
+    this.maxPacket = snapshot.accounts.map((a) => maxPacketAmountOf(a.maxPacketAmount))
+    this.packetLifetime = snapshot.accounts.map((a) => a.packetLifetime)
+    this.policies = policySwitches(snapshot.disableMiddleware)
     this.routes = routeTableFromBuffer(snapshot.routes)
     this.accounts = snapshot.accounts
     this.snapshot = snapshot
@@ -350,16 +368,29 @@ export class Pipeline {
       this.rejectToLink(link, requestId, 'T01', msg('connector has no address yet (waiting for its parent)'))
       return
     }
-    // Incoming policies. max packet amount first: it is the cheapest and protects the rest.
-    const amount = p.amount()
-    const maxPacket = this.maxPacket[source]
-    if (amount > maxPacket) {
-      this.rejectToLink(link, requestId, 'F08', msg(`packet amount ${amount} exceeds the maximum of ${maxPacket}`), amountTooLargeData(amount, maxPacket))
+    // Incoming policies, in the order policies/index.ts writes down.
+    const env = this.snapshot.env
+    if (!checkNetwork(env, buf, destStart, destLength)) {
+      const reject = offNetworkReject(env)
+      this.rejectToLink(link, requestId, reject.code, reject.message)
       return
     }
-    // Network rules: a test connector never forwards to g., a production one never to test*.
-    if (this.snapshot.env === 'test' ? startsWith(buf, destStart, destLength, G_PREFIX) : this.isTestAddress(buf, destStart, destLength)) {
-      this.rejectToLink(link, requestId, 'F02', msg(`destination ${p.destination()} is on another network than this ${this.snapshot.env} connector`))
+    const amount = p.amount()
+    const policies = this.policies
+    if (policies.maxPacketAmount) {
+      const maxPacket = this.maxPacket[source]
+      if (!checkMaxPacketAmount(amount, maxPacket)) {
+        this.rejectToLink(link, requestId, 'F08', amountTooLargeMessage(amount, maxPacket), amountTooLarge(amount, maxPacket))
+        return
+      }
+    }
+    const now = Date.now()
+    if (policies.rateLimit && !checkRateLimit(this.opts.packetBuckets, source, now)) {
+      this.rejectToLink(link, requestId, RATE_LIMITED.code, RATE_LIMITED.message)
+      return
+    }
+    if (policies.throughput && amount > 0n && !checkThroughput(this.opts.incomingBuckets, source, amount, now)) {
+      this.rejectToLink(link, requestId, THROUGHPUT_INCOMING.code, THROUGHPUT_INCOMING.message)
       return
     }
 
@@ -367,14 +398,14 @@ export class Pipeline {
     const balances = this.opts.balances
     const worker = this.opts.workerIndex
     if (!this.opts.trackBalances) {
-      this.switchPacket(link, requestId, source, amount)
+      this.switchPacket(link, requestId, source, amount, now)
       return
     }
     if (amount > 0n && !balances.reserveIncoming(worker, source, amount)) {
       this.rejectToLink(link, requestId, 'T04', msg(`${this.accounts[source].id}: balance would exceed its maximum of ${balances.maximum(source)}`))
       return
     }
-    if (!this.switchPacket(link, requestId, source, amount)) {
+    if (!this.switchPacket(link, requestId, source, amount, now)) {
       if (amount > 0n) balances.releaseIncoming(worker, source, amount)
     }
   }
@@ -383,7 +414,7 @@ export class Pipeline {
    * Route lookup, conversion, expiry, outgoing checks, then the hand-off to the next hop.
    * Returns false when it rejected the packet (the caller releases the incoming reservation).
    */
-  private switchPacket(link: Link, requestId: number, source: number, amount: bigint): boolean {
+  private switchPacket(link: Link, requestId: number, source: number, amount: bigint, now: number): boolean {
     const p = this.prepare
     const buf = p.buf
     const destStart = p.destinationStart
@@ -405,11 +436,21 @@ export class Pipeline {
       else if (outAmount === OVERFLOWS) this.rejectToLink(link, requestId, 'F08', msg(`amount ${amount} overflows a uint64 at the exchange rate`), amountTooLargeData(amount, (MAX_UINT64 * this.rateDen[source * n + next]) / this.rateNum[source * n + next]))
       return false
     }
-    const now = Date.now()
     const expiry = outgoingExpiry(p.expiresAt, now, this.snapshot.minMessageWindow, this.snapshot.maxHoldTime)
     if (expiry < 0) {
       this.rejectToLink(link, requestId, 'R02', msg(p.expiresAt <= now ? 'packet had already expired' : `expiry too soon: less than ${this.snapshot.minMessageWindow} ms would remain for the next hop`))
       return false
+    }
+
+    // Outgoing policies: throughput of the next hop, then deduplication.
+    const policies = this.policies
+    if (policies.throughput && outAmount > 0n && !checkThroughput(this.opts.outgoingBuckets, next, outAmount, now)) {
+      this.rejectToLink(link, requestId, THROUGHPUT_OUTGOING.code, THROUGHPUT_OUTGOING.message)
+      return false
+    }
+    if (policies.deduplicate) {
+      const twin = this.dedup.find(buf, p.conditionStart, destStart, destLength, p.dataStart, p.dataLength, outAmount, expiry, now)
+      if (twin >= 0 && this.pending.slotOf(twin) >= 0) return this.join(link, requestId, source, next, amount, expiry, twin)
     }
 
     // Where does the next hop live? Prefer a link on this worker.
@@ -449,6 +490,9 @@ export class Pipeline {
     pend.amountOut[slot] = outAmount
     pend.hasBalance[slot] = track ? 1 : 0
     pend.condition.set(buf.subarray(p.conditionStart, p.conditionStart + 32), slot * 32)
+    if (policies.deduplicate) {
+      this.dedup.add(id, buf, p.conditionStart, destStart, destLength, p.dataStart, p.dataLength, outAmount, expiry, now, this.packetLifetime[next])
+    }
 
     if (destWorker < 0) {
       const dest = this.pickLink(next, destLinks)
@@ -471,9 +515,36 @@ export class Pipeline {
     return true
   }
 
-  private isTestAddress(buf: Uint8Array, start: number, length: number): boolean {
-    for (let i = 0; i < TEST_PREFIXES.length; i++) if (startsWith(buf, start, length, TEST_PREFIXES[i])) return true
-    return false
+  /**
+   * Deduplication: the packet is the same payment as one already in flight (a routing loop, or
+   * a sender's retry), so instead of sending it again it waits for that one's outcome. It keeps
+   * its own slot for its expiry and its incoming reservation; it reserves nothing outgoing.
+   */
+  private join(link: Link, requestId: number, source: number, next: number, amount: bigint, expiry: number, twin: number): boolean {
+    const pend = this.pending
+    const id = pend.allocate()
+    if (id < 0) {
+      this.rejectToLink(link, requestId, 'T03', msg('too many packets in flight on this connector'))
+      return false
+    }
+    const slot = id & (CAPACITY - 1)
+    pend.sourceKind[slot] = FROM_LINK
+    pend.sourceLink[slot] = link
+    pend.sourceRequestId[slot] = requestId
+    pend.sourceAccount[slot] = source
+    pend.destKind[slot] = TO_JOINED
+    pend.destAccount[slot] = next
+    pend.expiresAt[slot] = expiry
+    pend.amountIn[slot] = amount
+    pend.amountOut[slot] = 0n
+    pend.hasBalance[slot] = this.opts.trackBalances ? 1 : 0
+    const leader = twin & (CAPACITY - 1)
+    const list = this.followers.get(leader)
+    if (list === undefined) this.followers.set(leader, [id])
+    else list.push(id)
+    this.stats.deduplicated++
+    this.wheel.arm(slot, expiry)
+    return true
   }
 
   /** A worker that has a live link of `account`, other than this one; -1 if none. */
@@ -589,6 +660,21 @@ export class Pipeline {
    */
   private replySlot(slot: number, buf: Uint8Array, start: number, end: number): void {
     const pend = this.pending
+    if (pend.destKind[slot] !== TO_JOINED && this.policies.deduplicate) {
+      this.dedup.remove(pend.idOf(slot))
+      if (this.followers.size > 0) {
+        const joined = this.followers.get(slot)
+        if (joined !== undefined) {
+          this.followers.delete(slot)
+          for (let i = 0; i < joined.length; i++) {
+            const follower = pend.slotOf(joined[i])
+            if (follower < 0) continue // it expired or was rejected on its own already
+            this.wheel.disarm(follower)
+            this.replySlot(follower, buf, start, end)
+          }
+        }
+      }
+    }
     if (pend.hasBalance[slot] === 1) {
       pend.hasBalance[slot] = 0
       const balances = this.opts.balances
@@ -633,14 +719,18 @@ export class Pipeline {
 
   /** Rejects a pending packet with a reject of this connector's own and frees the slot. */
   private rejectSlot(slot: number, code: IlpErrorCode, message: Uint8Array, data: Uint8Array = EMPTY): void {
-    this.countReject(code)
+    this.countReject(code, message)
     const end = this.rejects.write(this.rejectScratch, 0, code, message.length > 8191 ? message.subarray(0, 8191) : message, data)
     this.replySlot(slot, this.rejectScratch, 0, end)
   }
 
-  private countReject(code: string): void {
+  /** Counts a reject this connector produced and logs it, at most a few lines per interval. */
+  private countReject(code: string, message?: Uint8Array): void {
     this.stats.rejected++
     this.stats.rejectsByCode.set(code, (this.stats.rejectsByCode.get(code) ?? 0) + 1)
+    if (message !== undefined && this.rejectLog.allow(Date.now())) {
+      log.info('rejected a packet', { code, message: Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString('utf8') })
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -750,7 +840,7 @@ export class Pipeline {
   }
 
   rejectToLink(link: Link, requestId: number, code: IlpErrorCode, message: Uint8Array, data: Uint8Array = EMPTY): void {
-    this.countReject(code)
+    this.countReject(code, message)
     const length = this.rejects.length(message, data.length)
     const out = link.outbox
     const at = out.reserve(length + 32)

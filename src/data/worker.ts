@@ -11,6 +11,7 @@ import { BtpFrameView } from '../protocols/btp'
 import type { Snapshot } from '../store/snapshot'
 import { Doorbell, RingReader, RingWriter } from '../store/ring'
 import { Balances } from '../store/balances'
+import { AmountBuckets, PacketBuckets } from '../store/buckets'
 import { Journal } from '../store/durable'
 import { createLogger, RateLimitedLog } from '../log'
 import { authenticate } from './auth'
@@ -18,7 +19,7 @@ import { BtpClientLink } from './btp-client'
 import { Link, Transport } from './link'
 import type { Outbox } from './outbox'
 import { Pipeline, btpErrorFrame, emptyResponse } from './pipeline'
-import type { ControlToWorker, WorkerInit, WorkerToControl } from './messages'
+import type { ControlToWorker, WorkerInit, WorkerToControl } from '../store/plane-messages'
 
 const init = workerData as WorkerInit
 const log = createLogger(`worker-${init.index}`)
@@ -47,6 +48,9 @@ const pipeline = new Pipeline({
   journal,
   durability: init.durability,
   trackBalances: init.trackBalances,
+  packetBuckets: new PacketBuckets(init.buckets.packets),
+  incomingBuckets: new AmountBuckets(init.buckets.incoming),
+  outgoingBuckets: new AmountBuckets(init.buckets.outgoing),
 })
 let snapshot: Snapshot = init.snapshot
 pipeline.install(snapshot)

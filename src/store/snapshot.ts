@@ -31,6 +31,8 @@ export interface AccountEntry {
   clientWorker: number
   /** Incoming: the largest amount accepted in one packet; '' for unlimited. */
   maxPacketAmount: string
+  /** Outgoing deduplication: how long an in-flight packet to this account can be joined (ms). */
+  packetLifetime: number
 }
 
 export interface Snapshot {
@@ -47,6 +49,8 @@ export interface Snapshot {
    */
   rates: Array<[string, string]>
   reflectPayments: boolean
+  /** CONNECTOR_DISABLE_MIDDLEWARE: policies switched off by name. */
+  disableMiddleware: string[]
   minMessageWindow: number
   maxHoldTime: number
 }

@@ -8,13 +8,4 @@
  * absent) and so does ilpd. `cleanupInterval` is accepted and unused: ilpd removes an entry when
  * its packet settles and never joins a stale one, so there is nothing to sweep.
  */
-import { DEFAULT_PACKET_LIFETIME } from '../dedup'
-
-export interface DeduplicateSettings {
-  cleanupInterval?: number
-  packetLifetime?: number
-}
-
-export function packetLifetimeOf(settings: DeduplicateSettings | null): number {
-  return settings?.packetLifetime ?? DEFAULT_PACKET_LIFETIME
-}
+export { packetLifetimeOf, type DeduplicateSettings } from '../../store/limits'

@@ -13,33 +13,11 @@
 import type { PacketBuckets } from '../../store/buckets'
 import { policyReject } from './index'
 
-/** ilp-connector's defaults (rate-limit middleware). */
-export const DEFAULT_RATE_LIMIT_REFILL_PERIOD = 60_000
-export const DEFAULT_RATE_LIMIT_REFILL_COUNT = 10_000
+export { DEFAULT_RATE_LIMIT_REFILL_COUNT, DEFAULT_RATE_LIMIT_REFILL_PERIOD, configureRateLimit, type RateLimitSettings } from '../../store/limits'
 
 export const RATE_LIMITED = policyReject('T05', 'rateLimit: too many packets from this account, slow down')
 
 /** True when the packet may continue; takes the account's token. */
 export function checkRateLimit(buckets: PacketBuckets, account: number, now: number): boolean {
   return buckets.take(account, now)
-}
-
-/** The account's `rateLimit` as written (or null), as bucket parameters; capacity 0 = none. */
-export interface RateLimitSettings {
-  refillPeriod?: number
-  refillCount?: number
-  capacity?: number
-}
-
-/** Cold: sets one account's bucket from its settings (control plane, on each account change). */
-export function configureRateLimit(buckets: PacketBuckets, account: number, settings: RateLimitSettings | null, now = Date.now()): void {
-  if (settings === null) {
-    buckets.configure(account, 0, 1, 1, now)
-    return
-  }
-  const refillPeriod = settings.refillPeriod ?? DEFAULT_RATE_LIMIT_REFILL_PERIOD
-  const refillCount = settings.refillCount ?? DEFAULT_RATE_LIMIT_REFILL_COUNT
-  // ilp-connector: `rateLimit.capacity || refillCount`, so 0 means "refillCount" there too.
-  const capacity = settings.capacity || refillCount
-  buckets.configure(account, capacity, refillCount, refillPeriod, now)
 }

@@ -15,8 +15,7 @@
 import type { AmountBuckets } from '../../store/buckets'
 import { policyReject } from './index'
 
-/** ilp-connector's default `throughput.refillPeriod`. */
-export const DEFAULT_THROUGHPUT_REFILL_PERIOD = 1000
+export { DEFAULT_THROUGHPUT_REFILL_PERIOD, configureThroughput, type ThroughputSettings } from '../../store/limits'
 
 export const THROUGHPUT_INCOMING = policyReject('T04', 'throughput: incoming amount per period exceeded for this account, slow down')
 export const THROUGHPUT_OUTGOING = policyReject('T04', 'throughput: outgoing amount per period exceeded for the next hop, slow down')
@@ -27,18 +26,4 @@ export const THROUGHPUT_OUTGOING = policyReject('T04', 'throughput: outgoing amo
  */
 export function checkThroughput(buckets: AmountBuckets, account: number, amount: bigint, now: number): boolean {
   return buckets.take(account, amount, now)
-}
-
-export interface ThroughputSettings {
-  refillPeriod?: number
-  incomingAmount?: string
-  outgoingAmount?: string
-}
-
-/** Cold: sets one account's two buckets from its `throughput` settings (or null: no limit). */
-export function configureThroughput(incoming: AmountBuckets, outgoing: AmountBuckets, account: number,
-  settings: ThroughputSettings | null, now = Date.now()): void {
-  const period = settings?.refillPeriod ?? DEFAULT_THROUGHPUT_REFILL_PERIOD
-  incoming.configure(account, settings?.incomingAmount === undefined ? 0n : BigInt(settings.incomingAmount), period, now)
-  outgoing.configure(account, settings?.outgoingAmount === undefined ? 0n : BigInt(settings.outgoingAmount), period, now)
 }

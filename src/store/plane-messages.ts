@@ -17,6 +17,8 @@ export interface WorkerInit {
   store: { kind: 'lmdb' | 'memory', path: string }
   durability: 'durable' | 'relaxed'
   trackBalances: boolean
+  /** Shared token buckets (store/buckets.ts): rate limit, throughput in and out. */
+  buckets: { packets: SharedArrayBuffer, incoming: SharedArrayBuffer, outgoing: SharedArrayBuffer }
 }
 
 export type ControlToWorker =
