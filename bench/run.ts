@@ -21,17 +21,24 @@ import { REPO_ROOT, TargetError, type Target } from './load/targets'
 const USAGE = `usage: npm run bench -- SCENARIO[,SCENARIO…] [options]
        npm run bench -- micro [--quick]
 
-scenarios: one-hop reject bad-auth chain-2 chain-4 many ceiling external, or all
-           (all = every connector scenario; the generator's ceiling is measured with each run)
+scenarios: one-hop reject bad-auth chain-2 chain-4 many flood ceiling external, or all
+           (all = every connector scenario but flood; the generator's ceiling is measured with each run)
 
 options:
   --target ilpd|ilp-connector|both   connector under test (default ilpd); both alternates them
   --cmd "COMMAND LINE"               any other connector: started with the scenario's CONNECTOR_* env
+                                     (and --policies' settings, if given)
   --workers N[,N…]                   ilpd's CONNECTOR_WORKERS, one run each (default: ilpd's default)
-  --store MODE[,MODE…]               ilpd's balances, one run each: durable (lmdb, durable), relaxed
+  --store MODE[,MODE…]               ilpd's balances, one run each: durable (lmdb, synced), process
+                                     (lmdb, committed without sync), relaxed
                                      (lmdb, relaxed), memory (memory store), off (balance middleware
                                      disabled); lmdb stores live in a temp dir removed after the run
                                      (default: the scenario's memory store)
+  --policies MODE[,MODE…]            ilpd's packet policies, one run each: on (every policy on, limits
+                                     so high that nothing is rejected: maxPacketAmount, rateLimit,
+                                     throughput, balance, deduplicate), off (the same accounts with all
+                                     five in CONNECTOR_DISABLE_MIDDLEWARE); on-but-NAME and off-but-NAME
+                                     (all on but NAME, only NAME on) split the cost per policy
   --inflight N                       packets in flight over all senders (default 1000)
   --duration S                       measured seconds (default 10)
   --warmup S                         warm-up seconds before measuring (default 2)
@@ -53,10 +60,37 @@ class UsageError extends Error {}
 /** --store: the connector environment of each balance mode. */
 const STORE_MODES: Record<string, Record<string, string>> = {
   durable: { CONNECTOR_STORE: 'lmdb', CONNECTOR_DURABILITY: 'durable' },
+  process: { CONNECTOR_STORE: 'lmdb', CONNECTOR_DURABILITY: 'process' },
   relaxed: { CONNECTOR_STORE: 'lmdb', CONNECTOR_DURABILITY: 'relaxed' },
   memory: { CONNECTOR_STORE: 'memory' },
   // keeps the scenarios' rateLimit switch-off and adds balance
   off: { CONNECTOR_STORE: 'memory', CONNECTOR_DISABLE_MIDDLEWARE: '["rateLimit","balance"]' },
+}
+
+/**
+ * --policies: the same account limits in both modes, set far above what a run can reach, so
+ * "on" measures the cost of checking them and "off" the cost of not checking.
+ */
+const POLICY_LIMITS: Record<string, unknown> = {
+  maxPacketAmount: '18446744073709551615',
+  rateLimit: { capacity: 1_000_000_000, refillCount: 1_000_000_000, refillPeriod: 1000 },
+  throughput: { refillPeriod: 1000, incomingAmount: '1000000000000000000', outgoingAmount: '1000000000000000000' },
+  balance: { minimum: '-9000000000000000000', maximum: '9000000000000000000' },
+  deduplicate: { packetLifetime: 30_000, cleanupInterval: 30_000 },
+}
+const POLICY_MODES: Record<string, { env: Record<string, string> }> = {
+  on: { env: { CONNECTOR_DISABLE_MIDDLEWARE: '[]' } },
+  off: { env: { CONNECTOR_DISABLE_MIDDLEWARE: '["rateLimit","throughput","deduplicate","maxPacketAmount","balance"]' } },
+}
+
+const POLICY_NAMES = ['rateLimit', 'throughput', 'deduplicate', 'maxPacketAmount', 'balance']
+
+/** on-but-NAME: every policy on except NAME; off-but-NAME: only NAME on (to split the cost). */
+function policyModeBut(mode: string): { env: Record<string, string> } | null {
+  const m = /^(on|off)-but-(\w+)$/.exec(mode)
+  if (m === null || !POLICY_NAMES.includes(m[2])) return null
+  const disabled = m[1] === 'on' ? [m[2]] : POLICY_NAMES.filter((n) => n !== m[2])
+  return { env: { CONNECTOR_DISABLE_MIDDLEWARE: JSON.stringify(disabled) } }
 }
 
 interface Args {
@@ -75,7 +109,7 @@ function parseArgs(argv: string[]): Args {
   const flags = new Map<string, string>()
   const bools = new Set<string>()
   const positional: string[] = []
-  const takesValue = new Set(['target', 'cmd', 'workers', 'store', 'inflight', 'duration', 'warmup', 'threads', 'data-bytes', 'repeat',
+  const takesValue = new Set(['target', 'cmd', 'workers', 'store', 'policies', 'inflight', 'duration', 'warmup', 'threads', 'data-bytes', 'repeat',
     'out', 'sender', 'receiver', 'destination', 'ready-timeout', 'probe-timeout'])
   const booleans = new Set(['no-ceiling', 'publish', 'quick', 'help'])
   for (let i = 0; i < argv.length; i++) {
@@ -125,9 +159,21 @@ function parseArgs(argv: string[]): Args {
   const byWorkers: Target[] = workersList === undefined
     ? [{ kind: 'ilpd', label: 'ilpd' }]
     : workersList.map((w) => ({ kind: 'ilpd', workers: w, label: `ilpd w${w}` }))
-  const ilpdTargets: Target[] = storeList === undefined
+  const policyList = flags.get('policies')?.split(',').map((m) => {
+    if (!(m in POLICY_MODES) && policyModeBut(m) === null) {
+      throw new UsageError(`--policies takes ${Object.keys(POLICY_MODES).join(', ')}, on-but-NAME or off-but-NAME (NAME one of ${POLICY_NAMES.join(', ')}), got ${JSON.stringify(m)}`)
+    }
+    return m
+  })
+  const byStore: Target[] = storeList === undefined
     ? byWorkers
     : byWorkers.flatMap((t) => storeList.map((m) => ({ ...t, label: `${t.label} ${m}`, env: STORE_MODES[m] })))
+  const withPolicies = (list: Target[]): Target[] => policyList === undefined
+    ? list
+    : list.flatMap((t) => policyList.map((m) => ({
+      ...t, label: `${t.label} policies ${m}`, env: { ...(t.env ?? {}), ...(POLICY_MODES[m] ?? policyModeBut(m)!).env }, accountFields: POLICY_LIMITS,
+    })))
+  const ilpdTargets: Target[] = withPolicies(byStore)
   const cmd = flags.get('cmd')
   const targetName = flags.get('target') ?? (cmd !== undefined ? 'custom' : 'ilpd')
   let targets: Target[]
@@ -137,7 +183,8 @@ function parseArgs(argv: string[]): Args {
     case 'both': targets = [...ilpdTargets, { kind: 'ilp-connector', label: 'ilp-connector' }]; break
     case 'custom':
       if (cmd === undefined) throw new UsageError('--target custom needs --cmd "COMMAND LINE"')
-      targets = [{ kind: 'custom', command: cmd, label: cmd.trim().split(/\s+/)[0].split('/').pop() ?? 'custom' }]
+      // --policies applies here too (e.g. ilpd under `node --cpu-prof`)
+      targets = withPolicies([{ kind: 'custom', command: cmd, label: cmd.trim().split(/\s+/)[0].split('/').pop() ?? 'custom' }])
       break
     default: throw new UsageError(`--target must be ilpd, ilp-connector, both or custom, got ${JSON.stringify(targetName)}`)
   }
@@ -194,6 +241,8 @@ function verdict(r: ScenarioResult): string | null {
   if (r.scenario === 'reject') {
     if (!(r.rejectsByCode.F02 > 0)) why.push('no F02 for the unknown destination')
     if (!(r.rejectsByCode.T02 > 0)) why.push('no T02 relayed from the receiver')
+  } else if (r.scenario === 'flood') {
+    if (!(r.rejectsByCode.T05 > 0)) why.push('no T05 from the rate limit')
   } else if (r.fulfilled === 0 && r.rejected === 0) {
     why.push(`no packet was answered during the measured window (${r.unanswered} still unanswered at the end)`)
   } else if (r.fulfilled === 0) {

@@ -9,6 +9,8 @@
  *   chain-2/4  alice → c1 → … → cN → bob; each connector is the parent of the next over BTP
  *              (`options.server`), asset scale alternating 9/6 per link and a 0.1% spread
  *   many       100 sender children → 10 receiver children of one connector
+ *   flood      one-hop, but alice's rateLimit allows one packet an hour: every packet after the
+ *              first is T05 from the connector (the cost of refusing a flood)
  *   ceiling    the generator alone against the echo server (no connector)
  *   external   a connector already running: --sender/--receiver URLs and --destination
  */
@@ -20,7 +22,7 @@ import {
   freePorts, RunningConnector, startConnector, TargetError, type ConnectorConfig, type Target,
 } from './targets'
 
-export const SCENARIOS = ['one-hop', 'reject', 'bad-auth', 'chain-2', 'chain-4', 'many', 'ceiling', 'external'] as const
+export const SCENARIOS = ['one-hop', 'reject', 'bad-auth', 'chain-2', 'chain-4', 'many', 'flood', 'ceiling', 'external'] as const
 export type ScenarioName = (typeof SCENARIOS)[number]
 
 export interface ScenarioOptions {
@@ -100,6 +102,20 @@ async function oneHop(o: ScenarioOptions): Promise<Topology> {
       env: connectorEnv('test.bench', { alice: child(pa, 'alice'), bob: child(pb, 'bob') }),
     }],
     senders: [sender('alice', pa, 'alice', ['test.bench.bob'], o.inflight, o)],
+    receivers: [receiver('bob', pb, 'bob', 'test.bench.bob')],
+  }
+}
+
+async function flood(o: ScenarioOptions): Promise<Topology> {
+  const [pa, pb] = await freePorts(2)
+  const alice = { ...child(pa, 'alice'), rateLimit: { capacity: 1, refillCount: 1, refillPeriod: 3_600_000 } }
+  return {
+    connectors: [{
+      name: 'c1', listenPorts: [pa, pb],
+      // the rate limit is the point here: not disabled
+      env: connectorEnv('test.bench', { alice, bob: child(pb, 'bob') }, { CONNECTOR_DISABLE_MIDDLEWARE: '[]' }),
+    }],
+    senders: [sender('alice', pa, 'alice', ['test.bench.bob'], o.inflight, o, ['T05'])],
     receivers: [receiver('bob', pb, 'bob', 'test.bench.bob')],
   }
 }
@@ -249,6 +265,7 @@ async function topologyFor(name: ScenarioName, o: ScenarioOptions): Promise<Topo
     case 'chain-2': return chain(2, o)
     case 'chain-4': return chain(4, o)
     case 'many': return many(o)
+    case 'flood': return flood(o)
     case 'external': return external(o)
     case 'ceiling': throw new Error('ceiling has no topology')
   }

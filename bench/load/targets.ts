@@ -25,6 +25,11 @@ export interface Target {
    * removed when it stops.
    */
   env?: Record<string, string>
+  /**
+   * Extra account settings merged into every account of the scenario's CONNECTOR_ACCOUNTS
+   * (e.g. the policy limits of --policies); a scenario's own settings for an account win.
+   */
+  accountFields?: Record<string, unknown>
 }
 
 /** One connector of a topology: its environment and the ports it must listen on. */
@@ -131,6 +136,11 @@ export async function startConnector(target: Target, config: ConnectorConfig, re
     if (v !== undefined && !k.startsWith('CONNECTOR_')) env[k] = v
   }
   Object.assign(env, config.env, target.env ?? {})
+  if (target.accountFields !== undefined && env.CONNECTOR_ACCOUNTS !== undefined) {
+    const accounts = JSON.parse(env.CONNECTOR_ACCOUNTS) as Record<string, Record<string, unknown>>
+    for (const id of Object.keys(accounts)) accounts[id] = { ...target.accountFields, ...accounts[id] }
+    env.CONNECTOR_ACCOUNTS = JSON.stringify(accounts)
+  }
   if (target.kind === 'ilpd' && target.workers !== undefined) env.CONNECTOR_WORKERS = String(target.workers)
   let tempDir: string | null = null
   if (env.CONNECTOR_STORE === 'lmdb' && (target.env?.CONNECTOR_STORE_PATH ?? '') === '') {

@@ -46,6 +46,9 @@ const JsonObject = z.record(z.string(), z.unknown())
 
 export const RELATIONS = ['parent', 'peer', 'child'] as const
 
+export const DURABILITY_MODES = ['durable', 'process', 'relaxed'] as const
+export type Durability = (typeof DURABILITY_MODES)[number]
+
 /** ilp-connector: balance is enforced only when this object is present. */
 export const BalanceSettingsSchema = z.object({
   minimum: LimitAmount.optional(),
@@ -247,8 +250,12 @@ export const SettingsSchema = z.object({
   // ilpd's own.
   /** Data-plane worker threads. */
   workers: z.number().int().min(1).max(1024),
-  /** durable: a Fulfill leaves only once its balance change is in LMDB. relaxed: right after. */
-  durability: z.enum(['durable', 'relaxed']),
+  /**
+   * durable: a Fulfill leaves only once its balance change is synced to disk (survives a power
+   * cut). process: once it is committed to LMDB without the sync (survives the process being
+   * killed, not the machine going down). relaxed: it leaves first and is committed right after.
+   */
+  durability: z.enum(DURABILITY_MODES),
 }).partial()
 export type Settings = z.infer<typeof SettingsSchema>
 export type SettingKey = keyof Settings
@@ -294,6 +301,6 @@ export const IlpdConfigSchema = z.object({
   adminApiHost: z.string(),
   collectDefaultMetrics: z.boolean(),
   workers: z.number().int().min(1),
-  durability: z.enum(['durable', 'relaxed']),
+  durability: z.enum(DURABILITY_MODES),
 })
 export type IlpdConfig = z.infer<typeof IlpdConfigSchema>

@@ -138,7 +138,7 @@ export class Connector {
 
   /** Loads the durable balances (folding the journals of the last run) before any worker runs. */
   private openStore(): void {
-    const { store, created } = BalanceStore.open(this.config.store, this.config.storePath)
+    const { store, created } = BalanceStore.open(this.config.store, this.config.storePath, this.config.durability === 'durable')
     this.store = store
     if (this.config.store === 'lmdb') {
       if (created) log.warn('created a new balance store: every balance starts at zero', { path: store.location })

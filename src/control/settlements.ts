@@ -60,7 +60,7 @@ export class SettlementWatcher extends EventEmitter {
       const existing = this.due.get(t.id)
       if (balance < t.threshold) {
         const amount = t.settleTo - balance
-        if (existing !== undefined && BigInt(existing.amount) >= amount) continue
+        if (existing !== undefined && existing.amount === amount.toString()) continue
         const due: SettlementDue = { account: t.id, amount: amount.toString(), balance: balance.toString(), since: existing?.since ?? new Date().toISOString() }
         this.due.set(t.id, due)
         this.persist(t.id, due)

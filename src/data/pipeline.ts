@@ -45,6 +45,8 @@ import { OVERFLOWS, ROUNDS_TO_ZERO, convert, outgoingExpiry } from './switch'
 
 const log = createLogger('pipeline')
 
+const MAX_JOURNAL_WRITES = Number(process.env.ILPD_JOURNAL_WRITES ?? 4)
+
 /** Ring record kinds between workers. */
 const RING_FORWARD = 1
 const RING_REPLY = 2
@@ -83,8 +85,8 @@ export interface PipelineOptions {
   ringDoorbell: (worker: number) => void
   balances: Balances
   journal: Journal
-  /** durable: Fulfills wait for their journal write; relaxed: they leave first. */
-  durability: 'durable' | 'relaxed'
+  /** durable, process: Fulfills wait for their journal write (synced, or only committed); relaxed: they leave first. */
+  durability: 'durable' | 'process' | 'relaxed'
   /** False when CONNECTOR_DISABLE_MIDDLEWARE names `balance`: no limits and no tracking. */
   trackBalances: boolean
   /** Shared token buckets: packets (rate limit), amounts in and out (throughput). */
@@ -155,7 +157,7 @@ export class Pipeline {
 
   constructor(private readonly opts: PipelineOptions) {
     this.dirtyWorkers = new Array(opts.workerCount).fill(false)
-    this.holdFulfills = opts.durability === 'durable' && opts.journal.durable
+    this.holdFulfills = opts.durability !== 'relaxed' && opts.journal.durable
     this.dirtyAccount = new Uint8Array(opts.balances.accounts)
     this.dirtyAccounts = new Int32Array(opts.balances.accounts)
   }
@@ -179,9 +181,10 @@ export class Pipeline {
   private writeJournal(): void {
     const count = this.dirtyAccountCount
     if (count === 0 && this.holding.count === 0) return
-    // One write in flight at a time: everything committed meanwhile rides in the next one, so
-    // the number of LMDB transactions follows the disk's pace, not the packet rate.
-    if (this.journalWrites > 0) return
+    // A few writes in flight at most: everything committed meanwhile rides in the next one, so
+    // the number of LMDB transactions follows the disk's pace, not the packet rate, while a
+    // commit that is syncing does not hold back the one after it.
+    if (this.journalWrites >= MAX_JOURNAL_WRITES) return
     const balances = this.opts.balances
     const worker = this.opts.workerIndex
     const accounts = this.dirtyAccounts.slice(0, count)

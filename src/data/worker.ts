@@ -30,7 +30,7 @@ const { uws } = loadUws()
 // Balances live in shared memory; this worker's journal picks up where its predecessor's (same
 // index) last durable write left off.
 const balances = new Balances(init.balances, init.workerCount)
-const journal = new Journal(init.store.kind, init.store.path, init.index, init.snapshot.accounts.map((a) => a.id))
+const journal = new Journal(init.store.kind, init.store.path, init.index, init.snapshot.accounts.map((a) => a.id), init.durability === 'durable')
 for (const account of init.snapshot.accounts) {
   const record = journal.read(account.index)
   balances.initLedger(init.index, account.index, record.in, record.out)

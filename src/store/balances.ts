@@ -108,9 +108,12 @@ export class Balances {
       const l = this.ledgers
       const undoIn = l[w + COMMITTED_IN] - l[w + DURABLE_IN]
       const undoOut = l[w + COMMITTED_OUT] - l[w + DURABLE_OUT]
-      Atomics.add(this.global, g + C, undoOut - undoIn)
-      Atomics.add(this.global, g + U, undoOut - l[w + RESERVED_IN])
-      Atomics.add(this.global, g + L, l[w + RESERVED_OUT] - undoIn)
+      // An undone commit leaves its packet neither reserved nor committed, so C, U and L all
+      // move by it; released reservations move only their own bound.
+      const undo = undoOut - undoIn
+      Atomics.add(this.global, g + C, undo)
+      Atomics.add(this.global, g + U, undo - l[w + RESERVED_IN])
+      Atomics.add(this.global, g + L, undo + l[w + RESERVED_OUT])
       l[w + RESERVED_IN] = 0n
       l[w + RESERVED_OUT] = 0n
       l[w + COMMITTED_IN] = l[w + DURABLE_IN]

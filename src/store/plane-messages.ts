@@ -15,7 +15,7 @@ export interface WorkerInit {
   initialConnectTimeout: number
   balances: BalanceBuffers
   store: { kind: 'lmdb' | 'memory', path: string }
-  durability: 'durable' | 'relaxed'
+  durability: 'durable' | 'process' | 'relaxed'
   trackBalances: boolean
   /** Shared token buckets (store/buckets.ts): rate limit, throughput in and out. */
   buckets: { packets: SharedArrayBuffer, incoming: SharedArrayBuffer, outgoing: SharedArrayBuffer }
