@@ -327,7 +327,7 @@ describe('errors name the variable, the account and the field', () => {
     rejects({ CONNECTOR_WORKERS: '0' }, 'CONNECTOR_WORKERS: must be at least 1, got 0')
     rejects({ CONNECTOR_ADMIN_API: 'yes' }, 'CONNECTOR_ADMIN_API: must be true or false, got "yes"')
     rejects({ CONNECTOR_ENV: 'staging' }, 'CONNECTOR_ENV: must be one of "production", "test", got "staging"')
-    rejects({ CONNECTOR_DURABILITY: 'sometimes' }, 'CONNECTOR_DURABILITY: must be one of "durable", "relaxed"')
+    rejects({ CONNECTOR_DURABILITY: 'sometimes' }, 'CONNECTOR_DURABILITY: must be one of "durable", "process", "relaxed"')
     rejects({ CONNECTOR_DISABLE_MIDDLEWARE: '["balanc"]' }, 'CONNECTOR_DISABLE_MIDDLEWARE: [0] must be one of', 'got "balanc"')
   })
 
