@@ -405,7 +405,7 @@ export class Pipeline {
       return
     }
     if (amount > 0n && !balances.reserveIncoming(worker, source, amount)) {
-      this.rejectToLink(link, requestId, 'T04', msg(`${this.accounts[source].id}: balance would exceed its maximum of ${balances.maximum(source)}`))
+      this.rejectToLink(link, requestId, 'T04', msg(`balance: ${this.accounts[source].id}'s balance would exceed its maximum of ${balances.maximum(source)}`))
       return
     }
     if (!this.switchPacket(link, requestId, source, amount, now)) {
@@ -472,7 +472,7 @@ export class Pipeline {
     const worker = this.opts.workerIndex
     const track = this.opts.trackBalances
     if (track && outAmount > 0n && !balances.reserveOutgoing(worker, next, outAmount)) {
-      this.rejectToLink(link, requestId, 'T04', msg(`${this.accounts[next].id}: balance would fall below its minimum of ${balances.minimum(next)}`))
+      this.rejectToLink(link, requestId, 'T04', msg(`balance: ${this.accounts[next].id}'s balance would fall below its minimum of ${balances.minimum(next)}`))
       return false
     }
     const pend = this.pending
@@ -541,13 +541,17 @@ export class Pipeline {
     pend.amountIn[slot] = amount
     pend.amountOut[slot] = 0n
     pend.hasBalance[slot] = this.opts.trackBalances ? 1 : 0
+    this.addFollower(twin, id)
+    this.wheel.arm(slot, expiry)
+    return true
+  }
+
+  private addFollower(twin: number, id: number): void {
     const leader = twin & (CAPACITY - 1)
     const list = this.followers.get(leader)
     if (list === undefined) this.followers.set(leader, [id])
     else list.push(id)
     this.stats.deduplicated++
-    this.wheel.arm(slot, expiry)
-    return true
   }
 
   /** A worker that has a live link of `account`, other than this one; -1 if none. */
@@ -649,7 +653,11 @@ export class Pipeline {
   /** Timer wheel callback: the next hop did not answer in time. */
   private expire(slot: number): void {
     const next = this.accounts[this.pending.destAccount[slot]]
-    this.rejectSlot(slot, 'R00', msg(`packet expired before ${next?.id ?? 'the next hop'} answered`))
+    if (this.pending.destKind[slot] === TO_JOINED) {
+      this.rejectSlot(slot, 'R00', msg('packet expired while waiting for the identical packet in flight (deduplication)'))
+    } else {
+      this.rejectSlot(slot, 'R00', msg(`packet expired before ${next?.id ?? 'the next hop'} answered`))
+    }
   }
 
   advanceTimers(now: number): void {
@@ -783,9 +791,32 @@ export class Pipeline {
     const links = this.accountLinks[account]
     if (links === undefined || links.length === 0) return reply('T01', `next hop ${this.accounts[account]?.id} is not connected`)
     const pend = this.pending
+    const now = Date.now()
+    // Deduplication per next hop link: every packet to a link on this worker passes here or
+    // through switchPacket, whichever worker switched it, so a twin is found on either path.
+    let twin = -1
+    if (this.policies.deduplicate) {
+      twin = this.dedup.find(buf, p.conditionStart, p.destinationStart, p.destinationLength, p.dataStart, p.dataLength, p.amount(), p.expiresAt, now)
+      if (twin >= 0 && pend.slotOf(twin) < 0) twin = -1
+    }
     const id = pend.allocate()
     if (id < 0) return reply('T03', 'too many packets in flight on this connector')
     const slot = id & (CAPACITY - 1)
+    if (twin >= 0) {
+      pend.sourceKind[slot] = FROM_WORKER
+      pend.sourceWorker[slot] = fromWorker
+      pend.sourceRequestId[slot] = sourceId
+      pend.sourceAccount[slot] = -1
+      pend.destKind[slot] = TO_JOINED
+      pend.destAccount[slot] = account
+      pend.expiresAt[slot] = p.expiresAt
+      this.addFollower(twin, id)
+      this.wheel.arm(slot, p.expiresAt)
+      return
+    }
+    if (this.policies.deduplicate) {
+      this.dedup.add(id, buf, p.conditionStart, p.destinationStart, p.destinationLength, p.dataStart, p.dataLength, p.amount(), p.expiresAt, now, this.packetLifetime[account])
+    }
     const dest = this.pickLink(account, links)
     pend.sourceKind[slot] = FROM_WORKER
     pend.sourceWorker[slot] = fromWorker
