@@ -45,7 +45,8 @@ import { OVERFLOWS, ROUNDS_TO_ZERO, convert, outgoingExpiry } from './switch'
 
 const log = createLogger('pipeline')
 
-const MAX_JOURNAL_WRITES = Number(process.env.ILPD_JOURNAL_WRITES ?? 4)
+/** Journal writes in flight at once (see writeJournal). */
+const MAX_JOURNAL_WRITES = 4
 
 /** Ring record kinds between workers. */
 const RING_FORWARD = 1
