@@ -60,6 +60,20 @@ export class PendingTable {
     return (gen * CAPACITY + slot) >>> 0
   }
 
+  /** Records a Prepare that arrived on a link of this worker (the common case). */
+  fromLink(slot: number, link: Link, requestId: number, source: number, next: number, expiresAt: number,
+    amountIn: bigint, amountOut: bigint, hasBalance: boolean): void {
+    this.sourceKind[slot] = FROM_LINK
+    this.sourceLink[slot] = link
+    this.sourceRequestId[slot] = requestId
+    this.sourceAccount[slot] = source
+    this.destAccount[slot] = next
+    this.expiresAt[slot] = expiresAt
+    this.amountIn[slot] = amountIn
+    this.amountOut[slot] = amountOut
+    this.hasBalance[slot] = hasBalance ? 1 : 0
+  }
+
   /** The slot of a live id, or -1 if the id is stale, forged or unknown. */
   slotOf(id: number): number {
     const slot = id & SLOT_MASK

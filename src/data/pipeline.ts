@@ -484,15 +484,7 @@ export class Pipeline {
       return false
     }
     const slot = id & (CAPACITY - 1)
-    pend.sourceKind[slot] = FROM_LINK
-    pend.sourceLink[slot] = link
-    pend.sourceRequestId[slot] = requestId
-    pend.sourceAccount[slot] = source
-    pend.destAccount[slot] = next
-    pend.expiresAt[slot] = expiry
-    pend.amountIn[slot] = amount
-    pend.amountOut[slot] = outAmount
-    pend.hasBalance[slot] = track ? 1 : 0
+    pend.fromLink(slot, link, requestId, source, next, expiry, amount, outAmount, track)
     pend.condition.set(buf.subarray(p.conditionStart, p.conditionStart + 32), slot * 32)
     if (policies.deduplicate) {
       this.dedup.add(id, buf, p.conditionStart, destStart, destLength, p.dataStart, p.dataLength, outAmount, expiry, now, this.packetLifetime[next])
@@ -532,16 +524,8 @@ export class Pipeline {
       return false
     }
     const slot = id & (CAPACITY - 1)
-    pend.sourceKind[slot] = FROM_LINK
-    pend.sourceLink[slot] = link
-    pend.sourceRequestId[slot] = requestId
-    pend.sourceAccount[slot] = source
+    pend.fromLink(slot, link, requestId, source, next, expiry, amount, 0n, this.opts.trackBalances)
     pend.destKind[slot] = TO_JOINED
-    pend.destAccount[slot] = next
-    pend.expiresAt[slot] = expiry
-    pend.amountIn[slot] = amount
-    pend.amountOut[slot] = 0n
-    pend.hasBalance[slot] = this.opts.trackBalances ? 1 : 0
     this.addFollower(twin, id)
     this.wheel.arm(slot, expiry)
     return true
