@@ -46,11 +46,11 @@ interface CycleReport {
   deltaAlice: bigint
 }
 
-function env(dir: string, ports: { alice: number, bob: number }, limits?: { aliceMax: bigint, bobMin: bigint }): Record<string, string> {
+function env(dir: string, ports: { alice: number, bob: number }, limits?: { aliceMax: bigint, bobMin: bigint }, durability = 'durable'): Record<string, string> {
   return {
     CONNECTOR_STORE: 'lmdb',
     CONNECTOR_STORE_PATH: `${dir}/store`,
-    CONNECTOR_DURABILITY: 'durable',
+    CONNECTOR_DURABILITY: durability,
     CONNECTOR_SPREAD: '0',
     CONNECTOR_MAX_HOLD_TIME: '3000',
     CONNECTOR_ACCOUNTS: JSON.stringify({
@@ -60,8 +60,9 @@ function env(dir: string, ports: { alice: number, bob: number }, limits?: { alic
   }
 }
 
-for (const workers of [1, 2]) {
-  describe(`crash: SIGKILL under load, restart on the same store (lmdb, durable, ${workers} worker${workers > 1 ? 's' : ''})`, () => {
+// `process` commits without an fsync: it must keep the same promise against kill -9.
+for (const [durability, workers] of [['durable', 1], ['durable', 2], ['process', 2]] as const) {
+  describe(`crash: SIGKILL under load, restart on the same store (lmdb, ${durability}, ${workers} worker${workers > 1 ? 's' : ''})`, () => {
     const dir = makeTempDir('ilpd-crash-')
     let ilpd: IlpdProcess | null = null
     let ports: { alice: number, bob: number }
@@ -73,7 +74,7 @@ for (const workers of [1, 2]) {
       removeTempDir(dir)
       const fulfilled = reports.reduce((t, r) => t + r.senderFulfilled, 0)
       const doubt = reports.reduce((t, r) => t + r.inDoubt, 0)
-      console.log(`crash (${workers} worker${workers > 1 ? 's' : ''}): ${reports.length} kills (${reports.filter((r) => r.killedBeforeReady).length} before ready), ` +
+      console.log(`crash (${durability}, ${workers} worker${workers > 1 ? "s" : ""}): ${reports.length} kills (${reports.filter((r) => r.killedBeforeReady).length} before ready), ` +
         `${fulfilled} Fulfills received, ${doubt} in doubt at the kills; in ${reports.filter((r) => r.surplus > 0n).length} cycles some of those ` +
         `were durable without reaching alice (the commit-then-release window)`)
     })
@@ -88,14 +89,14 @@ for (const workers of [1, 2]) {
         const killedBeforeReady = cycle % 4 === 3
         if (killedBeforeReady) {
           // Kill during start-up (store open, journal compaction, workers starting).
-          const proc = await startIlpd({ workers, cwd: dir, env: env(dir, ports), waitReady: false, name: `ilpd#${cycle}` })
+          const proc = await startIlpd({ workers, cwd: dir, env: env(dir, ports, undefined, durability), waitReady: false, name: `ilpd#${cycle}` })
           await sleep(50 + Math.floor(Math.random() * 500))
           proc.kill()
           await proc.exited
           reports.push({ cycle, killedBeforeReady, loadMs: 0, senderFulfilled: 0, inDoubt: 0, surplus: 0n, deltaAlice: 0n })
           continue
         }
-        ilpd = await startIlpd({ workers, cwd: dir, env: env(dir, ports), name: `ilpd#${cycle}` })
+        ilpd = await startIlpd({ workers, cwd: dir, env: env(dir, ports, undefined, durability), name: `ilpd#${cycle}` })
         const atStart = await getBalances(ilpd)
         assert.equal(atStart.alice.balance, stored.alice, `cycle ${cycle}: alice's balance after the restart`)
         assert.equal(atStart.bob.balance, stored.bob, `cycle ${cycle}: bob's balance after the restart`)
@@ -128,7 +129,7 @@ for (const workers of [1, 2]) {
         void senderRejected
         assert.ok(senderFulfilled.length > 0, `cycle ${cycle}: no Fulfill reached alice in ${loadMs} ms`)
 
-        ilpd = await startIlpd({ workers, cwd: dir, env: env(dir, ports), name: `ilpd#${cycle}b` })
+        ilpd = await startIlpd({ workers, cwd: dir, env: env(dir, ports, undefined, durability), name: `ilpd#${cycle}b` })
         const after = await getBalances(ilpd)
         await ilpd.stop()
         ilpd = null
@@ -154,11 +155,11 @@ for (const workers of [1, 2]) {
 
     test('after the kills, reservations of packets that were in flight are gone: alice at her maximum and bob at his minimum pass exactly', async () => {
       // Take the stored balances and put the limits exactly 5000 away.
-      ilpd = await startIlpd({ workers, cwd: dir, env: env(dir, ports) })
+      ilpd = await startIlpd({ workers, cwd: dir, env: env(dir, ports, undefined, durability) })
       const now = await getBalances(ilpd)
       await ilpd.stop()
       // Kill once more with packets in flight, then restart with the limits.
-      ilpd = await startIlpd({ workers, cwd: dir, env: env(dir, ports) })
+      ilpd = await startIlpd({ workers, cwd: dir, env: env(dir, ports, undefined, durability) })
       const amounts = new AmountCounter()
       const rx = new LedgerReceiver(await openBtp(ports.bob, 'bob', 'bob-secret'), `${ADDRESS}.bob`)
       const tx = new LedgerSender(await openBtp(ports.alice, 'alice', 'alice-secret'), amounts, `${ADDRESS}.bob`, 100)
@@ -167,12 +168,12 @@ for (const workers of [1, 2]) {
       ilpd.kill()
       await ilpd.exited
       await Promise.all([tx.closed, rx.closed])
-      ilpd = await startIlpd({ workers, cwd: dir, env: env(dir, ports) })
+      ilpd = await startIlpd({ workers, cwd: dir, env: env(dir, ports, undefined, durability) })
       const afterKill = await getBalances(ilpd)
       await ilpd.stop()
       assert.ok(afterKill.alice.balance >= now.alice.balance)
       const limits = { aliceMax: afterKill.alice.balance + 5000n, bobMin: afterKill.bob.balance - 5000n }
-      ilpd = await startIlpd({ workers, cwd: dir, env: env(dir, ports, limits) })
+      ilpd = await startIlpd({ workers, cwd: dir, env: env(dir, ports, limits, durability) })
       const alice = await connectPlugin(btpUrl('alice', 'alice-secret', ports.alice))
       const bob = await connectPlugin(btpUrl('bob', 'bob-secret', ports.bob))
       fulfillingReceiver(bob, `${ADDRESS}.bob`)
