@@ -9,18 +9,6 @@
 
 import * as path from 'node:path';
 import * as fs from 'node:fs';
-import type {
-  AppOptions,
-  HttpRequest,
-  HttpResponse,
-  RecognizedString,
-  TemplatedApp,
-  WebSocket,
-  WebSocketBehavior,
-  us_listen_socket,
-  us_socket,
-} from '@trufflesuite/uws-js-unofficial';
-
 // The typings of the oldest supported build (trufflesuite, uWS v20.30) are the
 // common subset of both builds; they are a hard dependency, so always present.
 export type {
@@ -33,7 +21,8 @@ export type {
   WebSocketBehavior,
   us_listen_socket,
   us_socket,
-};
+} from '@trufflesuite/uws-js-unofficial';
+import type { AppOptions, TemplatedApp, us_listen_socket, us_socket } from '@trufflesuite/uws-js-unofficial';
 
 /** An app as both native builds really are: `close()` exists in the v20.30 binary but not in its typings. */
 export type UwsApp = TemplatedApp & {

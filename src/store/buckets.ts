@@ -92,13 +92,23 @@ const P_FULL = 3
 const P_REFILL = 4
 const P_PERIOD = 5
 
-export class PacketBuckets {
+/** One record of `stride` bytes per account over a SharedArrayBuffer, as int32 and float64 views. */
+class AccountRecords {
   readonly buffer: SharedArrayBuffer
   /** Accounts this buffer holds; accounts beyond it are not limited. */
   readonly size: number
-  private readonly w: Int32Array
-  private readonly f: Float64Array
+  protected readonly w: Int32Array
+  protected readonly f: Float64Array
 
+  constructor(buffer: SharedArrayBuffer, stride: number) {
+    this.buffer = buffer
+    this.size = Math.floor(buffer.byteLength / stride)
+    this.w = new Int32Array(buffer)
+    this.f = new Float64Array(buffer)
+  }
+}
+
+export class PacketBuckets extends AccountRecords {
   /** On the control plane: room for `accounts` accounts, all unlimited until configured. */
   static create(accounts: number): PacketBuckets {
     return new PacketBuckets(new SharedArrayBuffer(Math.max(1, accounts) * P_STRIDE_BYTES))
@@ -106,10 +116,7 @@ export class PacketBuckets {
 
   /** In a worker: the same buckets over the buffer the control plane created. */
   constructor(buffer: SharedArrayBuffer) {
-    this.buffer = buffer
-    this.size = Math.floor(buffer.byteLength / P_STRIDE_BYTES)
-    this.w = new Int32Array(buffer)
-    this.f = new Float64Array(buffer)
+    super(buffer, P_STRIDE_BYTES)
   }
 
   /**
@@ -246,11 +253,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 const LIMB_LO = LITTLE_ENDIAN ? 0 : 1
 const LIMB_HI = LITTLE_ENDIAN ? 1 : 0
 
-export class AmountBuckets {
-  readonly buffer: SharedArrayBuffer
-  readonly size: number
-  private readonly w: Int32Array
-  private readonly f: Float64Array
+export class AmountBuckets extends AccountRecords {
   /** Per thread: a bigint stored here reads back as two uint32 limbs, without allocating. */
   private readonly scratch = new BigUint64Array(1)
   private readonly limbs = new Uint32Array(this.scratch.buffer)
@@ -260,10 +263,7 @@ export class AmountBuckets {
   }
 
   constructor(buffer: SharedArrayBuffer) {
-    this.buffer = buffer
-    this.size = Math.floor(buffer.byteLength / A_STRIDE_BYTES)
-    this.w = new Int32Array(buffer)
-    this.f = new Float64Array(buffer)
+    super(buffer, A_STRIDE_BYTES)
   }
 
   /**
