@@ -27,18 +27,30 @@ const log = createLogger('control')
 /** 4 MiB per direction per worker pair: ~20,000 typical packets in flight between two workers. */
 const RING_BYTES = 4 * 1024 * 1024
 
+interface WorkerStats {
+  prepares: number
+  fulfilled: number
+  rejected: number
+  handedOver: number
+  deduplicated: number
+  inFlight: number
+  rejectsByCode: Record<string, number>
+}
+
+const NO_STATS: WorkerStats = { prepares: 0, fulfilled: 0, rejected: 0, handedOver: 0, deduplicated: 0, inFlight: 0, rejectsByCode: {} }
+
 interface WorkerSlot {
   index: number
   worker: Worker | null
   ready: boolean
-  stats: { prepares: number, fulfilled: number, rejected: number, handedOver: number, inFlight: number }
+  stats: WorkerStats
   restarts: number
 }
 
 export interface ConnectorStatus {
   address: string
   ready: boolean
-  workers: Array<{ index: number, alive: boolean, restarts: number, prepares: number, fulfilled: number, rejected: number, handedOver: number, inFlight: number }>
+  workers: Array<{ index: number, alive: boolean, restarts: number } & WorkerStats>
   accounts: Array<{ id: string, relation: string, connections: number, connectionsByWorker: number[] }>
 }
 
@@ -105,7 +117,7 @@ export class Connector {
     await this.checkPortsFree()
     this.openStore()
     for (let i = 0; i < this.config.workers; i++) {
-      this.workers.push({ index: i, worker: null, ready: false, stats: { prepares: 0, fulfilled: 0, rejected: 0, handedOver: 0, inFlight: 0 }, restarts: 0 })
+      this.workers.push({ index: i, worker: null, ready: false, stats: { ...NO_STATS }, restarts: 0 })
       this.spawn(i)
     }
     if (this.config.adminApi) {
@@ -222,7 +234,10 @@ export class Connector {
         this.onParentAddress(message.account, message.address)
         break
       case 'stats':
-        slot.stats = { prepares: message.prepares, fulfilled: message.fulfilled, rejected: message.rejected, handedOver: message.handedOver, inFlight: message.inFlight }
+        slot.stats = {
+          prepares: message.prepares, fulfilled: message.fulfilled, rejected: message.rejected, handedOver: message.handedOver,
+          deduplicated: message.deduplicated, inFlight: message.inFlight, rejectsByCode: message.rejectsByCode,
+        }
         break
       case 'link':
         if (message.connected) this.clientConnected.add(message.account)

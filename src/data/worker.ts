@@ -218,7 +218,10 @@ myBell.listen(() => pipeline.drainRings(), () => bellClosed)
 
 const statsTimer = setInterval(() => {
   const s = pipeline.stats
-  post({ type: 'stats', prepares: s.prepares, fulfilled: s.fulfilled, rejected: s.rejected, handedOver: s.handedOver, inFlight: pipeline.pending.size })
+  post({
+    type: 'stats', prepares: s.prepares, fulfilled: s.fulfilled, rejected: s.rejected, handedOver: s.handedOver,
+    deduplicated: s.deduplicated, inFlight: pipeline.pending.size, rejectsByCode: Object.fromEntries(s.rejectsByCode),
+  })
 }, 1000)
 statsTimer.unref()
 

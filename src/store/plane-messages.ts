@@ -32,5 +32,7 @@ export type WorkerToControl =
   | { type: 'fatal', message: string }
   | { type: 'address', account: number, address: string }
   | { type: 'link', account: number, connected: boolean }
-  | { type: 'stats', prepares: number, fulfilled: number, rejected: number, handedOver: number, inFlight: number }
+  | { type: 'stats', prepares: number, fulfilled: number, rejected: number, handedOver: number, deduplicated: number, inFlight: number,
+      /** Rejects this connector produced itself, by ILP error code. */
+      rejectsByCode: Record<string, number> }
   | { type: 'stopped' }
