@@ -17,19 +17,10 @@
 import { Bench } from 'tinybench'
 import * as IlpPacket from 'ilp-packet'
 import { FulfillView, PrepareView, writeForwardedPrepare } from '../../src/protocols/ilp'
+import { seededBytes } from '../../test/helpers/bytes'
 
 const BATCH = 64
 
-/** Deterministic bytes (xorshift32), so every run measures the same packets. */
-function seededBytes(length: number, seed: number): Buffer {
-  const out = Buffer.allocUnsafe(length)
-  let x = seed | 1
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
-}
 
 const PREPARE = IlpPacket.serializeIlpPrepare({
   amount: '1234567',

@@ -225,7 +225,7 @@ export class PacketBuckets extends AccountRecords {
  * every partial product split so that it stays below 2^53. Since the bucket refills from empty
  * to full in exactly one period, Δ ≥ period just means "full", and Δ < period < 2^32 bounds the
  * rest. The packet's bigint amount is split into limbs through a BigUint64Array, which converts
- * without allocating (see writeUint64 in protocols/ilp/oer.ts).
+ * without allocating (see writeUint64 in protocols/oer.ts).
  */
 const A_STRIDE_BYTES = 128
 const A_W = A_STRIDE_BYTES / 4

@@ -32,11 +32,12 @@ function align4(n: number): number {
   return (n + 3) & ~3
 }
 
-export class RingWriter {
-  private readonly header: Int32Array
-  private readonly data: Uint8Array
-  private readonly view: DataView
-  private readonly capacity: number
+/** The views both ends of a ring work through. */
+class RingEnd {
+  protected readonly header: Int32Array
+  protected readonly data: Uint8Array
+  protected readonly view: DataView
+  protected readonly capacity: number
 
   constructor(sab: SharedArrayBuffer) {
     this.header = new Int32Array(sab, 0, 2)
@@ -44,7 +45,9 @@ export class RingWriter {
     this.data = new Uint8Array(sab, HEADER_BYTES, this.capacity)
     this.view = new DataView(sab, HEADER_BYTES, this.capacity)
   }
+}
 
+export class RingWriter extends RingEnd {
   /**
    * Appends a record: kind, two uint32 arguments and `payload[start, end)`. Returns false when
    * the ring is full (the caller rejects the packet as busy rather than block).
@@ -83,18 +86,11 @@ export interface RingRecord {
   end: number
 }
 
-export class RingReader {
-  private readonly header: Int32Array
-  private readonly data: Uint8Array
-  private readonly view: DataView
-  private readonly capacity: number
+export class RingReader extends RingEnd {
   private readonly record: RingRecord
 
   constructor(sab: SharedArrayBuffer) {
-    this.header = new Int32Array(sab, 0, 2)
-    this.capacity = sab.byteLength - HEADER_BYTES
-    this.data = new Uint8Array(sab, HEADER_BYTES, this.capacity)
-    this.view = new DataView(sab, HEADER_BYTES, this.capacity)
+    super(sab)
     this.record = { kind: 0, a: 0, b: 0, data: this.data, start: 0, end: 0 }
   }
 

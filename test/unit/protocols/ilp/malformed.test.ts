@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import * as IlpPacket from 'ilp-packet'
 import { CodecFailure, FulfillView, PrepareView, RejectView } from '../../../../src/protocols/ilp'
+import { seededBytes } from '../../../helpers/bytes'
 
 // ---------------------------------------------------------------------------------------------
 // Byte builders
@@ -66,15 +67,6 @@ const rejectPacket = (r: RejectParts = {}): Buffer => envelope(14, rejectContent
 const fulfillPacket = (data: Buffer = varField(bytes(9)), extra: Buffer = Buffer.alloc(0)): Buffer =>
   envelope(13, Buffer.concat([FULFILLMENT, data, extra]))
 
-function seededBytes(length: number, seed: number): Buffer {
-  const out = Buffer.allocUnsafe(length)
-  let x = seed | 1
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
-}
 
 // ---------------------------------------------------------------------------------------------
 // Readers under test
