@@ -31,7 +31,7 @@ function echoWorker(): void {
   const theirs = new Doorbell(shared.bells, 1)
   let stopped = false
   const echo = (r: RingRecord): void => {
-    while (!writer.write(r.kind, r.a, r.b, r.data, r.start, r.end)) { /* main drains; spin */ }
+    while (!writer.write(r.kind, r.a, r.b, r.c, r.d, r.data, r.start, r.end)) { /* main drains; spin */ }
   }
   mine.listen(() => {
     if (reader.drain(echo) > 0) theirs.ring()
@@ -85,7 +85,7 @@ export async function run(options: { quick?: boolean, print?: boolean } = {}): P
     }
   }, () => stopped)
   const ringTrip = (n: number): Promise<void> => new Promise((resolve) => {
-    for (let i = 0; i < n; i++) writer.write(1, i, 0, RECORD, 0, RECORD.length)
+    for (let i = 0; i < n; i++) writer.write(1, i, 0, 0, 0, RECORD, 0, RECORD.length)
     pending += n
     done = resolve
     theirs.ring()

@@ -17,9 +17,10 @@ import { Balances, INT64_MAX, INT64_MIN, createBalanceBuffers, toInt64Limit } fr
 import { BalanceStore } from '../store/durable'
 import { ConfigError, balanceLimits, middlewareEnabled } from '../config'
 import { SettlementWatcher } from './settlements'
-import type { Snapshot } from '../store/snapshot'
-import type { ControlToWorker, WorkerInit, WorkerToControl } from '../store/plane-messages'
+import type { Snapshot } from '../contracts/snapshot'
+import type { ControlToWorker, WorkerInit, WorkerLimits, WorkerStats, WorkerToControl } from '../contracts/plane-messages'
 import { AdminApi } from './admin-api'
+import { PeerChannel } from './peer-channel'
 import { LearnedState, buildSnapshot } from './tables'
 
 const log = createLogger('control')
@@ -27,24 +28,28 @@ const log = createLogger('control')
 /** 4 MiB per direction per worker pair: ~20,000 typical packets in flight between two workers. */
 const RING_BYTES = 4 * 1024 * 1024
 
-interface WorkerStats {
-  prepares: number
-  fulfilled: number
-  rejected: number
-  handedOver: number
-  deduplicated: number
-  inFlight: number
-  rejectsByCode: Record<string, number>
-}
-
-const NO_STATS: WorkerStats = { prepares: 0, fulfilled: 0, rejected: 0, handedOver: 0, deduplicated: 0, inFlight: 0, rejectsByCode: {} }
+const NO_STATS: WorkerStats = { prepares: 0, fulfilled: 0, rejected: 0, handedOver: 0, deduplicated: 0, inFlight: 0, rejectsByCode: {}, authFailures: 0 }
 
 interface WorkerSlot {
   index: number
   worker: Worker | null
+  /** The running worker's incarnation (see contracts/plane-messages). */
+  incarnation: number
   ready: boolean
   stats: WorkerStats
+  /** Counters of the incarnations that died, so totals never go backwards. */
+  past: WorkerStats
   restarts: number
+}
+
+function addStats(a: WorkerStats, b: WorkerStats): WorkerStats {
+  const byCode: Record<string, number> = { ...a.rejectsByCode }
+  for (const [code, n] of Object.entries(b.rejectsByCode)) byCode[code] = (byCode[code] ?? 0) + n
+  return {
+    prepares: a.prepares + b.prepares, fulfilled: a.fulfilled + b.fulfilled, rejected: a.rejected + b.rejected,
+    handedOver: a.handedOver + b.handedOver, deduplicated: a.deduplicated + b.deduplicated, inFlight: b.inFlight,
+    rejectsByCode: byCode, authFailures: a.authFailures + b.authFailures,
+  }
 }
 
 export interface ConnectorStatus {
@@ -61,6 +66,9 @@ export class Connector {
   private readonly rings: SharedArrayBuffer[][] = []
   private readonly doorbells: SharedArrayBuffer
   private readonly connectionCounts: SharedArrayBuffer
+  private readonly incarnations: SharedArrayBuffer
+  private nextIncarnation = 1
+  readonly peers: PeerChannel
   private admin: AdminApi | null = null
   readonly balances: Balances
   private readonly packetBuckets: PacketBuckets
@@ -83,6 +91,25 @@ export class Connector {
       for (let to = 0; to < n; to++) this.rings[from].push(from === to ? new SharedArrayBuffer(0) : createRingBuffer(RING_BYTES))
     }
     this.doorbells = new SharedArrayBuffer(4 * n)
+    this.incarnations = new SharedArrayBuffer(4 * n)
+    this.peers = new PeerChannel({
+      accounts: () => this.snapshot.accounts,
+      ownAddress: () => this.state.ownAddress,
+      workerWithLink: (account) => this.workerWithLink(account),
+      post: (worker, message) => this.workers[worker]?.worker?.postMessage(message),
+    })
+    if (process.env.ILPD_TEST_HOOKS === '1') {
+      // Failure tests prove the channel with an echo: the Fulfill's data names the account.
+      this.peers.register('peer.route.', (account) => {
+        const data = Buffer.from(`control plane heard ${account.id}`)
+        const out = new Uint8Array(1 + 1 + 32 + 1 + data.length)
+        out[0] = 13
+        out[1] = 32 + 1 + data.length
+        out[34] = data.length
+        out.set(data, 35)
+        return out
+      })
+    }
     this.connectionCounts = new SharedArrayBuffer(4 * Math.max(1, this.snapshot.accounts.length) * n)
     this.balances = new Balances(createBalanceBuffers(this.snapshot.accounts.length, n), n)
     // Rate limit and throughput buckets, one per account, shared by every worker.
@@ -117,7 +144,7 @@ export class Connector {
     await this.checkPortsFree()
     this.openStore()
     for (let i = 0; i < this.config.workers; i++) {
-      this.workers.push({ index: i, worker: null, ready: false, stats: { ...NO_STATS }, restarts: 0 })
+      this.workers.push({ index: i, worker: null, incarnation: 0, ready: false, stats: { ...NO_STATS }, past: { ...NO_STATS }, restarts: 0 })
       this.spawn(i)
     }
     if (this.config.adminApi) {
@@ -194,9 +221,35 @@ export class Connector {
     return this.snapshot
   }
 
+  /** The data plane's limits, from the configuration (README, "Bounds"). */
+  private limits(): WorkerLimits {
+    const c = this.config as unknown as Partial<WorkerLimits>
+    return {
+      maxPacketsInFlightPerAccount: c.maxPacketsInFlightPerAccount ?? 16384,
+      maxConnectionsPerAccount: c.maxConnectionsPerAccount ?? 64,
+      linkPauseBytes: c.linkPauseBytes ?? 4 * 1024 * 1024,
+      linkCloseBytes: c.linkCloseBytes ?? 16 * 1024 * 1024,
+      linkStallTimeout: c.linkStallTimeout ?? 30_000,
+    }
+  }
+
+  /** A worker with a live link of `account`, for Prepares the control plane sends. */
+  private workerWithLink(account: number): number {
+    const counts = new Int32Array(this.connectionCounts)
+    const n = this.config.workers
+    for (let w = 0; w < n; w++) {
+      if (Atomics.load(counts, account * n + w) > 0 && this.workers[w]?.worker !== null && this.workers[w]?.ready) return w
+    }
+    return -1
+  }
+
   private spawn(index: number): void {
+    const incarnation = this.nextIncarnation++
+    Atomics.store(new Int32Array(this.incarnations), index, incarnation)
     const init: WorkerInit = {
       index,
+      incarnation,
+      incarnations: this.incarnations,
       workerCount: this.config.workers,
       snapshot: this.snapshot,
       rings: this.rings,
@@ -206,12 +259,13 @@ export class Connector {
       balances: this.balances.buffers,
       store: { kind: this.config.store, path: this.config.storePath },
       durability: this.config.durability,
-      trackBalances: middlewareEnabled(this.config, 'balance'),
       buckets: { packets: this.packetBuckets.buffer, incoming: this.incomingBuckets.buffer, outgoing: this.outgoingBuckets.buffer },
+      limits: this.limits(),
     }
     const worker = new Worker(path.join(__dirname, '..', 'data', 'worker.js'), { workerData: init })
     const slot = this.workers[index]
     slot.worker = worker
+    slot.incarnation = incarnation
     slot.ready = false
     worker.on('message', (message: WorkerToControl) => this.onWorkerMessage(slot, message))
     worker.on('error', (err) => {
@@ -237,7 +291,14 @@ export class Connector {
         slot.stats = {
           prepares: message.prepares, fulfilled: message.fulfilled, rejected: message.rejected, handedOver: message.handedOver,
           deduplicated: message.deduplicated, inFlight: message.inFlight, rejectsByCode: message.rejectsByCode,
+          authFailures: message.authFailures,
         }
+        break
+      case 'peer-request':
+        this.peers.onPeerRequest(slot.index, message.token, message.account, message.packet)
+        break
+      case 'prepare-reply':
+        this.peers.onPrepareReply(message.token, message.packet)
         break
       case 'link':
         if (message.connected) this.clientConnected.add(message.account)
@@ -254,16 +315,13 @@ export class Connector {
     slot.ready = false
     if (this.stopping) return
     log.error('worker stopped unexpectedly; replacing it', { worker: slot.index, exitCode: code })
-    // Its links are gone: clear its column of link counts so no one hands packets to it, reset
-    // the rings to and from it, and tell the others to reject what they had handed over.
-    const counts = new Int32Array(this.connectionCounts)
-    const n = this.config.workers
-    for (let a = 0; a < this.snapshot.accounts.length; a++) Atomics.store(counts, a * n + slot.index, 0)
-    for (let other = 0; other < n; other++) {
-      if (other === slot.index) continue
-      new Int32Array(this.rings[slot.index][other], 0, 2).fill(0)
-      new Int32Array(this.rings[other][slot.index], 0, 2).fill(0)
-    }
+    // No one hands packets to it from now on (its incarnation reads 0 until its replacement
+    // starts); the others reject what they had handed to this incarnation and drop what it had
+    // handed to them. Its rings and link counts are left to its replacement, which owns them.
+    const lost = slot.incarnation
+    Atomics.store(new Int32Array(this.incarnations), slot.index, 0)
+    slot.past = addStats(slot.past, slot.stats)
+    slot.stats = { ...NO_STATS }
     // Its balance reservations are released and its commits that never became durable undone;
     // the journal on disk says what did.
     if (this.config.store === 'lmdb' && this.store !== null) {
@@ -273,7 +331,8 @@ export class Connector {
       }
     }
     this.balances.reconcileDeadWorker(slot.index)
-    this.broadcast({ type: 'worker-lost', worker: slot.index })
+    this.broadcast({ type: 'worker-lost', worker: slot.index, incarnation: lost })
+    this.peers.workerLost(slot.index)
     slot.restarts++
     this.spawn(slot.index)
   }
@@ -346,7 +405,7 @@ export class Connector {
     return {
       address: this.state.ownAddress,
       ready: this.workers.every((w) => w.ready),
-      workers: this.workers.map((w) => ({ index: w.index, alive: w.worker !== null, restarts: w.restarts, ...w.stats })),
+      workers: this.workers.map((w) => ({ index: w.index, alive: w.worker !== null, restarts: w.restarts, ...addStats(w.past, w.stats) })),
       accounts: this.snapshot.accounts.map((a) => {
         const connectionsByWorker: number[] = []
         for (let w = 0; w < n; w++) connectionsByWorker.push(Atomics.load(counts, a.index * n + w))

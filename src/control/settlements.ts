@@ -10,7 +10,7 @@ import { balanceLimits } from '../config'
 import { createLogger } from '../log'
 import type { Balances } from '../store/balances'
 import type { BalanceStore, SettlementDue } from '../store/durable'
-import type { AccountEntry } from '../store/snapshot'
+import type { AccountEntry } from '../contracts/snapshot'
 
 const log = createLogger('settlements')
 

@@ -7,7 +7,7 @@ import BigNumber from 'bignumber.js'
 import type { IlpdConfig } from '../config'
 import { resolveDefaultRoute } from '../config'
 import { buildRouteTable, type RouteEntry } from '../routing'
-import type { AccountEntry, Snapshot } from '../store/snapshot'
+import type { AccountEntry, Snapshot } from '../contracts/snapshot'
 import { packetLifetimeOf } from '../store/limits'
 
 /** Next hop meaning "this connector": the switch answers F02 instead of forwarding. */

@@ -5,7 +5,7 @@
  *
  *   batch: bytes | frame 0 | frame 1 | ...   links: [l0, l1, ...]   requestIds: [r0, r1, ...]
  */
-import type { Link } from './link'
+import type { Link } from './links/link'
 
 export class HeldReplies {
   bytes = new Uint8Array(64 * 1024)

@@ -4,18 +4,20 @@
  * on this machine: 1–3 million round trips/s, against ~400,000/s for postMessage with transfer.
  *
  *   header Int32Array: [ head (bytes written, mod 2^32) | tail (bytes read, mod 2^32) ]
- *   data:  ... | len u32 | kind u8 | a u32 | b u32 | payload (len bytes) | pad to 4 | ...
+ *   data:  ... | len u32 | kind u8 | a u32 | b u32 | c u32 | d u32 | payload (len bytes) | pad to 4 | ...
  *
  * Records never wrap: when one does not fit before the end, a WRAP marker sends the reader back
  * to offset 0. The producer publishes `head` with Atomics.store after writing the bytes; the
  * consumer publishes `tail` after reading them. Waking the consumer is the caller's business
- * (one notify per flush, see Doorbell).
+ * (one notify per flush, see Doorbell). Each end owns its word: only the writer moves `head`,
+ * only the reader moves `tail` (a new reader skips what was left for its predecessor with
+ * `skipAll`); nobody else touches the header.
  */
 
 const HEAD = 0
 const TAIL = 1
 const HEADER_BYTES = 16
-const RECORD_HEADER = 13
+const RECORD_HEADER = 21
 const WRAP = 0xffffffff
 
 export function ringBufferBytes(capacity: number): number {
@@ -52,7 +54,7 @@ export class RingWriter extends RingEnd {
    * Appends a record: kind, two uint32 arguments and `payload[start, end)`. Returns false when
    * the ring is full (the caller rejects the packet as busy rather than block).
    */
-  write(kind: number, a: number, b: number, payload: Uint8Array, start: number, end: number): boolean {
+  write(kind: number, a: number, b: number, c: number, d: number, payload: Uint8Array, start: number, end: number): boolean {
     const length = end - start
     const need = align4(RECORD_HEADER + length)
     const head = Atomics.load(this.header, HEAD) >>> 0
@@ -70,6 +72,8 @@ export class RingWriter extends RingEnd {
     this.data[pos + 4] = kind
     this.view.setUint32(pos + 5, a)
     this.view.setUint32(pos + 9, b)
+    this.view.setUint32(pos + 13, c)
+    this.view.setUint32(pos + 17, d)
     this.data.set(payload.subarray(start, end), pos + RECORD_HEADER)
     Atomics.store(this.header, HEAD, (head + padding + need) | 0)
     return true
@@ -81,6 +85,8 @@ export interface RingRecord {
   kind: number
   a: number
   b: number
+  c: number
+  d: number
   data: Uint8Array
   start: number
   end: number
@@ -91,7 +97,12 @@ export class RingReader extends RingEnd {
 
   constructor(sab: SharedArrayBuffer) {
     super(sab)
-    this.record = { kind: 0, a: 0, b: 0, data: this.data, start: 0, end: 0 }
+    this.record = { kind: 0, a: 0, b: 0, c: 0, d: 0, data: this.data, start: 0, end: 0 }
+  }
+
+  /** A new reader (a replacement worker) drops what was written for its predecessor. */
+  skipAll(): void {
+    Atomics.store(this.header, TAIL, Atomics.load(this.header, HEAD))
   }
 
   /** Delivers every record written so far; returns how many. */
@@ -111,6 +122,8 @@ export class RingReader extends RingEnd {
       record.kind = this.data[pos + 4]
       record.a = this.view.getUint32(pos + 5)
       record.b = this.view.getUint32(pos + 9)
+      record.c = this.view.getUint32(pos + 13)
+      record.d = this.view.getUint32(pos + 17)
       record.start = pos + RECORD_HEADER
       record.end = pos + RECORD_HEADER + length
       onRecord(record)

@@ -5,9 +5,8 @@
  * test traffic cannot leak into real money and the reverse. The reject is F02 Unreachable.
  * Not a middleware in ilp-connector: it cannot be disabled.
  */
-import { type PolicyReject, policyReject } from './index'
-
-export type NetworkEnv = 'test' | 'production'
+import type { NetworkEnv } from '../../contracts/snapshot'
+import { CONTINUE, type PacketContext, type PolicyReject, policyReject } from './context'
 
 const G = Buffer.from('g.', 'ascii')
 const TEST_PREFIXES = ['test.', 'test1.', 'test2.', 'test3.'].map((p) => Buffer.from(p, 'ascii'))
@@ -32,3 +31,11 @@ export function checkNetwork(env: NetworkEnv, buf: Uint8Array, destStart: number
 export function offNetworkReject(env: NetworkEnv): PolicyReject {
   return env === 'test' ? OFF_NETWORK_TEST : OFF_NETWORK_PRODUCTION
 }
+
+export const networkPolicy = {
+  name: 'network',
+  check(c: PacketContext): number {
+    const p = c.p
+    return checkNetwork(c.env, p.buf, p.destinationStart, p.destinationLength) ? CONTINUE : c.rejectWith(offNetworkReject(c.env))
+  },
+} as const

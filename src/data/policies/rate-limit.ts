@@ -11,7 +11,7 @@
  * configured `rateLimit`, missing fields take ilp-connector's defaults.
  */
 import type { PacketBuckets } from '../../store/buckets'
-import { policyReject } from './index'
+import { CONTINUE, type PacketContext, policyReject } from './context'
 
 export { DEFAULT_RATE_LIMIT_REFILL_COUNT, DEFAULT_RATE_LIMIT_REFILL_PERIOD, configureRateLimit, type RateLimitSettings } from '../../store/limits'
 
@@ -21,3 +21,10 @@ export const RATE_LIMITED = policyReject('T05', 'rateLimit: too many packets fro
 export function checkRateLimit(buckets: PacketBuckets, account: number, now: number): boolean {
   return buckets.take(account, now)
 }
+
+export const rateLimitPolicy = {
+  name: 'rateLimit',
+  check(c: PacketContext): number {
+    return checkRateLimit(c.tables.packetBuckets, c.source, c.now) ? CONTINUE : c.rejectWith(RATE_LIMITED)
+  },
+} as const

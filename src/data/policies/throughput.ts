@@ -13,7 +13,7 @@
  * `throughput`.
  */
 import type { AmountBuckets } from '../../store/buckets'
-import { policyReject } from './index'
+import { CONTINUE, type PacketContext, policyReject } from './context'
 
 export { DEFAULT_THROUGHPUT_REFILL_PERIOD, configureThroughput, type ThroughputSettings } from '../../store/limits'
 
@@ -27,3 +27,19 @@ export const THROUGHPUT_OUTGOING = policyReject('T04', 'throughput: outgoing amo
 export function checkThroughput(buckets: AmountBuckets, account: number, amount: bigint, now: number): boolean {
   return buckets.take(account, amount, now)
 }
+
+export const incomingThroughputPolicy = {
+  name: 'throughput',
+  check(c: PacketContext): number {
+    if (c.amount === 0n || checkThroughput(c.tables.incomingBuckets, c.source, c.amount, c.now)) return CONTINUE
+    return c.rejectWith(THROUGHPUT_INCOMING)
+  },
+} as const
+
+export const outgoingThroughputPolicy = {
+  name: 'throughput',
+  check(c: PacketContext): number {
+    if (c.outAmount === 0n || checkThroughput(c.tables.outgoingBuckets, c.next, c.outAmount, c.now)) return CONTINUE
+    return c.rejectWith(THROUGHPUT_OUTGOING)
+  },
+} as const

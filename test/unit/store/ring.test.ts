@@ -13,8 +13,8 @@ test('records come out in order with their kind, arguments and bytes', () => {
   const sab = createRingBuffer(1024)
   const w = new RingWriter(sab)
   const r = new RingReader(sab)
-  assert.ok(w.write(1, 7, 0xffffffff, Uint8Array.of(1, 2, 3, 4, 5), 1, 4))
-  assert.ok(w.write(2, 0, 9, new Uint8Array(0), 0, 0))
+  assert.ok(w.write(1, 7, 0xffffffff, 5, 6, Uint8Array.of(1, 2, 3, 4, 5), 1, 4))
+  assert.ok(w.write(2, 0, 9, 0, 0, new Uint8Array(0), 0, 0))
   assert.deepEqual(drainAll(r), [
     { kind: 1, a: 7, b: 0xffffffff, payload: [2, 3, 4] },
     { kind: 2, a: 0, b: 9, payload: [] },
@@ -28,13 +28,13 @@ test('a full ring refuses instead of overwriting, and wraps around once drained'
   const r = new RingReader(sab)
   const payload = new Uint8Array(50).fill(7)
   let written = 0
-  while (w.write(1, written, 0, payload, 0, 50)) written++
+  while (w.write(1, written, 0, 0, 0, payload, 0, 50)) written++
   assert.ok(written >= 3 && written <= 4, `wrote ${written}`)
   assert.equal(drainAll(r).length, written)
   // Many rounds through the wrap point keep every record intact.
   for (let round = 0; round < 200; round++) {
     const bytes = new Uint8Array(1 + (round % 90)).fill(round & 0xff)
-    assert.ok(w.write(3, round, round * 2, bytes, 0, bytes.length))
+    assert.ok(w.write(3, round, round * 2, 0, 0, bytes, 0, bytes.length))
     const got = drainAll(r)
     assert.equal(got.length, 1)
     assert.equal(got[0].a, round)
@@ -68,7 +68,7 @@ test('another thread receives every record, in order, woken by the doorbell', as
   let sent = 0
   const deadline = Date.now() + 20_000
   while (sent < count && Date.now() < deadline) {
-    while (sent < count && writer.write(1, sent, 0, payload, 0, sent % 64)) sent++
+    while (sent < count && writer.write(1, sent, 0, 0, 0, payload, 0, sent % 64)) sent++
     bell.ring()
     await new Promise((r) => setImmediate(r))
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { OVERFLOWS, ROUNDS_TO_ZERO, convert, outgoingExpiry } from '../../../src/data/switch'
+import { OVERFLOWS, ROUNDS_TO_ZERO, convert, outgoingExpiry } from '../../../../src/data/path/switch'
 
 test('conversion floors, reports rounding to zero and uint64 overflow', () => {
   assert.equal(convert(1000n, 1n, 1n), 1000n)

@@ -1,41 +1,61 @@
 /**
- * A BTP client link: ilpd connects to an account's server (`options.server` in ilp-plugin-btp's
- * shape), authenticates, and then the link carries packets like any server-side link. It
- * reconnects with exponential back-off and re-authenticates; when ilpd has no address of its own
- * it asks a parent over IL-DCP as soon as the link is up.
+ * BTP client links: ilpd connects to an account's server (`options.server` in ilp-plugin-btp's
+ * shape), authenticates, and then the link carries packets like any server link. It reconnects
+ * with exponential back-off and re-authenticates; when ilpd has no address of its own it asks a
+ * parent over IL-DCP as soon as the link is up.
  */
 import { hash, randomBytes } from 'node:crypto'
 import WebSocket from 'ws'
-import { BtpFrameView, BtpType, NAME_ILP, encodeAuthMessage, encodeIlpFrame } from '../protocols/btp'
-import { FulfillView, TYPE_FULFILL, prepareLength, writePrepare } from '../protocols/ilp'
-import { ILDCP_DESTINATION, decodeIldcpResponse } from '../protocols/ildcp'
-import type { AccountEntry } from '../store/snapshot'
-import { createLogger } from '../log'
-import { Link, Transport } from './link'
-import type { Outbox } from './outbox'
-import type { Pipeline } from './pipeline'
+import { BtpFrameView, BtpType, NAME_ILP, encodeAuthMessage, encodeIlpFrame } from '../../protocols/btp'
+import { FulfillView, TYPE_FULFILL, prepareLength, writePrepare } from '../../protocols/ilp'
+import { ILDCP_DESTINATION, decodeIldcpResponse } from '../../protocols/ildcp'
+import type { AccountEntry } from '../../contracts/snapshot'
+import { createLogger } from '../../log'
+import { BtpLink, type BtpLinkOwner } from './btp-link'
+import type { LinkBounds } from './link'
+import { MAX_MESSAGE_BYTES } from './btp-server'
 
 const log = createLogger('btp-client')
 
 const MIN_BACKOFF_MS = 100
 const MAX_BACKOFF_MS = 10_000
 
-class WsTransport implements Transport {
-  constructor(private readonly ws: WebSocket) {}
+interface RawSocket {
+  cork(): void
+  uncork(): void
+  writableLength: number
+}
 
-  sendFrames(outbox: Outbox): void {
-    const socket = (this.ws as unknown as { _socket?: { cork(): void, uncork(): void } })._socket
+/** One connection of a client link; a reconnect makes a new one. */
+export class WsLink extends BtpLink {
+  constructor(private readonly ws: WebSocket, url: string, owner: BtpLinkOwner, bounds: LinkBounds) {
+    super(0, url, owner, bounds)
+  }
+
+  private socket(): RawSocket | undefined {
+    return (this.ws as unknown as { _socket?: RawSocket })._socket
+  }
+
+  protected writeFrames(): void {
+    const socket = this.socket()
     socket?.cork()
-    outbox.drain((frame) => {
+    this.outbox.drain((frame) => {
       // ws copies when it frames the message, so the outbox can reuse its memory.
-      this.ws.send(Buffer.from(frame), { binary: true })
+      this.ws.send(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength), { binary: true })
     })
     socket?.uncork()
   }
 
+  queuedBytes(): number {
+    if (this.closed) return 0
+    return this.ws.bufferedAmount + this.outbox.used
+  }
+
   close(code: number, reason: string): void {
+    if (this.closed) return
+    this.closed = true
     try {
-      this.ws.close(code, reason)
+      this.ws.close(code, reason.length > 120 ? reason.slice(0, 120) : reason)
     } catch {
       this.ws.terminate()
     }
@@ -43,13 +63,12 @@ class WsTransport implements Transport {
 }
 
 export interface ClientHooks {
-  initialConnectTimeout: number
   onAddress(address: string): void
-  onClosed(link: Link): void
-  onConnected(): void
+  linkUp(link: WsLink, account: number): void
+  linkDown(link: WsLink): void
 }
 
-export class BtpClientLink {
+export class BtpClient {
   private ws: WebSocket | null = null
   private backoff = MIN_BACKOFF_MS
   private stopped = false
@@ -58,9 +77,13 @@ export class BtpClientLink {
   /** Request ids of this link's own control requests (auth, IL-DCP) and what to do with the answer. */
   private readonly control = new Map<number, (ok: boolean, frame: Uint8Array) => void>()
 
+  /** The current connection's link, once authenticated. */
+  link: WsLink | null = null
+
   constructor(
     private readonly account: AccountEntry,
-    private readonly pipeline: Pipeline,
+    private readonly owner: BtpLinkOwner,
+    private readonly bounds: LinkBounds,
     private readonly hooks: ClientHooks,
   ) {}
 
@@ -77,10 +100,10 @@ export class BtpClientLink {
   private connect(): void {
     if (this.stopped) return
     const target = this.account.client!
-    const ws = new WebSocket(target.url, { perMessageDeflate: false, maxPayload: 256 * 1024 })
+    const ws = new WebSocket(target.url, { perMessageDeflate: false, maxPayload: MAX_MESSAGE_BYTES })
     ws.binaryType = 'nodebuffer'
     this.ws = ws
-    const link = new Link(new WsTransport(ws), 0, target.url, true)
+    const link = new WsLink(ws, target.url, this.owner, this.bounds)
     ws.on('open', () => {
       const requestId = randomBytes(4).readUInt32BE(0)
       this.control.set(requestId, (ok, frame) => {
@@ -90,8 +113,8 @@ export class BtpClientLink {
           return
         }
         this.backoff = MIN_BACKOFF_MS
-        this.pipeline.linkAuthenticated(link, this.account.index)
-        this.hooks.onConnected()
+        this.link = link
+        this.hooks.linkUp(link, this.account.index)
         log.info('connected to peer', { account: this.account.id, url: target.url })
         if (this.account.relation === 'parent') this.requestAddress(link)
       })
@@ -101,15 +124,18 @@ export class BtpClientLink {
       const frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
       if (this.control.size > 0 && this.onControlAnswer(frame)) return
       if (link.account < 0) return
-      if (!this.pipeline.onFrame(link, frame)) ws.close(1002, 'malformed BTP frame')
+      link.onMessage(frame)
     })
+    // The socket wrote out what was queued: the link may take Prepares again.
+    ws.on('open', () => (ws as unknown as { _socket?: NodeJS.EventEmitter })._socket?.on('drain', () => link.onDrain()))
     ws.on('error', (err) => {
       log.warn('BTP client link error', { account: this.account.id, error: err.message })
     })
     ws.on('close', () => {
       this.control.clear()
-      if (link.account >= 0) this.hooks.onClosed(link)
-      else link.closed = true
+      link.closed = true
+      if (this.link === link) this.link = null
+      if (link.account >= 0) this.hooks.linkDown(link)
       this.ws = null
       if (!this.stopped) this.scheduleReconnect()
     })
@@ -137,7 +163,7 @@ export class BtpClientLink {
   }
 
   /** IL-DCP (RFC 31): ask the parent for our address; the control plane adopts it if we have none. */
-  private requestAddress(link: Link): void {
+  private requestAddress(link: WsLink): void {
     const destination = Buffer.from(ILDCP_DESTINATION, 'ascii')
     const condition = hash('sha256', new Uint8Array(32), 'buffer')
     const packet = new Uint8Array(prepareLength(destination.length, 0))

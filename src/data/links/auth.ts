@@ -4,12 +4,17 @@
  * the secrets of the accounts listening on the port the client connected to, in constant time.
  */
 import { timingSafeEqual } from 'node:crypto'
-import { BtpFrameView, BtpType, NAME_AUTH, NAME_AUTH_TOKEN, NAME_AUTH_USERNAME } from '../protocols/btp'
-import type { AccountEntry } from '../store/snapshot'
+import { BtpFrameView, BtpType, NAME_AUTH, NAME_AUTH_TOKEN, NAME_AUTH_USERNAME } from '../../protocols/btp'
+import type { AccountEntry } from '../../contracts/snapshot'
 
+/**
+ * `accountKey` is what back-off counts failures against (auth-backoff.ts): the id of the account
+ * the username names on this port, else `port:<n>` (never the raw username a client chose).
+ */
 export type AuthResult =
-  | { ok: true, account: number, requestId: number }
-  | { ok: false, requestId: number, reason: string }
+  | { ok: true, account: number, requestId: number, accountKey: string }
+  /** `guess`: a token was compared and was wrong (only guesses count against the account). */
+  | { ok: false, requestId: number, reason: string, accountKey: string, guess?: boolean }
 
 function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a, 'utf8')
@@ -26,12 +31,13 @@ function sameSecret(a: string, b: string): boolean {
 export function authenticate(view: BtpFrameView, frame: Uint8Array, port: number, accounts: readonly AccountEntry[]): AuthResult {
   const failure = view.read(frame, 0, frame.length)
   const requestId = view.requestId >= 0 ? view.requestId : 0
-  if (failure !== null) return { ok: false, requestId, reason: `malformed BTP frame: ${failure.field}: ${failure.problem}` }
+  const portKey = `port:${port}`
+  if (failure !== null) return { ok: false, requestId, reason: `malformed BTP frame: ${failure.field}: ${failure.problem}`, accountKey: portKey }
   if (view.type !== BtpType.Message || view.indexOfEntry(NAME_AUTH) < 0) {
-    return { ok: false, requestId, reason: 'the first message must be a BTP auth message' }
+    return { ok: false, requestId, reason: 'the first message must be a BTP auth message', accountKey: portKey }
   }
   const tokenEntry = view.indexOfEntry(NAME_AUTH_TOKEN)
-  if (tokenEntry < 0) return { ok: false, requestId, reason: 'auth message without auth_token' }
+  if (tokenEntry < 0) return { ok: false, requestId, reason: 'auth message without auth_token', accountKey: portKey }
   const token = view.entryText(tokenEntry)
   const userEntry = view.indexOfEntry(NAME_AUTH_USERNAME)
   const username = userEntry >= 0 ? view.entryText(userEntry) : ''
@@ -39,8 +45,9 @@ export function authenticate(view: BtpFrameView, frame: Uint8Array, port: number
   // With several accounts on one port, a username picks the account; otherwise the secret does.
   const named = username !== '' ? candidates.filter((a) => a.id === username) : []
   const pool = named.length > 0 ? named : candidates
+  const accountKey = named.length > 0 ? named[0].id : portKey
   for (const account of pool) {
-    if (sameSecret(token, account.secret)) return { ok: true, account: account.index, requestId }
+    if (sameSecret(token, account.secret)) return { ok: true, account: account.index, requestId, accountKey }
   }
-  return { ok: false, requestId, reason: 'invalid auth_token' }
+  return { ok: false, requestId, reason: 'invalid auth_token', accountKey, guess: true }
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { AuthBackoff, backoffReason, sourceKey } from '../../../src/data/auth-backoff'
+import { AuthBackoff, backoffReason, sourceKey } from '../../../../src/data/links/auth-backoff'
 
 const T0 = 1_000_000
 
@@ -124,8 +124,12 @@ test('an empty account key tracks the source only (auth timeouts)', () => {
 })
 
 test('one IPv6 /64 is one source; IPv4-mapped addresses are their IPv4 address', () => {
-  assert.equal(sourceKey('127.0.0.1'), '127.0.0.1')
-  assert.equal(sourceKey('0000:0000:0000:0000:0000:ffff:7f00:0001'), '127.0.0.1')
+  // Loopback has no source key (a local proxy makes every client loopback).
+  assert.equal(sourceKey('127.0.0.1'), '')
+  assert.equal(sourceKey('0000:0000:0000:0000:0000:ffff:7f00:0001'), '')
+  assert.equal(sourceKey('0000:0000:0000:0000:0000:0000:0000:0001'), '')
+  assert.equal(sourceKey('10.1.2.3'), '10.1.2.3')
+  assert.equal(sourceKey('0000:0000:0000:0000:0000:ffff:0a01:0203'), '10.1.2.3')
   assert.equal(sourceKey('::ffff:192.0.2.1'), '192.0.2.1')
   assert.equal(sourceKey('2001:0db8:0000:0001:0000:0000:0000:0001'), '2001:0db8:0000:0001::/64')
   assert.equal(sourceKey('2001:db8:0:1::dead:beef'), '2001:0db8:0000:0001::/64')

@@ -232,7 +232,7 @@ export class AuthBackoff {
    */
   delayFor(remote: string, accountKey: string, now: number): number {
     const source = sourceKey(remote)
-    let wait = this.waitOf(this.sources, source, now)
+    let wait = source === '' ? 0 : this.waitOf(this.sources, source, now)
     if (accountKey !== '') {
       const accountWait = this.waitOf(this.accounts, accountKey, now)
       if (accountWait > wait && this.trusted.find(pairKey(source, accountKey)) === NONE) wait = accountWait
@@ -244,7 +244,8 @@ export class AuthBackoff {
   /** Records a failed attempt (wrong token, malformed auth; auth timeout with `accountKey` ''). */
   failed(remote: string, accountKey: string, now: number): void {
     this.failureCount++
-    this.fail(this.sources, sourceKey(remote), now)
+    const source = sourceKey(remote)
+    if (source !== '') this.fail(this.sources, source, now)
     if (accountKey !== '') this.fail(this.accounts, accountKey, now)
   }
 
@@ -257,6 +258,11 @@ export class AuthBackoff {
     const slot = this.sources.find(source)
     if (slot !== NONE) this.sources.remove(slot)
     if (accountKey !== '') this.trusted.touch(pairKey(source, accountKey), now)
+  }
+
+  /** Has `remote` logged in to `accountKey` before? (Its right token is let through a source wait.) */
+  isTrusted(remote: string, accountKey: string): boolean {
+    return accountKey !== '' && this.trusted.find(pairKey(sourceKey(remote), accountKey)) !== NONE
   }
 
   /** Keys held per table, for /status and tests. */
@@ -295,11 +301,14 @@ function pairKey(source: string, accountKey: string): string {
  * host can use every address in its /64. Text that does not parse is used as it is.
  */
 export function sourceKey(remote: string): string {
+  // Loopback has no source key: behind a local reverse proxy every client is 127.0.0.1, and one
+  // failing client would lock out all the others. The account key still throttles guessing.
+  if (remote.startsWith('127.') || remote === '::1' || remote === '0000:0000:0000:0000:0000:0000:0000:0001') return ''
   if (remote.indexOf(':') < 0) return remote
   const g = parseIpv6(remote)
   if (g === null) return remote
   if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
-    return `${g[6] >> 8}.${g[6] & 255}.${g[7] >> 8}.${g[7] & 255}`
+    return g[6] >> 8 === 127 ? '' : `${g[6] >> 8}.${g[6] & 255}.${g[7] >> 8}.${g[7] & 255}`
   }
   const hex = (n: number): string => n.toString(16).padStart(4, '0')
   return `${hex(g[0])}:${hex(g[1])}:${hex(g[2])}:${hex(g[3])}::/64`

@@ -44,6 +44,12 @@ export class Outbox {
     this.used = end
   }
 
+  /** Forgets every queued frame (the link closed; there is no one to write them to). */
+  clear(): void {
+    this.count = 0
+    this.used = 0
+  }
+
   /** Hands each queued frame to `send` (a view valid only during the call) and empties the box. */
   drain(send: (frame: Uint8Array) => void): void {
     let start = 0

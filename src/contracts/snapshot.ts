@@ -5,6 +5,7 @@
  */
 
 export type Relation = 'parent' | 'peer' | 'child'
+export type NetworkEnv = 'test' | 'production'
 
 export interface BtpClientTarget {
   /** ws: or wss: URL without credentials. */
@@ -39,7 +40,7 @@ export interface Snapshot {
   version: number
   /** The connector's own address; '' while waiting for a parent's IL-DCP answer. */
   ownAddress: string
-  env: 'test' | 'production'
+  env: NetworkEnv
   accounts: AccountEntry[]
   /** Route table (see src/routing) in shared memory. */
   routes: SharedArrayBuffer

@@ -1,0 +1,70 @@
+/** Messages between the control plane and a data-plane worker (postMessage; never per packet). */
+import type { BalanceBuffers } from '../store/balances'
+import type { Snapshot } from './snapshot'
+
+/** Per-worker limits the data plane enforces (CONNECTOR_* settings, see README "Bounds"). */
+export interface WorkerLimits {
+  maxPacketsInFlightPerAccount: number
+  maxConnectionsPerAccount: number
+  linkPauseBytes: number
+  linkCloseBytes: number
+  linkStallTimeout: number
+}
+
+export interface WorkerInit {
+  index: number
+  /** This worker's incarnation (a replacement worker gets a new one). */
+  incarnation: number
+  /** Int32 per worker: its live incarnation, 0 while it is being replaced. Written by the control plane. */
+  incarnations: SharedArrayBuffer
+  workerCount: number
+  snapshot: Snapshot
+  /** rings[from][to]: the shared ring from worker `from` to worker `to`. */
+  rings: SharedArrayBuffer[][]
+  /** One Int32 doorbell per worker. */
+  doorbells: SharedArrayBuffer
+  /** Int32 per (account, worker): live links. Each worker writes its own column only. */
+  connectionCounts: SharedArrayBuffer
+  initialConnectTimeout: number
+  balances: BalanceBuffers
+  store: { kind: 'lmdb' | 'memory', path: string }
+  durability: 'durable' | 'process' | 'relaxed'
+  /** Shared token buckets (store/buckets.ts): rate limit, throughput in and out. */
+  buckets: { packets: SharedArrayBuffer, incoming: SharedArrayBuffer, outgoing: SharedArrayBuffer }
+  limits: WorkerLimits
+}
+
+export type ControlToWorker =
+  | { type: 'snapshot', snapshot: Snapshot }
+  | { type: 'worker-lost', worker: number, incarnation: number }
+  | { type: 'crash' }
+  | { type: 'shutdown', graceMs: number }
+  /** The control plane's answer to a peer.* request the worker passed on. */
+  | { type: 'peer-reply', token: number, packet: Uint8Array }
+  /** Send this Prepare on a link of `account`; answer with prepare-reply under `token`. */
+  | { type: 'send-prepare', token: number, account: number, packet: Uint8Array }
+
+export interface WorkerStats {
+  prepares: number
+  fulfilled: number
+  rejected: number
+  handedOver: number
+  deduplicated: number
+  inFlight: number
+  /** Rejects this connector produced itself, by ILP error code. */
+  rejectsByCode: Record<string, number>
+  /** Failed BTP logins on this worker's listeners. */
+  authFailures: number
+}
+
+export type WorkerToControl =
+  | { type: 'ready' }
+  | { type: 'fatal', message: string }
+  | { type: 'address', account: number, address: string }
+  | { type: 'link', account: number, connected: boolean }
+  | ({ type: 'stats' } & WorkerStats)
+  | { type: 'stopped' }
+  /** A peer.* Prepare (CCP) for the control plane to answer with peer-reply. */
+  | { type: 'peer-request', token: number, account: number, packet: Uint8Array }
+  /** The Fulfill or Reject for a send-prepare. */
+  | { type: 'prepare-reply', token: number, packet: Uint8Array }

@@ -1,0 +1,232 @@
+/**
+ * BTP server links (uWebSockets.js): one uWS app per distinct listener (host, port) in every
+ * worker, sharing the port with the other workers through SO_REUSEPORT, so the kernel spreads
+ * connections across workers and a connection stays on the worker that accepted it.
+ *
+ * A connection must authenticate first (RFC 23 auth message, see auth.ts) and promptly; then it
+ * is a link of its account like any other. Writes are corked per socket once per turn; uWS's own
+ * send buffer is what `queuedBytes` reports for back-pressure (see Link).
+ */
+import { loadUws } from '../../native/uws'
+import type { us_listen_socket, UwsApp, WebSocket as UwsSocket } from '../../native/uws'
+import { BtpFrameView } from '../../protocols/btp/codec'
+import { btpErrorFrame, emptyResponse } from '../../protocols/btp/frames'
+import type { AccountEntry } from '../../contracts/snapshot'
+import { createLogger, RateLimitedLog } from '../../log'
+import { authenticate } from './auth'
+import { AuthBackoff, backoffReason } from './auth-backoff'
+import { BtpLink, type BtpLinkOwner } from './btp-link'
+import type { LinkBounds } from './link'
+
+const log = createLogger('btp-server')
+
+/** A connection must authenticate promptly; one that never does would hold a socket forever. */
+const AUTH_TIMEOUT_MS = 10_000
+/** BTP messages above this are refused with close code 1009 (the largest BTP frame of a legal ILP packet is far smaller). */
+export const MAX_MESSAGE_BYTES = 256 * 1024
+/**
+ * What uWS itself accepts: up to here a too-big message is refused with 1009 and a reason; past
+ * it uWS cuts the connection at the frame header (1006) without buffering the payload, so a
+ * connection can hold at most this much of an unfinished message.
+ */
+const UWS_PAYLOAD_LIMIT = 1024 * 1024
+
+interface SocketData {
+  link: BtpServerLink | null
+}
+
+export class BtpServerLink extends BtpLink {
+  constructor(private readonly ws: UwsSocket<SocketData>, port: number, remote: string, owner: BtpLinkOwner, bounds: LinkBounds) {
+    super(port, remote, owner, bounds)
+  }
+
+  protected writeFrames(): void {
+    const ws = this.ws
+    let dropped = false
+    ws.cork(() => {
+      this.outbox.drain((frame) => {
+        // 2: uWS dropped the frame past maxBackpressure. It is set above closeBytes, so this
+        // only happens when one turn queued more than that; the link must not stay open then.
+        if (!dropped && ws.send(frame, true, false) === 2) dropped = true
+      })
+    })
+    if (dropped) this.close(1008, `peer is not reading: send buffer over ${this.bounds.closeBytes} bytes`)
+  }
+
+  queuedBytes(): number {
+    if (this.closed) return 0
+    return this.ws.getBufferedAmount() + this.outbox.used
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return
+    this.closed = true
+    try {
+      this.ws.end(code, reason.length > 120 ? reason.slice(0, 120) : reason)
+    } catch {
+      // already closed by the peer
+    }
+  }
+}
+
+export interface ServerHooks {
+  accounts(): readonly AccountEntry[]
+  /** May this account take one more connection? (CONNECTOR_MAX_CONNECTIONS_PER_ACCOUNT) */
+  admit(account: number): boolean
+  linkUp(link: BtpServerLink, account: number): void
+  linkDown(link: BtpServerLink): void
+}
+
+export class BtpServer {
+  private readonly apps: UwsApp[] = []
+  private readonly listenSockets: us_listen_socket[] = []
+  readonly links = new Set<BtpServerLink>()
+  private readonly authView = new BtpFrameView()
+  private readonly badAuthLog = new RateLimitedLog(log, 'warn')
+  private readonly backoff = new AuthBackoff()
+  authFailures = 0
+
+  /** Logins refused by back-off without looking at the token. */
+  get authRefused(): number {
+    return this.backoff.refused
+  }
+
+  constructor(private readonly owner: BtpLinkOwner, private readonly bounds: LinkBounds, private readonly hooks: ServerHooks) {}
+
+  /** Opens every listener of the account table; resolves when all accept connections. */
+  start(accounts: readonly AccountEntry[]): Promise<void> {
+    const { uws } = loadUws()
+    const listeners = new Map<string, { host: string, port: number }>()
+    for (const a of accounts) {
+      if (a.listenerPort > 0) listeners.set(`${a.listenerHost}:${a.listenerPort}`, { host: a.listenerHost, port: a.listenerPort })
+    }
+    const started: Array<Promise<void>> = []
+    for (const { host, port } of listeners.values()) {
+      const app = uws.App()
+      app.ws<SocketData>('/*', {
+        compression: 0,
+        maxPayloadLength: UWS_PAYLOAD_LIMIT,
+        // uWS pings idle peers (ws and ilp-plugin-btp answer) and drops those that stay silent.
+        idleTimeout: 60,
+        // Above closeBytes the link closes itself (BtpLink.flush); uWS's own limit sits higher
+        // so that it never drops a frame of a link that is still open.
+        maxBackpressure: this.bounds.closeBytes * 2 + MAX_MESSAGE_BYTES,
+        open: (ws) => {
+          const remote = Buffer.from(ws.getRemoteAddressAsText()).toString()
+          const link = new BtpServerLink(ws, port, remote, this.owner, this.bounds)
+          ws.getUserData().link = link
+          this.links.add(link)
+        },
+        message: (ws, message) => {
+          const link = ws.getUserData().link
+          if (link === null || link.closed) return
+          if (message.byteLength > MAX_MESSAGE_BYTES) {
+            this.badAuthLog.write(Date.now(), 'closing a link that sent a message over the limit', { port: link.port, remote: link.remote, bytes: message.byteLength })
+            link.close(1009, `message of ${message.byteLength} bytes is over the limit of ${MAX_MESSAGE_BYTES}`)
+            return
+          }
+          const frame = new Uint8Array(message)
+          if (link.account < 0) this.onAuth(link, frame)
+          else link.onMessage(frame)
+        },
+        drain: (ws) => {
+          ws.getUserData().link?.onDrain()
+        },
+        close: (ws) => {
+          const data = ws.getUserData()
+          const link = data.link
+          data.link = null
+          if (link !== null) {
+            link.closed = true
+            this.links.delete(link)
+            if (link.account >= 0) this.hooks.linkDown(link)
+          }
+        },
+      })
+      started.push(new Promise((resolve, reject) => {
+        app.listen(host, port, (socket) => {
+          if (socket) {
+            this.listenSockets.push(socket)
+            resolve()
+          } else {
+            reject(new Error(`cannot listen on ${host}:${port} (port in use or not permitted)`))
+          }
+        })
+      }))
+      this.apps.push(app)
+    }
+    return Promise.all(started).then(() => undefined)
+  }
+
+  private onAuth(link: BtpServerLink, frame: Uint8Array): void {
+    const accounts = this.hooks.accounts()
+    const now = Date.now()
+    const result = authenticate(this.authView, frame, link.port, accounts)
+    // During a back-off even a right token is refused: accepting it would confirm a guess. The
+    // exception is an owner's right token from an address it has logged in from before, so that
+    // failures from a shared address (NAT, the same host) do not lock the owner out.
+    const owner = result.ok && this.backoff.isTrusted(link.remote, result.accountKey)
+    const wait = owner ? 0 : this.backoff.delayFor(link.remote, result.accountKey, now)
+    if (wait > 0) {
+      this.refuse(link, result.requestId, backoffReason(wait), 'T05', 'RateLimitedError')
+      return
+    }
+    if (!result.ok) {
+      this.authFailures++
+      // A malformed first frame is no guess at a secret: it counts against its source only.
+      this.backoff.failed(link.remote, result.guess === true ? result.accountKey : '', now)
+      this.refuse(link, result.requestId, result.reason)
+      return
+    }
+    this.backoff.succeeded(link.remote, result.accountKey, now)
+    if (!this.hooks.admit(result.account)) {
+      this.refuse(link, result.requestId, `account ${accounts[result.account].id} has too many connections`)
+      return
+    }
+    this.hooks.linkUp(link, result.account)
+    link.sendFrame(emptyResponse(result.requestId))
+    log.info('account connected', { account: accounts[result.account].id, link: link.id, remote: link.remote })
+  }
+
+  private refuse(link: BtpServerLink, requestId: number, reason: string, code = 'F00', name = 'NotAcceptedError'): void {
+    this.badAuthLog.write(Date.now(), 'BTP authentication refused', { port: link.port, remote: link.remote, reason })
+    link.sendFrame(btpErrorFrame(requestId, code, name, reason))
+    link.flush()
+    link.close(1008, reason)
+  }
+
+  /** Once a second: unauthenticated connections past the deadline, and stalled links. */
+  sweep(now: number): void {
+    for (const link of this.links) {
+      if (link.closed) continue
+      if (link.account < 0) {
+        if (now - link.openedAt > AUTH_TIMEOUT_MS) {
+          this.backoff.failed(link.remote, '', now)
+          this.badAuthLog.write(now, 'closing a connection that did not authenticate in time', { port: link.port, remote: link.remote })
+          link.close(1008, 'authentication timeout')
+        }
+      } else {
+        link.checkStall(now)
+      }
+    }
+  }
+
+  /** Stops accepting connections; the links stay open. */
+  stopListening(): void {
+    const { uws } = loadUws()
+    for (const socket of this.listenSockets) uws.us_listen_socket_close(socket)
+    this.listenSockets.length = 0
+  }
+
+  /** True when no link holds bytes its peer has not read yet. */
+  drained(): boolean {
+    for (const link of this.links) if (!link.closed && link.queuedBytes() > 0) return false
+    return true
+  }
+
+  /** Closes every link cleanly, then every socket: uWS aborts if a thread exits with sockets open. */
+  closeAll(code: number, reason: string): void {
+    for (const link of this.links) link.close(code, reason)
+    for (const app of this.apps) app.close()
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * HOT PATH. Hand-over between workers: when the next hop's link lives on another worker, the
+ * switch writes the forwarded Prepare (amount and expiry already patched) into the shared ring
+ * to that worker, and the reply comes back through the ring the other way. Rings are
+ * single-producer single-consumer byte queues in shared memory (store/ring.ts), one per ordered
+ * pair of workers; a doorbell wakes the reader once per flush.
+ *
+ *   record FORWARD: a = source pending id, b = next hop account, c = target incarnation, d = source incarnation
+ *   record REPLY:   a = source pending id,                       c = target incarnation, d = replier incarnation
+ *
+ * Incarnations make worker replacement safe: a record addressed to an earlier incarnation of
+ * this worker is dropped, and a reply settles a slot only if it comes from the worker and
+ * incarnation the packet was handed to (replies.ts). A new worker skips whatever its predecessor
+ * left unread in its rings; nobody else touches a ring's header.
+ */
+import type { RingRecord } from '../../store/ring'
+import { PrepareView, writeForwardedPrepare } from '../../protocols/ilp/packet'
+import type { Output } from './output'
+import type { Replies } from './replies'
+import type { PathState } from './state'
+import type { Switch } from './switch'
+
+export const RING_FORWARD = 1
+export const RING_REPLY = 2
+
+export class Handover {
+  private readonly forwardScratch = new Uint8Array(64 * 1024)
+  private readonly ringPrepare = new PrepareView()
+  private ringSource = 0
+  private readonly onRecordBound = (record: RingRecord): void => this.onRecord(record)
+  /** Wired by the packet path. */
+  switch!: Switch
+  replies!: Replies
+
+  constructor(private readonly state: PathState, private readonly output: Output) {
+    // Whatever an earlier incarnation of this worker left unread is not for this one.
+    for (const reader of state.opts.ringReaders) reader?.skipAll()
+  }
+
+  /** The live incarnation of worker `w` (0 while it is being replaced: nothing is handed to it). */
+  incarnationOf(worker: number): number {
+    return Atomics.load(this.state.opts.incarnations, worker)
+  }
+
+  /** Writes the forwarded Prepare straight into the ring to `worker`; false when the ring is full. */
+  handOver(worker: number, incarnation: number, id: number, account: number, p: PrepareView, amount: bigint, expiry: number): boolean {
+    const writer = this.state.opts.ringWriters[worker]
+    if (writer === null || p.length > this.forwardScratch.length) return false
+    const end = writeForwardedPrepare(p, this.forwardScratch, 0, amount, expiry)
+    if (!writer.write(RING_FORWARD, id, account, incarnation, this.state.opts.incarnation, this.forwardScratch, 0, end)) return false
+    this.output.markWorker(worker)
+    return true
+  }
+
+  /**
+   * Sends a reply back to the worker (and incarnation) that handed the packet here. A reply is
+   * never dropped for a full ring: it waits, in order, and is retried at every flush.
+   */
+  replyToWorker(worker: number, incarnation: number, sourceId: number, buf: Uint8Array, start: number, end: number): void {
+    const writer = this.state.opts.ringWriters[worker]
+    if (writer === null) return
+    if (this.waiting.length === 0 && writer.write(RING_REPLY, sourceId, 0, incarnation, this.state.opts.incarnation, buf, start, end)) {
+      this.output.markWorker(worker)
+      return
+    }
+    this.waiting.push({ worker, incarnation, sourceId, bytes: buf.slice(start, end) })
+    this.output.schedule()
+  }
+
+  /** Replies that found their ring full (cold: only when the other worker falls behind). */
+  private waiting: Array<{ worker: number, incarnation: number, sourceId: number, bytes: Uint8Array }> = []
+
+  /** Part of every flush: retries waiting replies, in order. */
+  flush(): void {
+    if (this.waiting.length === 0) return
+    const me = this.state.opts.incarnation
+    let i = 0
+    for (; i < this.waiting.length; i++) {
+      const r = this.waiting[i]
+      // A reply to a worker that has been replaced since has no one to go to.
+      if (this.incarnationOf(r.worker) !== r.incarnation) continue
+      const writer = this.state.opts.ringWriters[r.worker]!
+      if (!writer.write(RING_REPLY, r.sourceId, 0, r.incarnation, me, r.bytes, 0, r.bytes.length)) break
+      this.output.markWorker(r.worker)
+    }
+    this.waiting = this.waiting.slice(i)
+    if (this.waiting.length > 0) setTimeout(() => this.output.schedule(), 1)
+  }
+
+  /** Drains the rings of every other worker (after this worker's doorbell rang). */
+  drain(): void {
+    const readers = this.state.opts.ringReaders
+    for (let w = 0; w < readers.length; w++) {
+      const reader = readers[w]
+      if (reader === null) continue
+      this.ringSource = w
+      reader.drain(this.onRecordBound)
+    }
+  }
+
+  private onRecord(record: RingRecord): void {
+    if (record.c !== this.state.opts.incarnation) return // for a predecessor of this worker
+    if (record.kind === RING_FORWARD) {
+      const p = this.ringPrepare
+      const s = this.state
+      if (p.read(record.data, record.start, record.end) !== null) {
+        this.replyToWorker(this.ringSource, record.d, record.a, s.rejectScratch, 0,
+          s.writeReject('T00', Buffer.from('internal error: unreadable hand-over'), new Uint8Array(0)))
+        return
+      }
+      this.switch.forwardHanded(this.ringSource, record.d, record.a, record.b, p)
+    } else if (record.kind === RING_REPLY) {
+      this.replies.onHandedReply(this.ringSource, record.d, record.a, record.data, record.start, record.end)
+    }
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * HOT PATH. What every stage of one worker's packet path shares: the options the worker was
+ * started with, the current snapshot in the shapes the hot code reads (rates as bigint pairs,
+ * the route table, the active policy checks), the pending table, the expiry wheel, the links of
+ * each account on this worker, counters, and the reject writer. Built once per worker; `install`
+ * swaps in a snapshot between packets.
+ */
+import type { AccountEntry, Snapshot } from '../../contracts/snapshot'
+import type { IlpErrorCode } from '../../protocols/ilp/errors'
+import { RejectBuilder } from '../../protocols/ilp/reject'
+import { type RouteTable, routeTableFromBuffer } from '../../routing/route-table'
+import type { Balances } from '../../store/balances'
+import type { AmountBuckets, PacketBuckets } from '../../store/buckets'
+import type { Journal } from '../../store/durable'
+import type { RingReader, RingWriter } from '../../store/ring'
+import { createLogger, RateLimitedLog } from '../../log'
+import { DedupTable } from '../dedup'
+import { ExpiryWheel } from '../expiry-wheel'
+import type { Link } from '../links/link'
+import { CAPACITY, PendingTable } from '../pending'
+import { PacketContext } from '../policies/context'
+import { INCOMING_POLICIES, OUTGOING_POLICIES, activePolicies, policyEnabled } from '../policies/index'
+import { maxPacketAmountOf } from '../policies/max-packet-amount'
+
+export const log = createLogger('packet-path')
+
+/** Everything a worker's packet path is built from (explicit, no container). */
+export interface PathOptions {
+  workerIndex: number
+  workerCount: number
+  /** This worker's incarnation: a replacement worker gets a new one (see pending.ts, handover.ts). */
+  incarnation: number
+  /** incarnations[w]: worker w's live incarnation, 0 while it is being replaced (control plane writes). */
+  incarnations: Int32Array
+  /** connectionCounts[account * workerCount + worker]: live links of each account on each worker. */
+  connectionCounts: Int32Array
+  /** writers[w]: ring from this worker to worker w (null for itself). */
+  ringWriters: Array<RingWriter | null>
+  /** readers[w]: ring from worker w to this worker (null for itself). */
+  ringReaders: Array<RingReader | null>
+  /** Rings worker w's doorbell. */
+  ringDoorbell: (worker: number) => void
+  balances: Balances
+  journal: Journal
+  /** durable, process: Fulfills wait for their journal write (synced, or only committed); relaxed: they leave first. */
+  durability: 'durable' | 'process' | 'relaxed'
+  packetBuckets: PacketBuckets
+  incomingBuckets: AmountBuckets
+  outgoingBuckets: AmountBuckets
+  /** CONNECTOR_MAX_PACKETS_IN_FLIGHT_PER_ACCOUNT */
+  maxInFlightPerAccount: number
+  /** Posts a cold message to the control plane (peer.* requests and replies). */
+  postToControl: (message: PathToControl) => void
+}
+
+/** The packet path's part of the worker → control plane messages (see contracts/plane-messages). */
+export type PathToControl =
+  | { type: 'peer-request', token: number, account: number, packet: Uint8Array }
+  | { type: 'prepare-reply', token: number, packet: Uint8Array }
+
+/** Counters the control plane aggregates. A packet is counted once, by the worker it arrived on. */
+export class PathStats {
+  prepares = 0
+  fulfilled = 0
+  rejected = 0
+  /** Rejects this connector produced, by code. */
+  readonly rejectsByCode = new Map<string, number>()
+  handedOver = 0
+  deduplicated = 0
+}
+
+export class PathState {
+  readonly stats = new PathStats()
+  readonly pending: PendingTable
+  readonly wheel = new ExpiryWheel(CAPACITY)
+  readonly dedup = new DedupTable(CAPACITY)
+  /** Deduplication: leader slot → ids of the packets that joined it. */
+  readonly followers = new Map<number, number[]>()
+  /** Authenticated links of each account on this worker. */
+  accountLinks: Link[][] = []
+  snapshot!: Snapshot
+  accounts: AccountEntry[] = []
+  routes!: RouteTable
+  rateNum: bigint[] = []
+  rateDen: bigint[] = []
+  incoming: Array<(c: PacketContext) => number> = []
+  outgoing: Array<(c: PacketContext) => number> = []
+  deduplicate = true
+  ownAddressKnown = false
+  /** Shutdown: new Prepares are refused while what is in flight finishes. */
+  stopping = false
+  readonly rejects = new RejectBuilder('')
+  readonly ctx: PacketContext
+  readonly roundRobin: number[] = []
+  private readonly rejectLog = new RateLimitedLog(log, 'info')
+
+  constructor(readonly opts: PathOptions) {
+    this.pending = new PendingTable(opts.incarnation * 7919)
+    this.ctx = new PacketContext({
+      worker: opts.workerIndex,
+      balances: opts.balances,
+      packetBuckets: opts.packetBuckets,
+      incomingBuckets: opts.incomingBuckets,
+      outgoingBuckets: opts.outgoingBuckets,
+      dedup: this.dedup,
+      pending: this.pending,
+    })
+  }
+
+  /** Installs a snapshot; called between packets, so no packet sees half of it. */
+  install(snapshot: Snapshot): void {
+    const n = snapshot.accounts.length
+    const rateNum: bigint[] = new Array(n * n)
+    const rateDen: bigint[] = new Array(n * n)
+    for (let i = 0; i < n * n; i++) {
+      rateNum[i] = BigInt(snapshot.rates[i][0])
+      rateDen[i] = BigInt(snapshot.rates[i][1])
+    }
+    this.rateNum = rateNum
+    this.rateDen = rateDen
+    const ctx = this.ctx
+    ctx.maxPacket = snapshot.accounts.map((a) => maxPacketAmountOf(a.maxPacketAmount))
+    ctx.packetLifetime = snapshot.accounts.map((a) => a.packetLifetime)
+    ctx.accountIds = snapshot.accounts.map((a) => a.id)
+    ctx.env = snapshot.env
+    this.incoming = activePolicies(INCOMING_POLICIES, snapshot.disableMiddleware)
+    this.outgoing = activePolicies(OUTGOING_POLICIES, snapshot.disableMiddleware)
+    this.deduplicate = policyEnabled('deduplicate', snapshot.disableMiddleware)
+    this.routes = routeTableFromBuffer(snapshot.routes)
+    this.accounts = snapshot.accounts
+    this.snapshot = snapshot
+    this.rejects.setAddress(snapshot.ownAddress)
+    this.ownAddressKnown = snapshot.ownAddress !== ''
+    this.pending.setAccounts(n)
+    while (this.accountLinks.length < n) this.accountLinks.push([])
+    while (this.roundRobin.length < n) this.roundRobin.push(0)
+  }
+
+  /** Counts a reject this connector produced (by code; `rejected` counts answers) and logs it, at most a few lines per interval. */
+  countReject(code: IlpErrorCode, message: Uint8Array | null): void {
+    this.stats.rejectsByCode.set(code, (this.stats.rejectsByCode.get(code) ?? 0) + 1)
+    if (message !== null && this.rejectLog.allow(Date.now())) {
+      log.info('rejected a packet', { code, message: Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString('utf8') })
+    }
+  }
+
+  /** Where writeReject puts a reject: valid until the next call. */
+  readonly rejectScratch = new Uint8Array(16 * 1024)
+
+  /** Writes a reject of this connector's own into `rejectScratch` and counts it; returns its end. */
+  writeReject(code: IlpErrorCode, message: Uint8Array, data: Uint8Array = EMPTY): number {
+    this.countReject(code, message)
+    const m = message.length > 8191 ? message.subarray(0, 8191) : message
+    return this.rejects.write(this.rejectScratch, 0, code, m, data)
+  }
+
+  /** Answers request `requestId` on `link` with a reject of this connector's own. */
+  rejectToLink(link: Link, requestId: number, code: IlpErrorCode, message: Uint8Array, data: Uint8Array = EMPTY): void {
+    this.stats.rejected++
+    link.sendReply(requestId, this.rejectScratch, 0, this.writeReject(code, message, data))
+  }
+}
+
+const EMPTY = new Uint8Array(0)
+
+export function text(s: string): Uint8Array {
+  return Buffer.from(s, 'utf8')
+}
