@@ -29,6 +29,8 @@ export function parseBtpServerUrl(value: string): BtpServerUrl | { error: string
   const protocol = url.protocol === 'wss:' ? 'wss' : 'ws'
   if (url.hostname === '') return { error: 'has no host' }
   const port = url.port === '' ? (protocol === 'wss' ? 443 : 80) : Number(url.port)
+  // WHATWG URL takes port 0; nothing can be dialled there.
+  if (port === 0) return { error: 'has port 0' }
   // WHATWG URL keeps IPv6 hosts in brackets; sockets want them bare.
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
   return {
