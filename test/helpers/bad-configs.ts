@@ -87,7 +87,12 @@ export const BAD_CONFIGS: BadConfig[] = [
   { name: 'responseTimeout negative', env: { CONNECTOR_ACCOUNTS: withOk({ bob: goodAccount(41001, { options: { listener: { port: 41001, secret: 's' }, responseTimeout: -5 } }) }) }, expect: ['account bob', 'options.responseTimeout', 'at least'] },
 
   // routes and addresses
-  { name: 'a route prefix with an empty segment', env: { CONNECTOR_ROUTES: '[{"targetPrefix":"g..x","peerId":"ok"}]' }, expect: ['CONNECTOR_ROUTES', '[0].targetPrefix', 'empty segment', '"g..x"'] },
+  // This one used to pass the schema and crash the route table build with a stack trace.
+  {
+    name: 'a route prefix with an empty segment (g..x)',
+    env: { CONNECTOR_ACCOUNTS: withOk({ bob: goodAccount(41001, { relation: 'peer' }) }), CONNECTOR_ROUTES: '[{"targetPrefix":"g..x","peerId":"bob"}]' },
+    expect: ['CONNECTOR_ROUTES: [0].targetPrefix must be an ILP address prefix', 'has an empty segment (two dots in a row), got "g..x"'],
+  },
   { name: 'a route prefix with a leading dot', env: { CONNECTOR_ROUTES: '[{"targetPrefix":".g","peerId":"ok"}]' }, expect: ['CONNECTOR_ROUTES', '[0].targetPrefix', 'starts with a dot'] },
   { name: 'a route prefix with a trailing dot', env: { CONNECTOR_ROUTES: '[{"targetPrefix":"g.","peerId":"ok"}]' }, expect: ['CONNECTOR_ROUTES', '[0].targetPrefix', 'ends with a dot'] },
   { name: 'a route prefix past 1023 bytes', env: { CONNECTOR_ROUTES: JSON.stringify([{ targetPrefix: 'g.' + 'a'.repeat(1100), peerId: 'ok' }]) }, expect: ['CONNECTOR_ROUTES', '[0].targetPrefix', '1102 bytes long'] },
