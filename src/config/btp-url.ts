@@ -4,9 +4,10 @@
  * so ilpd sends exactly the auth_username and auth_token the JavaScript plugin would have
  * sent, including its quirk of sending them percent-encoded as the URL holds them.
  */
+import type { BtpProtocol } from './schema'
 
 export interface BtpServerUrl {
-  protocol: 'ws' | 'wss'
+  protocol: BtpProtocol
   host: string
   port: number
   /** Path and query, "/" when absent. */

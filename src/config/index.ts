@@ -13,7 +13,7 @@ export {
 // The named unions, each defined once by the schema; import these instead of writing the literals.
 export {
   RELATIONS, DURABILITY_MODES, NETWORK_ENVS, STORE_KINDS, BACKENDS,
-  type Relation, type Durability, type NetworkEnv, type StoreKind, type Backend,
+  type Relation, type Durability, type NetworkEnv, type StoreKind, type Backend, type BtpProtocol,
 } from './schema'
 export { DEFAULT_SETTINGS, SETTING_DEFAULTS, defaultWorkers } from './defaults'
 export { envName, ENV_PREFIX, SETTING_KINDS } from './env'

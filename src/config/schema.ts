@@ -188,10 +188,14 @@ export const BtpListenerLinkSchema = z.object({
   responseTimeout: z.number().int(),
 })
 
+/** The WebSocket scheme under "btp+" in `options.server`. */
+export const BtpProtocolSchema = z.enum(['ws', 'wss'])
+export type BtpProtocol = z.infer<typeof BtpProtocolSchema>
+
 /** ilpd connects out to the peer's BTP server (ilp-plugin-btp `options.server`). */
 export const BtpClientLinkSchema = z.object({
   type: z.literal('btp-client'),
-  protocol: z.enum(['ws', 'wss']),
+  protocol: BtpProtocolSchema,
   host: z.string(),
   port: Port,
   path: z.string(),
