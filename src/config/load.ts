@@ -105,8 +105,9 @@ export function loadConfig(env: Record<string, string | undefined>, opts: LoadOp
   if (!('accounts' in raw) && !accountsMisspelled && !fromEnv.problems.some((p) => p.variable === accountsVariable)) {
     const state = env[accountsVariable] === undefined ? 'is not set' : 'is empty'
     const file = opts.configFile === undefined ? '' : ` (nor "accounts" in ${opts.configFile})`
+    const give = opts.configFile === undefined ? accountsVariable : `${accountsVariable} or the file's "accounts"`
     problems.push(`${accountsVariable}: ${state}${file}, and ilpd's demo accounts start only when no CONNECTOR_* variable ` +
-      `and no --config is given; set your accounts there (CONNECTOR_ACCOUNTS='{}' for none)`)
+      `and no --config is given; give your accounts in ${give} ('{}' for none)`)
   }
 
   // Each setting on its own, so a message names the variable (or file key) it came from.

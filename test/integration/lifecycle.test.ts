@@ -170,7 +170,7 @@ describe('invalid configuration exits 1 with a message in the operator\'s terms'
   test('CONNECTOR_* settings without accounts exit 1 instead of starting the demo', async () => {
     const { status, stderr } = await runIlpdToExit({ adminApi: false, env: { CONNECTOR_SPREAD: '0' } })
     assert.equal(status.code, 1)
-    assert.match(stderr, /^ilpd: invalid configuration: CONNECTOR_ACCOUNTS: is not set; .*CONNECTOR_ACCOUNTS='\{\}'/)
+    assert.match(stderr, /^ilpd: invalid configuration: CONNECTOR_ACCOUNTS: is not set, .*demo.* give your accounts in CONNECTOR_ACCOUNTS \('\{\}' for none\)\n$/)
   })
 })
 

@@ -128,7 +128,7 @@ describe('default config (no env, no file)', () => {
 
   test('any CONNECTOR_* variable, even an empty one, means no demo: the accounts must be given', () => {
     assert.deepEqual(
-      rejects({ CONNECTOR_STORE: 'memory', CONNECTOR_WORKERS: '3' }, 'CONNECTOR_ACCOUNTS: is not set', 'CONNECTOR_ACCOUNTS=\'{}\'').split('\n').length, 1)
+      rejects({ CONNECTOR_STORE: 'memory', CONNECTOR_WORKERS: '3' }, 'CONNECTOR_ACCOUNTS: is not set', 'give your accounts in CONNECTOR_ACCOUNTS (\'{}\' for none)').split('\n').length, 1)
     rejects({ CONNECTOR_ACCOUNTS: '' }, 'CONNECTOR_ACCOUNTS: is empty')
     rejects({ CONNECTOR_ROUTES: '' }, 'CONNECTOR_ACCOUNTS: is not set')
   })
