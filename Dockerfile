@@ -31,8 +31,9 @@ COPY --from=build /app/dist/src ./dist/src
 # The store is the only place the process writes; the code stays read-only to it.
 RUN mkdir -p /data && chown node:node /data
 VOLUME ["/data"]
-# 7768: BTP (moneyd's local port, ilpd's default listener); 7780: admin API and /metrics.
-# Both bind 127.0.0.1 unless configured otherwise: see native-notes/docker.md.
+# 7768: BTP (moneyd's local port, the usual listener); 7780: admin API and /metrics.
+# Listeners bind all interfaces unless wsOpts.host names one; the admin API binds
+# CONNECTOR_ADMIN_API_HOST (127.0.0.1 by default): see native-notes/docker.md.
 EXPOSE 7768 7780
 USER node
 # Node as PID 1 ignores SIGTERM without a handler; run with `docker run --init` (tini).

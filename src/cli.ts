@@ -3,6 +3,9 @@
  * `ilpd`: starts the connector. Configuration comes from the CONNECTOR_* environment variables
  * that ilp-connector documents, optionally on top of a JSON file (`--config FILE`); with none at
  * all, ilpd runs its local demo (see src/config/defaults.ts). Nothing imports this file.
+ *
+ * A configuration problem is printed in the operator's terms and exits 1; only a bug in ilpd may
+ * reach the last-resort handler at the bottom, which prints a stack trace for the bug report.
  */
 import { ConfigError, describeListeners, loadConfig } from './config'
 import { Connector } from './control/connector'
@@ -15,8 +18,9 @@ const USAGE = `usage: ilpd [--config FILE]
 
 Starts the ilpd Interledger connector. Settings come from CONNECTOR_* environment variables
 (as ilp-connector documents them) and, optionally, a JSON file with the same settings in
-camelCase (ilpAddress, accounts, backend, ...); the environment wins. With no configuration,
-ilpd runs a local demo: address test.ilpd, children alice and bob on 127.0.0.1:7768/7769.`
+camelCase (ilpAddress, accounts, backend, ...); the environment wins. With no configuration
+at all (no CONNECTOR_* variable and no --config), ilpd runs a local demo: address test.ilpd,
+children alice and bob on 127.0.0.1:7768/7769.`
 
 function parseArgs(argv: string[]): { configFile?: string } {
   const out: { configFile?: string } = {}
@@ -43,13 +47,20 @@ function fail(message: string): never {
   process.exit(1)
 }
 
+/** One problem on one line; several under one heading, one per line. */
+function failConfig(err: ConfigError): never {
+  const { problems } = err
+  if (problems.length === 1) fail(`invalid configuration: ${problems[0]}`)
+  fail(`invalid configuration (${problems.length} problems):\n  ${problems.join('\n  ')}`)
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2))
   let loaded
   try {
     loaded = loadConfig(process.env, args)
   } catch (err) {
-    if (err instanceof ConfigError) fail(`invalid configuration:\n  ${err.problems.join('\n  ')}`)
+    if (err instanceof ConfigError) failConfig(err)
     throw err
   }
   for (const warning of loaded.warnings) log.warn(warning)
@@ -65,7 +76,7 @@ async function main(): Promise<void> {
   try {
     connector = new Connector(config)
   } catch (err) {
-    if (err instanceof ConfigError) fail(`invalid configuration:\n  ${err.problems.join('\n  ')}`)
+    if (err instanceof ConfigError) failConfig(err)
     throw err
   }
   let stopping = false

@@ -21,7 +21,6 @@ export const POSITIVE_STRING = /^[1-9][0-9]*$/
 
 export const INT64_MIN = -(2n ** 63n)
 export const INT64_MAX = 2n ** 63n - 1n
-export const UINT64_MAX = 2n ** 64n - 1n
 
 /**
  * Integer decimal string → bigint; "Infinity" / "-Infinity" → ±Infinity.

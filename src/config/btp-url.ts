@@ -4,9 +4,10 @@
  * so ilpd sends exactly the auth_username and auth_token the JavaScript plugin would have
  * sent, including its quirk of sending them percent-encoded as the URL holds them.
  */
+import type { BtpProtocol } from './schema'
 
 export interface BtpServerUrl {
-  protocol: 'ws' | 'wss'
+  protocol: BtpProtocol
   host: string
   port: number
   /** Path and query, "/" when absent. */
@@ -29,6 +30,8 @@ export function parseBtpServerUrl(value: string): BtpServerUrl | { error: string
   const protocol = url.protocol === 'wss:' ? 'wss' : 'ws'
   if (url.hostname === '') return { error: 'has no host' }
   const port = url.port === '' ? (protocol === 'wss' ? 443 : 80) : Number(url.port)
+  // WHATWG URL takes port 0; nothing can be dialled there.
+  if (port === 0) return { error: 'has port 0' }
   // WHATWG URL keeps IPv6 hosts in brackets; sockets want them bare.
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
   return {

@@ -4,7 +4,7 @@
  * or lose balances on restart (store `memory`).
  */
 import os from 'node:os'
-import type { AccountSettings, Settings } from './schema'
+import { MAX_WORKERS, type AccountSettings, type Settings } from './schema'
 
 /** Defaults for every setting except `accounts` and `ilpAddress` (see DEFAULT_SETTINGS). */
 export const SETTING_DEFAULTS = {
@@ -34,11 +34,18 @@ export const SETTING_DEFAULTS = {
   adminApiHost: '127.0.0.1', // ilp-connector: '127.0.0.1'
   collectDefaultMetrics: false,
   durability: 'durable', // ilpd only; 'relaxed' is opt-in
+  // ilpd only, the limits that keep one account or link from starving the others:
+  maxPacketsInFlightPerAccount: 16384, // per account per worker; T03 beyond it
+  maxConnectionsPerAccount: 64, // authenticated connections per account per listener
+  linkPauseBytes: 4 * 1024 * 1024, // stop reading Prepares from a link with this much queued
+  linkCloseBytes: 16 * 1024 * 1024, // close a link with this much queued
+  linkStallTimeout: 30000, // ms a link may stay paused before it is closed
+  shutdownGrace: 5000, // ms packets in flight get on SIGTERM
 } as const
 
-/** ilpd only: one data-plane worker per core. */
+/** ilpd only: one data-plane worker per core (up to MAX_WORKERS). */
 export function defaultWorkers(): number {
-  return Math.max(1, os.availableParallelism())
+  return Math.min(MAX_WORKERS, Math.max(1, os.availableParallelism()))
 }
 
 function demoChild(port: number, secret: string): AccountSettings {

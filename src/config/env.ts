@@ -39,6 +39,12 @@ export const SETTING_KINDS: { readonly [K in SettingKey]-?: ValueKind } = {
   collectDefaultMetrics: 'boolean',
   workers: 'integer',
   durability: 'string',
+  maxPacketsInFlightPerAccount: 'integer',
+  maxConnectionsPerAccount: 'integer',
+  linkPauseBytes: 'integer',
+  linkCloseBytes: 'integer',
+  linkStallTimeout: 'integer',
+  shutdownGrace: 'integer',
 }
 
 export const SETTING_KEYS = Object.keys(SETTING_KINDS) as SettingKey[]
@@ -61,7 +67,10 @@ export interface EnvReadResult {
   settings: { [K in SettingKey]?: unknown }
   /** Problems with a variable's syntax: `{ variable, message }`. */
   problems: Array<{ variable: string; message: string }>
-  /** CONNECTOR_* variables ilpd does not know. */
+  /**
+   * CONNECTOR_* variables ilpd does not know, and other variables one typo away from a known
+   * name (CONECTOR_ACCOUNTS, connector_accounts): both are mistakes an operator must hear about.
+   */
   unknown: string[]
 }
 
@@ -69,9 +78,12 @@ export interface EnvReadResult {
 export function readEnv(env: Record<string, string | undefined>): EnvReadResult {
   const result: EnvReadResult = { settings: {}, problems: [], unknown: [] }
   for (const variable of Object.keys(env).sort()) {
-    if (!variable.startsWith(ENV_PREFIX)) continue
     const raw = env[variable]
     if (raw === undefined) continue
+    if (!variable.startsWith(ENV_PREFIX)) {
+      if (isNearMiss(variable)) result.unknown.push(variable)
+      continue
+    }
     const key = ENV_TO_KEY.get(variable)
     if (key === undefined) {
       result.unknown.push(variable)
@@ -94,11 +106,20 @@ function convert(kind: ValueKind, text: string): { value: unknown } | { error: s
     case 'integer':
       // An empty number means "not set": `CONNECTOR_X=` in a compose file.
       if (text === '') return { value: undefined }
-      if (INTEGER.test(text)) return { value: Number(text) }
+      // Past 2^53 a Number is no longer the integer written; say so instead of rounding it.
+      if (INTEGER.test(text)) {
+        const value = Number(text)
+        if (Number.isSafeInteger(value)) return { value }
+        return { error: `must be a whole number below 2^53, got ${JSON.stringify(text)}` }
+      }
       return { error: `must be a whole number, got ${JSON.stringify(text)}` }
     case 'number':
       if (text === '') return { value: undefined }
-      if (DECIMAL.test(text)) return { value: Number(text) }
+      if (DECIMAL.test(text)) {
+        const value = Number(text)
+        if (Number.isFinite(value)) return { value }
+        return { error: `must be a finite decimal number, got ${JSON.stringify(text)}` }
+      }
       return { error: `must be a decimal number, got ${JSON.stringify(text)}` }
     case 'json-object':
     case 'json-array': {
@@ -126,12 +147,34 @@ function describeJson(value: unknown): string {
   return typeof value === 'object' ? 'an object' : JSON.stringify(value)
 }
 
-/** The closest known variable name, for "did you mean" hints (edit distance ≤ 3). */
+/** The closest known variable name, for "did you mean" hints. */
 export function closestVariable(variable: string): string | null {
-  let best: string | null = null
-  let bestDistance = 4
+  const known = [...ENV_TO_KEY.keys()]
+  if (!variable.startsWith(ENV_PREFIX)) return closestName(variable, known)
+  // Compared without the prefix every name shares, so "CONNECTOR_X" is not "near" CONNECTOR_ENV.
+  const best = closestName(variable.slice(ENV_PREFIX.length), known.map((k) => k.slice(ENV_PREFIX.length)))
+  return best === null ? null : ENV_PREFIX + best
+}
+
+/** A variable outside CONNECTOR_* that is at most two edits (any case) from a known name. */
+function isNearMiss(variable: string): boolean {
+  const upper = variable.toUpperCase()
   for (const known of ENV_TO_KEY.keys()) {
-    const d = editDistance(variable, known)
+    if (Math.abs(known.length - upper.length) <= 2 && editDistance(upper, known) <= 2) return true
+  }
+  return false
+}
+
+/**
+ * The candidate nearest to `name` by edit distance (case-insensitive), or null when none is
+ * near enough to be a typo: at most 3 edits, and fewer than a third of the name's letters.
+ */
+export function closestName(name: string, candidates: Iterable<string>): string | null {
+  const limit = Math.min(3, Math.ceil(name.length / 3))
+  let best: string | null = null
+  let bestDistance = limit + 1
+  for (const known of candidates) {
+    const d = editDistance(name.toLowerCase(), known.toLowerCase())
     if (d < bestDistance) {
       best = known
       bestDistance = d

@@ -29,6 +29,8 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
 /** A value as the user wrote it, short. */
 export function show(value: unknown): string {
   if (value === undefined) return 'nothing'
+  // JSON would print Infinity (from a file's 1e400) as null.
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value)
   let text: string
   try {
     text = JSON.stringify(value) ?? String(value)
@@ -56,10 +58,13 @@ export function describeIssue(issue: z.core.$ZodIssue, base: ReadonlyArray<Prope
   const path = formatPath([...base, ...issue.path])
   const subject = path === '' ? '' : path + ' '
   const got = 'input' in issue && issue.input !== undefined ? `, got ${show(issue.input)}` : ''
+  const missing = !('input' in issue) || issue.input === undefined
+  // Messages the schema wrote for the user (`says`, `explained`) are shown as they are.
+  const written = USER_MESSAGES.has(issue.message) || (issue.code === 'custom' && issue.params?.user === true)
+  if (written && !missing) return `${subject}${issue.message}${got}`
   switch (issue.code) {
     case 'invalid_type':
-      if (!('input' in issue) || issue.input === undefined) return `${subject}is required`
-      if (USER_MESSAGES.has(issue.message)) return `${subject}${issue.message}${got}`
+      if (missing) return `${subject}is required`
       return `${subject}must be ${NOUNS[issue.expected] ?? issue.expected}${got}`
     case 'invalid_value':
       if (!('input' in issue) || issue.input === undefined) return `${subject}is required (one of ${issue.values.map((v) => show(v)).join(', ')})`
@@ -75,7 +80,6 @@ export function describeIssue(issue: z.core.$ZodIssue, base: ReadonlyArray<Prope
       return path === '' ? `unknown ${noun} ${keys}` : `${path} has unknown ${noun} ${keys}`
     }
     default:
-      if (USER_MESSAGES.has(issue.message)) return `${subject}${issue.message}${got}`
       return `${subject}is not valid (${issue.message})${got}`
   }
 }

@@ -3,7 +3,12 @@
  *
  * Order of precedence, per top-level setting: environment, then file, then the defaults
  * (defaults.ts). A variable replaces the file's value whole (CONNECTOR_ACCOUNTS replaces the
- * file's `accounts`; they are not merged). With no accounts anywhere, the local demo applies.
+ * file's `accounts`; they are not merged).
+ *
+ * The local demo (public secrets) runs only when nothing at all is configured: no CONNECTOR_*
+ * variable, not even an empty one, and no file. Anyone who configured something and forgot the
+ * accounts, or misspelled CONNECTOR_ACCOUNTS, gets an error instead of the demo's accounts.
+ * Unknown CONNECTOR_* variables and file keys are errors too, with the setting probably meant.
  *
  * Every problem is collected before throwing, so an operator fixes a config in one pass.
  */
@@ -12,14 +17,16 @@ import type { z } from 'zod'
 import { compareAmounts, parseAmount } from './amount'
 import { parseBtpServerUrl } from './btp-url'
 import { DEFAULT_SETTINGS, SETTING_DEFAULTS, defaultWorkers } from './defaults'
-import { closestVariable, envName, readEnv, SETTING_KEYS } from './env'
+import { closestName, closestVariable, ENV_PREFIX, envName, readEnv, SETTING_KEYS } from './env'
 import { ConfigError, describeIssue, show } from './errors'
 import {
   AccountSchema, AccountSettingsSchema, BTP_DEFAULT_RESPONSE_TIMEOUT, BtpPluginOptionsSchema,
-  HttpPluginOptionsSchema, IlpdConfigSchema, RatesSchema, SettingsSchema,
+  HttpPluginOptionsSchema, IlpdConfigSchema, RatesSchema, SettingsSchema, STORE_KINDS,
   type Account, type IlpdConfig, type Link, type SettingKey, type Settings,
 } from './schema'
-import { isValidAddressString, isValidSegment } from '../protocols/ilp/address'
+import {
+  ADDRESS_SCHEMES, MAX_ADDRESS_LENGTH, describeAddressProblem, describeSegmentProblem, prefixHasScheme,
+} from '../protocols/ilp/address'
 
 export interface LoadOptions {
   /** `ilpd --config FILE`: JSON with Config.json's keys (ilpAddress, accounts, backend...). */
@@ -46,12 +53,18 @@ type Sources = Map<SettingKey, string>
 export function loadConfig(env: Record<string, string | undefined>, opts: LoadOptions = {}): LoadResult {
   const problems: string[] = []
   const warnings: string[] = []
+  // A misspelled CONNECTOR_ACCOUNTS (or file "accounts") is reported once, as the misspelling.
+  let accountsMisspelled = false
   const raw: { [K in SettingKey]?: unknown } = {}
   const sources: Sources = new Map()
 
   if (opts.configFile !== undefined) {
     const file = readSettingsFile(opts.configFile)
-    for (const key of file.unknown) warnings.push(`${opts.configFile}: unknown setting ${JSON.stringify(key)} ignored`)
+    for (const key of file.unknown) {
+      const hint = closestName(key, SETTING_KEYS)
+      if (hint === 'accounts') accountsMisspelled = true
+      problems.push(`${opts.configFile}: ${JSON.stringify(key)} is not a setting${hint === null ? '' : `; did you mean ${JSON.stringify(hint)}?`}`)
+    }
     for (const key of SETTING_KEYS) {
       if (key in file.settings) {
         raw[key] = file.settings[key]
@@ -64,7 +77,10 @@ export function loadConfig(env: Record<string, string | undefined>, opts: LoadOp
   for (const { variable, message } of fromEnv.problems) problems.push(`${variable}: ${message}`)
   for (const variable of fromEnv.unknown) {
     const hint = closestVariable(variable)
-    warnings.push(`unknown variable ${variable} ignored${hint === null ? '' : ` (did you mean ${hint}?)`}`)
+    if (hint === envName('accounts')) accountsMisspelled = true
+    problems.push(hint === null
+      ? `${variable} is not a setting of ilpd or ilp-connector (README.md lists them under "All settings")`
+      : `${variable} is not a setting; did you mean ${hint}?`)
   }
   for (const key of SETTING_KEYS) {
     if (key in fromEnv.settings) {
@@ -73,9 +89,9 @@ export function loadConfig(env: Record<string, string | undefined>, opts: LoadOp
     }
   }
 
-  // The demo fills in what an operator who configured no accounts did not set.
-  const demo = !('accounts' in raw) && !fromEnv.problems.some((p) => p.variable === envName('accounts'))
-  if (demo) {
+  const accountsVariable = envName('accounts')
+  const configured = opts.configFile !== undefined || Object.keys(env).some((k) => k.startsWith(ENV_PREFIX) && env[k] !== undefined)
+  if (!configured) {
     for (const key of Object.keys(DEFAULT_SETTINGS) as SettingKey[]) {
       if (!(key in raw)) {
         raw[key] = structuredClone(DEFAULT_SETTINGS[key])
@@ -86,8 +102,22 @@ export function loadConfig(env: Record<string, string | undefined>, opts: LoadOp
 
   const where = (key: SettingKey): string => sources.get(key) ?? envName(key)
 
+  if (!('accounts' in raw) && !accountsMisspelled && !fromEnv.problems.some((p) => p.variable === accountsVariable)) {
+    const state = env[accountsVariable] === undefined ? 'is not set' : 'is empty'
+    const file = opts.configFile === undefined ? '' : ` (nor "accounts" in ${opts.configFile})`
+    const give = opts.configFile === undefined ? accountsVariable : `${accountsVariable} or the file's "accounts"`
+    problems.push(`${accountsVariable}: ${state}${file}, and ilpd's demo accounts start only when no CONNECTOR_* variable ` +
+      `and no --config is given; give your accounts in ${give} ('{}' for none)`)
+  }
+
   // Each setting on its own, so a message names the variable (or file key) it came from.
   const settings: Settings = {}
+  // JSON.parse keeps "__proto__" as a key, but copying it onto an object replaces the prototype
+  // instead, so that account would silently vanish.
+  const rawAccounts = raw.accounts
+  if (typeof rawAccounts === 'object' && rawAccounts !== null && Object.hasOwn(rawAccounts, '__proto__')) {
+    problems.push(`${where('accounts')}: account __proto__: the account id "__proto__" is reserved; choose another name`)
+  }
   for (const key of SETTING_KEYS) {
     if (!(key in raw)) continue
     const result = SettingsSchema.shape[key].safeParse(raw[key], { reportInput: true })
@@ -103,12 +133,17 @@ export function loadConfig(env: Record<string, string | undefined>, opts: LoadOp
 
   const config = buildConfig(settings, accounts, where, problems, warnings)
   // Accounts that failed their own checks still count as existing for routes and defaults.
-  checkAccountsTogether(config, new Set(Object.keys(settings.accounts ?? {})), where, problems)
+  if (settings.accounts !== undefined) checkAccountsTogether(config, new Set(Object.keys(settings.accounts)), where, problems)
   if (problems.length > 0) throw new ConfigError(problems)
-  warnings.push(...configNotes(config))
+  warnings.push(...configNotes(config, where))
 
-  // A failure here is a bug in this module, not in the operator's config.
-  return { config: IlpdConfigSchema.parse(config), warnings }
+  // A failure here is a bug in this module, not in the operator's config; it is still reported
+  // as a config problem, in one line, rather than as a stack trace.
+  const checked = IlpdConfigSchema.safeParse(config, { reportInput: true })
+  if (!checked.success) {
+    throw new ConfigError(checked.error.issues.map((issue) => `${describeIssue(issue)} (a check ilpd missed earlier; please report it)`))
+  }
+  return { config: checked.data, warnings }
 }
 
 function readSettingsFile(path: string): { settings: Record<string, unknown>; unknown: string[] } {
@@ -136,8 +171,9 @@ function readSettingsFile(path: string): { settings: Record<string, unknown>; un
 // ---- one account ------------------------------------------------------------------------------
 
 function buildAccount(id: string, value: unknown, where: string, problems: string[], warnings: string[]): Account | null {
-  if (!isValidSegment(id)) {
-    problems.push(`${where}: the account id must be an ILP address segment (letters, digits, _ ~ -), got ${JSON.stringify(id)}`)
+  const idProblem = describeSegmentProblem(id)
+  if (idProblem !== null) {
+    problems.push(`${where}: the account id must be an ILP address segment: it ${idProblem}, got ${show(id)}`)
     return null
   }
   const parsed = AccountSettingsSchema.safeParse(value, { reportInput: true })
@@ -275,13 +311,14 @@ function buildConfig(
   // ilp-connector writes "unknown" (its default) for "learn it from the parent".
   let ilpAddress: string | null = null
   if (s.ilpAddress !== undefined && s.ilpAddress !== '' && s.ilpAddress !== 'unknown') {
-    if (isValidAddressString(s.ilpAddress)) ilpAddress = s.ilpAddress
-    else problems.push(`${where('ilpAddress')}: must be an ILP address such as "g.acme" or "test.ilpd" (RFC 15), got ${show(s.ilpAddress)}`)
+    const problem = describeAddressProblem(s.ilpAddress)
+    if (problem === null) ilpAddress = s.ilpAddress
+    else problems.push(`${where('ilpAddress')}: must be an ILP address such as "g.acme" or "test.ilpd" (RFC 15): it ${problem}, got ${show(s.ilpAddress)}`)
   }
 
   // Store: LMDB or memory. ilp-connector's storeConfig.path overrides storePath.
   const store = s.store ?? d.store
-  if (store !== 'lmdb' && store !== 'memory') {
+  if (!(STORE_KINDS as readonly string[]).includes(store)) {
     problems.push(`${where('store')}: ilpd keeps balances in LMDB ("lmdb", the default; directory from CONNECTOR_STORE_PATH) ` +
       `or in memory ("memory"); it cannot load the store module ${JSON.stringify(store)}`)
   }
@@ -317,6 +354,21 @@ function buildConfig(
     warnings.push(`${where('middlewares')}: ilpd cannot load JavaScript middlewares; ignored: ${Object.keys(middlewares).join(', ')}`)
   }
 
+  const linkPauseBytes = s.linkPauseBytes ?? d.linkPauseBytes
+  const linkCloseBytes = s.linkCloseBytes ?? d.linkCloseBytes
+  if (linkCloseBytes <= linkPauseBytes) {
+    // A link is paused first and closed only if its queue keeps growing past the pause.
+    const why = 'a link is paused first, and closed only if its queue keeps growing'
+    if (s.linkCloseBytes !== undefined) {
+      const pauseName = s.linkPauseBytes !== undefined ? where('linkPauseBytes') : envName('linkPauseBytes')
+      problems.push(`${where('linkCloseBytes')}: must be more than ${pauseName} (${linkPauseBytes}` +
+        `${s.linkPauseBytes === undefined ? ', the default' : ''}), got ${linkCloseBytes}; ${why}`)
+    } else {
+      problems.push(`${where('linkPauseBytes')}: must be less than ${envName('linkCloseBytes')} (${linkCloseBytes}, the default), ` +
+        `got ${linkPauseBytes}; ${why}`)
+    }
+  }
+
   const inheritFrom = s.ilpAddressInheritFrom ?? d.ilpAddressInheritFrom
   return {
     env: s.env ?? d.env,
@@ -349,6 +401,12 @@ function buildConfig(
     collectDefaultMetrics: s.collectDefaultMetrics ?? d.collectDefaultMetrics,
     workers: s.workers ?? defaultWorkers(),
     durability: s.durability ?? d.durability,
+    maxPacketsInFlightPerAccount: s.maxPacketsInFlightPerAccount ?? d.maxPacketsInFlightPerAccount,
+    maxConnectionsPerAccount: s.maxConnectionsPerAccount ?? d.maxConnectionsPerAccount,
+    linkPauseBytes,
+    linkCloseBytes,
+    linkStallTimeout: s.linkStallTimeout ?? d.linkStallTimeout,
+    shutdownGrace: s.shutdownGrace ?? d.shutdownGrace,
   }
 }
 
@@ -358,7 +416,8 @@ function staticRates(backend: string, backendConfig: Record<string, unknown>, wh
   let base: ReadonlyArray<PropertyKey>
   if (backend === 'ecb') {
     const mock = backendConfig.mockData as { base?: unknown; rates?: unknown } | null
-    if (typeof mock !== 'object' || mock === null || typeof mock.base !== 'string') {
+    if (typeof mock !== 'object' || mock === null || typeof mock.base !== 'string' ||
+        typeof mock.rates !== 'object' || mock.rates === null || Array.isArray(mock.rates)) {
       problems.push(`${where}: mockData must be {"base": "EUR", "rates": {...}} for the ecb backend without internet access`)
       return null
     }
@@ -387,6 +446,18 @@ function checkAccountsTogether(
   const ids = Object.keys(config.accounts)
   const parents = ids.filter((id) => config.accounts[id].relation === 'parent')
   const accountsWhere = where('accounts')
+
+  if (config.ilpAddress !== null) {
+    for (const id of ids) {
+      const account = config.accounts[id]
+      if (account.relation !== 'child') continue
+      const length = config.ilpAddress.length + 1 + account.ilpAddressSegment.length
+      if (length > MAX_ADDRESS_LENGTH) {
+        problems.push(`${accountsWhere}: account ${id}: its address ${config.ilpAddress}.${account.ilpAddressSegment.slice(0, 20)}… would be ` +
+          `${length} bytes long; RFC 15 allows ${MAX_ADDRESS_LENGTH} (shorten ilpAddressSegment or ${where('ilpAddress')})`)
+      }
+    }
+  }
 
   const allBuilt = ids.length === knownIds.size
   if (config.ilpAddress === null && parents.length === 0 && allBuilt && !problems.some((p) => p.startsWith(where('ilpAddress')))) {
@@ -453,8 +524,14 @@ function checkAccountsTogether(
 }
 
 /** Warnings that need the finished config: settings that work but are likely a mistake. */
-function configNotes(config: IlpdConfig): string[] {
+function configNotes(config: IlpdConfig, where: (key: SettingKey) => string): string[] {
   const notes: string[] = []
+  config.routes.forEach((route, i) => {
+    if (!prefixHasScheme(route.targetPrefix)) {
+      notes.push(`${where('routes')}: [${i}].targetPrefix ${show(route.targetPrefix)} does not start with an RFC 15 scheme ` +
+        `(${ADDRESS_SCHEMES.join(', ')}), so no valid address matches it`)
+    }
+  })
   const codes = new Set(Object.values(config.accounts).map((a) => a.assetCode))
   if (config.backend === 'one-to-one' && codes.size > 1) {
     notes.push(`backend one-to-one converts ${[...codes].join(', ')} at 1:1 (scaled by assetScale); use "static" for real rates`)

@@ -13,7 +13,8 @@
  * ilp-connector allows them (see amount.ts, `parseAmount`). "Not configured" is `null`.
  */
 import { z } from 'zod'
-import { isValidAddressString, isValidSegment } from '../protocols/ilp/address'
+import { describeAddressProblem, describePrefixProblem, describeSegmentProblem } from '../protocols/ilp/address'
+import { MAX_UINT64 } from '../protocols/ilp/packet'
 import { INTEGER_STRING, LIMIT_STRING, POSITIVE_STRING, THRESHOLD_STRING } from './amount'
 
 /** Messages written here are shown to the user as they are (see errors.ts). */
@@ -23,11 +24,22 @@ function says(text: string): { error: string } {
   return { error: text }
 }
 
+/**
+ * A string check whose message depends on the value (the RFC 15 rules say what is wrong).
+ * `params.user` marks the message as written for the user, like `says`.
+ */
+function explained(lead: string, describe: (value: string) => string | null) {
+  return z.string().superRefine((value, ctx) => {
+    const problem = describe(value)
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: `${lead}: it ${problem}`, input: value, params: { user: true } })
+  })
+}
+
 // ---- field schemas -------------------------------------------------------------------------
 
-const Segment = z.string().refine(isValidSegment, says('must be an ILP address segment (letters, digits, _ ~ -)'))
-const Address = z.string().refine(isValidAddressString, says('must be an ILP address such as "g.acme" or "test.ilpd" (RFC 15)'))
-const Prefix = z.string().regex(/^[a-zA-Z0-9._~-]+$/, says('must be an ILP address prefix (letters, digits, _ ~ - and dots)'))
+const Segment = explained('must be an ILP address segment', describeSegmentProblem)
+const Address = explained('must be an ILP address such as "g.acme" or "test.ilpd" (RFC 15)', describeAddressProblem)
+const Prefix = explained('must be an ILP address prefix such as "g.acme" (RFC 15)', describePrefixProblem)
 
 const LimitAmount = z.string(says('must be an integer string such as "1000", or "Infinity" / "-Infinity"'))
   .regex(LIMIT_STRING, says('must be an integer string such as "1000", or "Infinity" / "-Infinity"'))
@@ -37,17 +49,52 @@ const IntegerAmount = z.string(says('must be an integer string such as "0"'))
   .regex(INTEGER_STRING, says('must be an integer string such as "0"'))
 const PositiveAmount = z.string(says('must be a positive integer string such as "1000"'))
   .regex(POSITIVE_STRING, says('must be a positive integer string such as "1000"'))
+/** An amount one packet or one throughput bucket carries: ILP amounts are uint64. */
+const PacketAmount = PositiveAmount.refine((v) => !POSITIVE_STRING.test(v) || BigInt(v) <= MAX_UINT64,
+  says(`must be at most ${MAX_UINT64}, the largest ILP amount (uint64)`))
 
+/** Node.js fires a longer timer at once (TimeoutOverflowWarning), so no duration may exceed it. */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+/** 128 workers already join 16,256 rings of 4 MiB (virtual) each; more cores than that are rare. */
+export const MAX_WORKERS = 128
 const Port = z.number().int().min(1).max(65535)
-const Millis = z.number().int().min(0)
+/** A duration in ms, from `min` up to what a timer can wait. */
+function millis(min: number) {
+  return z.number().int().min(min).max(MAX_TIMER_MS, says(`must be at most ${MAX_TIMER_MS} ms (about 24.8 days), the longest timer Node.js keeps`))
+}
+const Millis = millis(0)
+const PositiveMillis = millis(1)
+/** Counters the data plane keeps in 32-bit words. */
+const Count = z.number().int().min(1).max(2 ** 31 - 1)
+const Bytes = z.number().int().min(1)
 const JsonObject = z.record(z.string(), z.unknown())
 
-// ---- accounts: what the operator writes (ilp-connector's AccountInfo) -----------------------
+// ---- named values: the one definition of each union (import the types from src/config) -------
 
 export const RELATIONS = ['parent', 'peer', 'child'] as const
+export const RelationSchema = z.enum(RELATIONS)
+export type Relation = z.infer<typeof RelationSchema>
 
 export const DURABILITY_MODES = ['durable', 'process', 'relaxed'] as const
-export type Durability = (typeof DURABILITY_MODES)[number]
+export const DurabilitySchema = z.enum(DURABILITY_MODES)
+export type Durability = z.infer<typeof DurabilitySchema>
+
+/** CONNECTOR_ENV: which addresses may be forwarded (`g` in production, `test*` in test). */
+export const NETWORK_ENVS = ['production', 'test'] as const
+export const NetworkEnvSchema = z.enum(NETWORK_ENVS)
+export type NetworkEnv = z.infer<typeof NetworkEnvSchema>
+
+/** Where balances live: LMDB on disk, or memory (lost on restart). */
+export const STORE_KINDS = ['lmdb', 'memory'] as const
+export const StoreKindSchema = z.enum(STORE_KINDS)
+export type StoreKind = z.infer<typeof StoreKindSchema>
+
+/** The exchange-rate backends ilpd has built in. */
+export const BACKENDS = ['one-to-one', 'static'] as const
+export const BackendSchema = z.enum(BACKENDS)
+export type Backend = z.infer<typeof BackendSchema>
+
+// ---- accounts: what the operator writes (ilp-connector's AccountInfo) -----------------------
 
 /** ilp-connector: balance is enforced only when this object is present. */
 export const BalanceSettingsSchema = z.object({
@@ -58,29 +105,29 @@ export const BalanceSettingsSchema = z.object({
 }).strict()
 
 export const ThroughputSchema = z.object({
-  refillPeriod: z.number().int().min(100).optional(),
-  incomingAmount: PositiveAmount.optional(),
-  outgoingAmount: PositiveAmount.optional(),
+  refillPeriod: millis(100).optional(),
+  incomingAmount: PacketAmount.optional(),
+  outgoingAmount: PacketAmount.optional(),
 }).strict()
 
 export const RateLimitSchema = z.object({
-  refillPeriod: z.number().int().min(100).optional(),
+  refillPeriod: millis(100).optional(),
   refillCount: z.number().int().min(1).optional(),
   capacity: z.number().int().min(0).optional(),
 }).strict()
 
 export const DeduplicateSchema = z.object({
-  cleanupInterval: z.number().int().min(1).optional(),
-  packetLifetime: z.number().int().min(1).optional(),
+  cleanupInterval: PositiveMillis.optional(),
+  packetLifetime: PositiveMillis.optional(),
 }).strict()
 
 export const AccountSettingsSchema = z.object({
-  relation: z.enum(RELATIONS),
+  relation: RelationSchema,
   plugin: z.string(says('must be a plugin package name such as "ilp-plugin-btp"')).min(1),
   assetCode: z.string().min(1),
   assetScale: z.number().int().min(0).max(255),
   balance: BalanceSettingsSchema.optional(),
-  maxPacketAmount: PositiveAmount.optional(),
+  maxPacketAmount: PacketAmount.optional(),
   throughput: ThroughputSchema.optional(),
   rateLimit: RateLimitSchema.optional(),
   deduplicate: DeduplicateSchema.optional(),
@@ -111,7 +158,7 @@ export const BtpPluginOptionsSchema = z.object({
   reconnectInterval: Millis.optional(),
   reconnectIntervals: z.array(Millis).optional(),
   reconnectClearTryTimeout: Millis.optional(),
-  responseTimeout: z.number().int().min(1).optional(),
+  responseTimeout: PositiveMillis.optional(),
 }).loose()
 
 /** ilp-plugin-http's options: checked only enough to tell the operator early. */
@@ -141,10 +188,14 @@ export const BtpListenerLinkSchema = z.object({
   responseTimeout: z.number().int(),
 })
 
+/** The WebSocket scheme under "btp+" in `options.server`. */
+export const BtpProtocolSchema = z.enum(['ws', 'wss'])
+export type BtpProtocol = z.infer<typeof BtpProtocolSchema>
+
 /** ilpd connects out to the peer's BTP server (ilp-plugin-btp `options.server`). */
 export const BtpClientLinkSchema = z.object({
   type: z.literal('btp-client'),
-  protocol: z.enum(['ws', 'wss']),
+  protocol: BtpProtocolSchema,
   host: z.string(),
   port: Port,
   path: z.string(),
@@ -186,7 +237,7 @@ export const AccountSchema = AccountSettingsSchema.extend({
     /** "0" when not set (ilp-connector's default). */
     settleTo: IntegerAmount,
   }).nullable(),
-  maxPacketAmount: PositiveAmount.nullable(),
+  maxPacketAmount: PacketAmount.nullable(),
   throughput: ThroughputSchema.nullable(),
   rateLimit: RateLimitSchema.nullable(),
   deduplicate: DeduplicateSchema.nullable(),
@@ -198,7 +249,6 @@ export const AccountSchema = AccountSettingsSchema.extend({
   link: LinkSchema,
 })
 export type Account = z.infer<typeof AccountSchema>
-export type Relation = (typeof RELATIONS)[number]
 
 // ---- top-level settings ---------------------------------------------------------------------
 
@@ -220,7 +270,7 @@ export const RouteSchema = z.object({
  */
 export const SettingsSchema = z.object({
   // ilp-connector's Config.json, in its order.
-  env: z.enum(['production', 'test']),
+  env: NetworkEnvSchema,
   ilpAddress: z.string(),
   ilpAddressInheritFrom: z.string(),
   accounts: JsonObject,
@@ -228,11 +278,11 @@ export const SettingsSchema = z.object({
   routes: z.array(RouteSchema),
   spread: z.number().min(0).lt(1),
   minMessageWindow: Millis,
-  maxHoldTime: z.number().int().min(1),
+  maxHoldTime: PositiveMillis,
   routeBroadcastEnabled: z.boolean(),
-  routeBroadcastInterval: z.number().int().min(1),
-  routeCleanupInterval: z.number().int().min(1),
-  routeExpiry: z.number().int().min(1),
+  routeBroadcastInterval: PositiveMillis,
+  routeCleanupInterval: PositiveMillis,
+  routeExpiry: PositiveMillis,
   routingSecret: z.string(),
   backend: z.string(),
   backendConfig: JsonObject,
@@ -248,14 +298,27 @@ export const SettingsSchema = z.object({
   adminApiHost: z.string().min(1),
   collectDefaultMetrics: z.boolean(),
   // ilpd's own.
-  /** Data-plane worker threads. */
-  workers: z.number().int().min(1).max(1024),
+  /** Data-plane worker threads; rings join every pair of them, so memory grows with the square. */
+  workers: z.number().int().min(1).max(MAX_WORKERS),
   /**
    * durable: a Fulfill leaves only once its balance change is synced to disk (survives a power
    * cut). process: once it is committed to LMDB without the sync (survives the process being
    * killed, not the machine going down). relaxed: it leaves first and is committed right after.
    */
-  durability: z.enum(DURABILITY_MODES),
+  durability: DurabilitySchema,
+  // Hardening: what one account or one link may hold before ilpd pushes back.
+  /** Packets one account may have in flight on one worker; beyond it only that account gets T03. */
+  maxPacketsInFlightPerAccount: Count,
+  /** Authenticated connections per account per listener; more are refused at auth. */
+  maxConnectionsPerAccount: Count,
+  /** Bytes queued for a link beyond which ilpd stops taking new Prepares from it. */
+  linkPauseBytes: Bytes,
+  /** Bytes queued for a link beyond which it is closed with a reason; more than linkPauseBytes. */
+  linkCloseBytes: Bytes,
+  /** A link that stays paused this long (ms) is closed. */
+  linkStallTimeout: PositiveMillis,
+  /** On SIGTERM: how long (ms) packets in flight and queued replies get before links close. */
+  shutdownGrace: Millis,
 }).partial()
 export type Settings = z.infer<typeof SettingsSchema>
 export type SettingKey = keyof Settings
@@ -266,7 +329,7 @@ export const RatesSchema = z.record(z.string(), z.number().positive().finite())
 // ---- the config ilpd runs with --------------------------------------------------------------
 
 export const IlpdConfigSchema = z.object({
-  env: z.enum(['production', 'test']),
+  env: NetworkEnvSchema,
   /** null: learn it over IL-DCP from `ilpAddressInheritFrom` or the first parent. */
   ilpAddress: Address.nullable(),
   /** null: the first parent in `accounts` (ilp-connector). */
@@ -284,11 +347,11 @@ export const IlpdConfigSchema = z.object({
   routeExpiry: z.number().int(),
   /** Base64 seed for route auth values; "" = random per start (ilp-connector). */
   routingSecret: z.string(),
-  backend: z.enum(['one-to-one', 'static']),
+  backend: BackendSchema,
   backendConfig: JsonObject,
   /** The static backend's rates (`backendConfig.rates`, or ecb's `mockData`); null otherwise. */
   rates: RatesSchema.nullable(),
-  store: z.enum(['lmdb', 'memory']),
+  store: StoreKindSchema,
   /** LMDB directory (`storeConfig.path` wins over `storePath`, as in ilp-connector). */
   storePath: z.string(),
   storeConfig: JsonObject,
@@ -301,6 +364,12 @@ export const IlpdConfigSchema = z.object({
   adminApiHost: z.string(),
   collectDefaultMetrics: z.boolean(),
   workers: z.number().int().min(1),
-  durability: z.enum(DURABILITY_MODES),
+  durability: DurabilitySchema,
+  maxPacketsInFlightPerAccount: z.number().int().min(1),
+  maxConnectionsPerAccount: z.number().int().min(1),
+  linkPauseBytes: z.number().int().min(1),
+  linkCloseBytes: z.number().int().min(1),
+  linkStallTimeout: z.number().int().min(1),
+  shutdownGrace: z.number().int().min(0),
 })
 export type IlpdConfig = z.infer<typeof IlpdConfigSchema>

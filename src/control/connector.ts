@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads'
 import type { IlpdConfig } from '../config'
 import { resolveAddressParent } from '../config'
 import { createLogger } from '../log'
+import { describePrefixProblem } from '../protocols/ilp/address'
 import { createRingBuffer } from '../store/ring'
 import { AmountBuckets, PacketBuckets } from '../store/buckets'
 import { configureRateLimit, configureThroughput } from '../store/limits'
@@ -358,9 +359,8 @@ export class Connector {
   /** Adds or replaces a static route at runtime (admin API); returns a problem or null. */
   setRoute(targetPrefix: string, peerId: string): string | null {
     if (!this.snapshot.accounts.some((a) => a.id === peerId)) return `no account ${JSON.stringify(peerId)}`
-    if (targetPrefix !== '' && !/^[a-zA-Z0-9_~-]+(\.[a-zA-Z0-9_~-]+)*$/.test(targetPrefix)) {
-      return `targetPrefix ${JSON.stringify(targetPrefix)} is not an ILP address prefix`
-    }
+    const problem = describePrefixProblem(targetPrefix)
+    if (problem !== null) return `targetPrefix ${JSON.stringify(targetPrefix)} is not an ILP address prefix: it ${problem}`
     this.state.extraRoutes.set(targetPrefix, peerId)
     this.publish()
     return null

@@ -5,6 +5,7 @@
  */
 
 import { randomInt } from 'node:crypto'
+import { MAX_PREFIX_LENGTH, describePrefixProblem, isValidPrefixString } from '../protocols/ilp/address'
 import {
   HAS_CHILDREN,
   NODE_WORDS,
@@ -25,7 +26,7 @@ import {
 } from './route-table'
 
 export interface RouteEntry {
-  /** `""` (default route) or `.`-separated segments of `[a-zA-Z0-9_~-]`, at most 1023 bytes. */
+  /** A route prefix as RFC 15 allows it (protocols/ilp/address.ts): `""` is the default route. */
   prefix: string
   /** Account index of the next hop: an integer 0 … 2^31−1. */
   nextHop: number
@@ -38,8 +39,7 @@ export interface BuildRouteTableOptions {
   seed?: number
 }
 
-export const MAX_PREFIX_LENGTH = 1023
-const SEGMENT = /^[a-zA-Z0-9_~-]+$/
+export { MAX_PREFIX_LENGTH }
 
 /** Throws an Error naming the bad entry (the control plane reports it in the user's terms). */
 export function buildRouteTable(entries: readonly RouteEntry[], options: BuildRouteTableOptions = {}): RouteTable {
@@ -57,8 +57,9 @@ export function buildRouteTable(entries: readonly RouteEntry[], options: BuildRo
     if (!Number.isInteger(nextHop) || nextHop < 0 || nextHop > 0x7fffffff) {
       throw new Error(`route table: prefix "${prefix}": nextHop must be an integer 0 … 2147483647, got ${String(nextHop)}`)
     }
-    if (prefix.length > MAX_PREFIX_LENGTH) {
-      throw new Error(`route table: prefix "${prefix.slice(0, 40)}…": longer than ${MAX_PREFIX_LENGTH} bytes`)
+    if (!isValidPrefixString(prefix)) {
+      const shown = prefix.length > 40 ? `${prefix.slice(0, 40)}…` : prefix
+      throw new Error(`route table: prefix ${JSON.stringify(shown)} ${describePrefixProblem(prefix)}`)
     }
     if (seen.has(prefix)) throw new Error(`route table: prefix "${prefix}" appears twice`)
     seen.add(prefix)
@@ -66,9 +67,6 @@ export function buildRouteTable(entries: readonly RouteEntry[], options: BuildRo
     let node = 0
     if (prefix !== '') {
       for (const segment of prefix.split('.')) {
-        if (!SEGMENT.test(segment)) {
-          throw new Error(`route table: prefix "${prefix}": segments must be non-empty [a-zA-Z0-9_~-]`)
-        }
         const key = node + '.' + segment
         let child = childIndex.get(key)
         if (child === undefined) {

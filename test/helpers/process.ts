@@ -10,6 +10,7 @@ import { ChildProcess, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import type { Relation } from '../../src/config'
 import { freePort } from './ports'
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..')
@@ -351,7 +352,7 @@ export async function runIlpdToExit(options: IlpdOptions & { timeoutMs?: number 
 export interface ChildOptions {
   assetCode?: string
   assetScale?: number
-  relation?: 'child' | 'peer' | 'parent'
+  relation?: Relation
   [key: string]: unknown
 }
 

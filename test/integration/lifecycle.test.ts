@@ -2,8 +2,9 @@
  * Proves ilpd's life cycle as an operator meets it: with no configuration at all it starts the
  * documented local demo (children alice and bob on 127.0.0.1:7768/7769, admin API on 7780; the
  * test is skipped if one of those ports is taken); invalid configuration exits 1 with a message
- * that names the variable, the account and the field (no stack trace); unknown variables only
- * warn; a busy port stops startup with exit 1; SIGTERM and SIGINT exit 0 within a few seconds,
+ * that names the variable, the account and the field (no stack trace; the full table of wrong
+ * configurations is bad-config.test.ts); an unknown or misspelled variable is an error naming the
+ * one probably meant, and never falls back to the demo; a busy port stops startup with exit 1; SIGTERM and SIGINT exit 0 within a few seconds,
  * with packets in flight finished or rejected, never left unanswered.
  */
 import { after, describe, test } from 'node:test'
@@ -142,14 +143,34 @@ describe('invalid configuration exits 1 with a message in the operator\'s terms'
     }
   })
 
-  test('an unknown CONNECTOR_* variable is a warning, not fatal', async () => {
+  test('an unknown CONNECTOR_* variable is an error that names the variable probably meant', async () => {
     const [port] = await freePorts(1)
-    const ilpd = await startIlpd({ env: { CONNECTOR_SPRAED: '0', CONNECTOR_ACCOUNTS: accountsEnv({ alice: listenerAccount(port, 's') }) } })
-    try {
-      assert.ok(ilpd.problems().some((l) => /CONNECTOR_SPRAED/.test(String(l.msg)) && /CONNECTOR_SPREAD/.test(String(l.msg))), ilpd.tail())
-    } finally {
-      assert.equal((await ilpd.stop()).code, 0)
+    const { status, stderr } = await runIlpdToExit({ env: { CONNECTOR_SPRAED: '0', CONNECTOR_ACCOUNTS: accountsEnv({ alice: listenerAccount(port, 's') }) } })
+    assert.equal(status.code, 1)
+    assert.equal(stderr, 'ilpd: invalid configuration: CONNECTOR_SPRAED is not a setting; did you mean CONNECTOR_SPREAD?\n')
+  })
+
+  test('a misspelled CONNECTOR_ACCOUNTS exits 1 instead of starting the demo', async (t) => {
+    // The demo's ports must be free, or a demo that did start would fail for another reason.
+    for (const port of [7768, 7769]) {
+      if (await isListening(port)) {
+        t.skip(`port ${port} in use on this machine`)
+        return
+      }
     }
+    const { status, stderr, stdout } = await runIlpdToExit({
+      adminApi: false,
+      env: { CONNECTOR_ACOUNTS: accountsEnv({ alice: listenerAccount(7768, 'operator-secret') }), CONNECTOR_ILP_ADDRESS: 'g.operator' },
+    })
+    assert.equal(status.code, 1)
+    assert.equal(stderr, 'ilpd: invalid configuration: CONNECTOR_ACOUNTS is not a setting; did you mean CONNECTOR_ACCOUNTS?\n')
+    assert.doesNotMatch(stdout, /test\.ilpd|"ready"/, 'the demo never started')
+  })
+
+  test('CONNECTOR_* settings without accounts exit 1 instead of starting the demo', async () => {
+    const { status, stderr } = await runIlpdToExit({ adminApi: false, env: { CONNECTOR_SPREAD: '0' } })
+    assert.equal(status.code, 1)
+    assert.match(stderr, /^ilpd: invalid configuration: CONNECTOR_ACCOUNTS: is not set, .*demo.* give your accounts in CONNECTOR_ACCOUNTS \('\{\}' for none\)\n$/)
   })
 })
 

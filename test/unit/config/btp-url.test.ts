@@ -23,6 +23,7 @@ test('bad URLs say what is wrong', () => {
   assert.deepEqual(parseBtpServerUrl('ws://host:1'), { error: 'must start with "btp+ws://" or "btp+wss://"' })
   assert.deepEqual(parseBtpServerUrl('btp+http://host:1'), { error: 'must start with "btp+ws://" or "btp+wss://"' })
   assert.deepEqual(parseBtpServerUrl('btp+ws://host:99999'), { error: 'is not a valid URL' })
+  assert.deepEqual(parseBtpServerUrl('btp+ws://u:p@host:0'), { error: 'has port 0' })
 })
 
 test('redaction hides the token', () => {

@@ -126,12 +126,31 @@ describe('default config (no env, no file)', () => {
     assert.deepEqual(IlpdConfigSchema.parse(JSON.parse(JSON.stringify(config))), config)
   })
 
-  test('settings given alongside still apply to the demo', () => {
-    const { config } = loadConfig({ CONNECTOR_STORE: 'memory', CONNECTOR_WORKERS: '3', CONNECTOR_ADMIN_API: 'false' })
-    assert.equal(config.store, 'memory')
-    assert.equal(config.workers, 3)
-    assert.equal(config.adminApi, false)
-    assert.deepEqual(Object.keys(config.accounts), ['alice', 'bob'])
+  test('any CONNECTOR_* variable, even an empty one, means no demo: the accounts must be given', () => {
+    assert.deepEqual(
+      rejects({ CONNECTOR_STORE: 'memory', CONNECTOR_WORKERS: '3' }, 'CONNECTOR_ACCOUNTS: is not set', 'give your accounts in CONNECTOR_ACCOUNTS (\'{}\' for none)').split('\n').length, 1)
+    rejects({ CONNECTOR_ACCOUNTS: '' }, 'CONNECTOR_ACCOUNTS: is empty')
+    rejects({ CONNECTOR_ROUTES: '' }, 'CONNECTOR_ACCOUNTS: is not set')
+  })
+
+  test('a --config file without accounts means no demo either', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilpd-config-'))
+    try {
+      const file = path.join(dir, 'ilpd.json')
+      fs.writeFileSync(file, JSON.stringify({ spread: 0 }))
+      assert.throws(() => loadConfig({}, { configFile: file }), (err: Error) =>
+        err instanceof ConfigError && err.problems.length === 1 && err.message.includes(`nor "accounts" in ${file}`))
+    } finally {
+      fs.rmSync(dir, { recursive: true })
+    }
+  })
+
+  test('a misspelled CONNECTOR_ACCOUNTS is an error naming the right name, not the demo', () => {
+    const message = rejects({ CONNECTOR_ACOUNTS: JSON.stringify({ bob: account() }), CONNECTOR_ILP_ADDRESS: 'g.acme' })
+    assert.equal(message, 'CONNECTOR_ACOUNTS is not a setting; did you mean CONNECTOR_ACCOUNTS?')
+    // Outside the CONNECTOR_ prefix too: a wrong prefix or case is one typo away.
+    assert.equal(rejects({ CONECTOR_ACCOUNTS: '{}' }), 'CONECTOR_ACCOUNTS is not a setting; did you mean CONNECTOR_ACCOUNTS?')
+    assert.equal(rejects({ connector_accounts: '{}' }), 'connector_accounts is not a setting; did you mean CONNECTOR_ACCOUNTS?')
   })
 
   test('CONNECTOR_ACCOUNTS={} (the ilp-connector quickstart) means no accounts, not the demo', () => {
@@ -233,7 +252,6 @@ describe('file and environment', () => {
       spread: 0.01,
       workers: 2,
       accounts: { filed: account() },
-      someFutureKey: true,
     }))
   })
   after(() => fs.rmSync(dir, { recursive: true }))
@@ -247,7 +265,19 @@ describe('file and environment', () => {
     assert.deepEqual(Object.keys(config.accounts), ['fromenv'], 'CONNECTOR_ACCOUNTS replaces the file accounts whole')
     assert.equal(config.ilpAddress, 'test.fromfile')
     assert.equal(config.workers, 2)
-    assert.ok(warnings.some((w) => w.includes(file) && w.includes('someFutureKey')))
+    assert.deepEqual(warnings, [])
+  })
+
+  test('an unknown key in the file is an error, with the key probably meant (ilp-connector refuses them too)', () => {
+    const odd = path.join(dir, 'odd.json')
+    fs.writeFileSync(odd, JSON.stringify({ ilpAddress: 'test.a', accounts: {}, spraed: 0.01, someFutureKey: true }))
+    assert.throws(() => loadConfig({}, { configFile: odd }), (err: Error) => err instanceof ConfigError && assert.deepEqual(err.problems, [
+      `${odd}: "spraed" is not a setting; did you mean "spread"?`,
+      `${odd}: "someFutureKey" is not a setting`,
+    ]) === undefined)
+    fs.writeFileSync(odd, JSON.stringify({ ilpAddress: 'test.a', acounts: {} }))
+    assert.throws(() => loadConfig({}, { configFile: odd }), (err: Error) => err instanceof ConfigError &&
+      assert.deepEqual(err.problems, [`${odd}: "acounts" is not a setting; did you mean "accounts"?`]) === undefined)
   })
 
   test('a problem in the file names the file and the key', () => {
@@ -265,12 +295,44 @@ describe('file and environment', () => {
   })
 })
 
+describe('unknown variables', () => {
+  test('an unknown CONNECTOR_* variable is an error, with the name probably meant', () => {
+    const message = rejects(withAccounts({}, { CONNECTOR_SPRAED: '0.1', CONNECTOR_NOT_A_THING: 'x', OTHER: 'y', CONNECTOR_X: '1' }))
+    assert.deepEqual(message.split('\n'), [
+      'CONNECTOR_NOT_A_THING is not a setting of ilpd or ilp-connector (README.md lists them under "All settings")',
+      'CONNECTOR_SPRAED is not a setting; did you mean CONNECTOR_SPREAD?',
+      'CONNECTOR_X is not a setting of ilpd or ilp-connector (README.md lists them under "All settings")',
+    ])
+  })
+
+  test('every ilp-connector variable is still a setting, even those ilpd only stores', () => {
+    const connectorSchema = JSON.parse(fs.readFileSync(
+      path.join(require.resolve('ilp-connector/package.json'), '..', 'dist', 'schemas', 'Config.json'), 'utf8',
+    )) as { properties: Record<string, { default?: unknown }> }
+    // Each variable at ilp-connector's own default; ilpd may refuse a value (backend "ecb"), never the name.
+    const env: Record<string, string> = { CONNECTOR_ACCOUNTS: '{}' }
+    for (const [key, property] of Object.entries(connectorSchema.properties)) {
+      if (key === 'accounts' || property.default === undefined) continue
+      const value = property.default
+      env['CONNECTOR_' + key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()] = typeof value === 'string' ? value : JSON.stringify(value)
+    }
+    assert.ok(Object.keys(env).length > 20, 'the schema was read')
+    let problems: readonly string[] = []
+    try {
+      loadConfig(env)
+    } catch (err) {
+      assert.ok(err instanceof ConfigError)
+      problems = err.problems
+    }
+    assert.deepEqual(problems.filter((p) => p.includes('is not a setting')), [])
+  })
+})
+
 describe('warnings', () => {
-  test('unknown CONNECTOR_* variables are warned about, with a guess', () => {
-    const { warnings } = loadConfig({ CONNECTOR_SPRAED: '0.1', CONNECTOR_NOT_A_THING: 'x', OTHER: 'y' })
-    assert.ok(warnings.includes('unknown variable CONNECTOR_SPRAED ignored (did you mean CONNECTOR_SPREAD?)'), warnings.join('\n'))
-    assert.ok(warnings.includes('unknown variable CONNECTOR_NOT_A_THING ignored'), warnings.join('\n'))
-    assert.equal(warnings.length, 2)
+  test('a route prefix outside every RFC 15 scheme is accepted (as ilp-connector does) but pointed out', () => {
+    const { config, warnings } = loadConfig(withAccounts({ a: account() }, { CONNECTOR_ROUTES: '[{"targetPrefix":"acme.x","peerId":"a"}]' }))
+    assert.deepEqual(config.routes, [{ targetPrefix: 'acme.x', peerId: 'a' }])
+    assert.ok(warnings.some((w) => w.startsWith('CONNECTOR_ROUTES: [0].targetPrefix "acme.x" does not start with an RFC 15 scheme')), warnings.join('\n'))
   })
 
   test('ilp-plugin-http accounts are kept but marked as not served yet', () => {
@@ -459,12 +521,55 @@ describe('backends', () => {
   })
 })
 
+describe('limits for one account and one link (ilpd\'s own settings)', () => {
+  test('defaults', () => {
+    const { config } = loadConfig(withAccounts({}))
+    assert.equal(config.maxPacketsInFlightPerAccount, 16384)
+    assert.equal(config.maxConnectionsPerAccount, 64)
+    assert.equal(config.linkPauseBytes, 4194304)
+    assert.equal(config.linkCloseBytes, 16777216)
+    assert.equal(config.linkStallTimeout, 30000)
+    assert.equal(config.shutdownGrace, 5000)
+  })
+
+  test('from CONNECTOR_* variables and from a file, under their camelCase names', () => {
+    const env = withAccounts({}, {
+      CONNECTOR_MAX_PACKETS_IN_FLIGHT_PER_ACCOUNT: '100',
+      CONNECTOR_MAX_CONNECTIONS_PER_ACCOUNT: '2',
+      CONNECTOR_LINK_PAUSE_BYTES: '1000',
+      CONNECTOR_LINK_CLOSE_BYTES: '1001',
+      CONNECTOR_LINK_STALL_TIMEOUT: '1',
+      CONNECTOR_SHUTDOWN_GRACE: '0',
+    })
+    const expected = { maxPacketsInFlightPerAccount: 100, maxConnectionsPerAccount: 2, linkPauseBytes: 1000, linkCloseBytes: 1001, linkStallTimeout: 1, shutdownGrace: 0 }
+    const { config } = loadConfig(env)
+    for (const [key, value] of Object.entries(expected)) assert.equal(config[key as keyof typeof expected], value, key)
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilpd-config-'))
+    try {
+      const file = path.join(dir, 'ilpd.json')
+      fs.writeFileSync(file, JSON.stringify({ ilpAddress: 'test.ilpd', accounts: {}, ...expected }))
+      assert.deepEqual(loadConfig({}, { configFile: file }).config, config)
+    } finally {
+      fs.rmSync(dir, { recursive: true })
+    }
+  })
+
+  test('the close threshold must be above the pause threshold, whichever of them is set', () => {
+    rejects(withAccounts({}, { CONNECTOR_LINK_CLOSE_BYTES: '4194304' }),
+      'CONNECTOR_LINK_CLOSE_BYTES: must be more than CONNECTOR_LINK_PAUSE_BYTES (4194304, the default), got 4194304')
+    rejects(withAccounts({}, { CONNECTOR_LINK_PAUSE_BYTES: '16777216' }),
+      'CONNECTOR_LINK_PAUSE_BYTES: must be less than CONNECTOR_LINK_CLOSE_BYTES (16777216, the default), got 16777216')
+    rejects(withAccounts({}, { CONNECTOR_LINK_PAUSE_BYTES: '10', CONNECTOR_LINK_CLOSE_BYTES: '5' }),
+      'CONNECTOR_LINK_CLOSE_BYTES: must be more than CONNECTOR_LINK_PAUSE_BYTES (10), got 5')
+  })
+})
+
 describe('store', () => {
   test('storeConfig.path wins over storePath (as in ilp-connector); other stores are refused', () => {
-    const { config } = loadConfig({ CONNECTOR_STORE_PATH: '/a', CONNECTOR_STORE_CONFIG: '{"path":"/b"}' })
+    const { config } = loadConfig(withAccounts({}, { CONNECTOR_STORE_PATH: '/a', CONNECTOR_STORE_CONFIG: '{"path":"/b"}' }))
     assert.equal(config.storePath, '/b')
     rejects({ CONNECTOR_STORE: 'ilp-store-redis' }, 'CONNECTOR_STORE: ilpd keeps balances in LMDB', '"ilp-store-redis"')
-    const memory = loadConfig({ CONNECTOR_STORE: 'memory', CONNECTOR_STORE_PATH: '/a' })
+    const memory = loadConfig(withAccounts({}, { CONNECTOR_STORE: 'memory', CONNECTOR_STORE_PATH: '/a' }))
     assert.ok(memory.warnings.some((w) => w.startsWith('CONNECTOR_STORE_PATH: ignored with store "memory"')))
   })
 })

@@ -168,13 +168,17 @@ test('the layout does not depend on luck: every seed gives the same answers', ()
 })
 
 test('rejects bad entries with a message naming the prefix', () => {
-  assert.throws(() => buildRouteTable([{ prefix: 'g..a', nextHop: 1 }]), /prefix "g\.\.a"/)
-  assert.throws(() => buildRouteTable([{ prefix: 'g.a.', nextHop: 1 }]), /segments/)
-  assert.throws(() => buildRouteTable([{ prefix: 'g.a b', nextHop: 1 }]), /segments/)
+  assert.throws(() => buildRouteTable([{ prefix: 'g..a', nextHop: 1 }]), { message: 'route table: prefix "g..a" has an empty segment (two dots in a row)' })
+  assert.throws(() => buildRouteTable([{ prefix: 'g.a.', nextHop: 1 }]), { message: 'route table: prefix "g.a." ends with a dot' })
+  assert.throws(() => buildRouteTable([{ prefix: '.g', nextHop: 1 }]), { message: 'route table: prefix ".g" starts with a dot' })
+  assert.throws(() => buildRouteTable([{ prefix: 'g.a b', nextHop: 1 }]), /prefix "g\.a b" contains a space/)
   assert.throws(() => buildRouteTable([{ prefix: 'g.a', nextHop: -1 }]), /nextHop/)
   assert.throws(() => buildRouteTable([{ prefix: 'g.a', nextHop: 1.5 }]), /nextHop/)
   assert.throws(() => buildRouteTable([{ prefix: 'g.a', nextHop: 1 }, { prefix: 'g.a', nextHop: 2 }]), /twice/)
-  assert.throws(() => buildRouteTable([{ prefix: 'g.' + 'a'.repeat(1022), nextHop: 1 }]), /longer than 1023/)
+  assert.throws(() => buildRouteTable([{ prefix: 'g.' + 'a'.repeat(1022), nextHop: 1 }]), /is 1024 bytes long; RFC 15 allows at most 1023/)
+  // Prefixes the rule allows: the default route, a bare scheme, any segments (no scheme needed).
+  assert.doesNotThrow(() => buildRouteTable([{ prefix: '', nextHop: 0 }, { prefix: 'g', nextHop: 1 }, { prefix: 'acme.x', nextHop: 2 },
+    { prefix: 'g.' + 'a'.repeat(1021), nextHop: 3 }]))
 })
 
 test('routeTableEntries lists exactly the routes', () => {
