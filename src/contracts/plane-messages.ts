@@ -1,4 +1,5 @@
 /** Messages between the control plane and a data-plane worker (postMessage; never per packet). */
+import type { Durability, StoreKind } from '../config/schema'
 import type { BalanceBuffers } from '../store/balances'
 import type { Snapshot } from './snapshot'
 
@@ -27,8 +28,8 @@ export interface WorkerInit {
   connectionCounts: SharedArrayBuffer
   initialConnectTimeout: number
   balances: BalanceBuffers
-  store: { kind: 'lmdb' | 'memory', path: string }
-  durability: 'durable' | 'process' | 'relaxed'
+  store: { kind: StoreKind, path: string }
+  durability: Durability
   /** Shared token buckets (store/buckets.ts): rate limit, throughput in and out. */
   buckets: { packets: SharedArrayBuffer, incoming: SharedArrayBuffer, outgoing: SharedArrayBuffer }
   limits: WorkerLimits

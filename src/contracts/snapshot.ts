@@ -4,8 +4,9 @@
  * copied). A worker swaps its whole snapshot between packets, so no packet sees half an update.
  */
 
-export type Relation = 'parent' | 'peer' | 'child'
-export type NetworkEnv = 'test' | 'production'
+import type { NetworkEnv, Relation } from '../config/schema'
+
+export type { NetworkEnv, Relation }
 
 export interface BtpClientTarget {
   /** ws: or wss: URL without credentials. */

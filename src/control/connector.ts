@@ -224,13 +224,13 @@ export class Connector {
 
   /** The data plane's limits, from the configuration (README, "Bounds"). */
   private limits(): WorkerLimits {
-    const c = this.config as unknown as Partial<WorkerLimits>
+    const c = this.config
     return {
-      maxPacketsInFlightPerAccount: c.maxPacketsInFlightPerAccount ?? 16384,
-      maxConnectionsPerAccount: c.maxConnectionsPerAccount ?? 64,
-      linkPauseBytes: c.linkPauseBytes ?? 4 * 1024 * 1024,
-      linkCloseBytes: c.linkCloseBytes ?? 16 * 1024 * 1024,
-      linkStallTimeout: c.linkStallTimeout ?? 30_000,
+      maxPacketsInFlightPerAccount: c.maxPacketsInFlightPerAccount,
+      maxConnectionsPerAccount: c.maxConnectionsPerAccount,
+      linkPauseBytes: c.linkPauseBytes,
+      linkCloseBytes: c.linkCloseBytes,
+      linkStallTimeout: c.linkStallTimeout,
     }
   }
 
@@ -416,7 +416,7 @@ export class Connector {
   }
 
   /** Stops accepting, lets packets in flight finish (up to graceMs), closes links, exits workers. */
-  async stop(graceMs = 2000): Promise<void> {
+  async stop(graceMs = this.config.shutdownGrace): Promise<void> {
     if (this.stopping) return
     this.stopping = true
     const exits = this.workers.map((slot) => new Promise<void>((resolve) => {

@@ -5,6 +5,7 @@
  * each account on this worker, counters, and the reject writer. Built once per worker; `install`
  * swaps in a snapshot between packets.
  */
+import type { Durability } from '../../config/schema'
 import type { AccountEntry, Snapshot } from '../../contracts/snapshot'
 import type { IlpErrorCode } from '../../protocols/ilp/errors'
 import { RejectBuilder } from '../../protocols/ilp/reject'
@@ -43,7 +44,7 @@ export interface PathOptions {
   balances: Balances
   journal: Journal
   /** durable, process: Fulfills wait for their journal write (synced, or only committed); relaxed: they leave first. */
-  durability: 'durable' | 'process' | 'relaxed'
+  durability: Durability
   packetBuckets: PacketBuckets
   incomingBuckets: AmountBuckets
   outgoingBuckets: AmountBuckets
