@@ -82,7 +82,10 @@ function linkDown(link: Link): void {
 const server = new BtpServer(path, bounds, {
   accounts: () => snapshot.accounts,
   admit,
-  linkUp: (link, account) => path.linkUp(link, account),
+  linkUp: (link, account) => {
+    path.linkUp(link, account)
+    log.info('account connected', { account: snapshot.accounts[account].id, link: link.id, remote: link.remote })
+  },
   linkDown,
 })
 

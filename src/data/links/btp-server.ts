@@ -185,7 +185,6 @@ export class BtpServer {
     }
     this.hooks.linkUp(link, result.account)
     link.sendFrame(emptyResponse(result.requestId))
-    log.info('account connected', { account: accounts[result.account].id, link: link.id, remote: link.remote })
   }
 
   private refuse(link: BtpServerLink, requestId: number, reason: string, code = 'F00', name = 'NotAcceptedError'): void {

@@ -1,0 +1,224 @@
+/**
+ * The packet path alone, in process: BTP frames in, BTP frames out, no sockets, no load
+ * generator. One worker's PacketPath with two BTP links whose "transport" is this file: the
+ * sender's link is fed precomputed Prepare frames, the receiver's link answers every forwarded
+ * Prepare with its Fulfill frame, and the sender's link counts the Fulfills that come back.
+ * Every policy runs (limits set far out of reach), balances are tracked in shared memory and the
+ * store is memory, as in the load benchmark's default; `--policies off` disables them.
+ *
+ *   node dist/bench/micro/path.bench.js [--seconds S] [--inflight N] [--policies on|off] [--repeat N]
+ *
+ * It prints fulfilled packets/s and ns per packet (wall time of one thread doing all the work,
+ * both "peers" included: their share is measured alone and subtracted in the last column).
+ */
+import { createHash } from 'node:crypto'
+import { loadConfig } from '../../src/config'
+import { balanceLimits } from '../../src/config'
+import { buildSnapshot } from '../../src/control/tables'
+import { BtpLink } from '../../src/data/links/btp-link'
+import type { LinkBounds } from '../../src/data/links/link'
+import { PacketPath } from '../../src/data/path/index'
+import { BtpFrameView, BtpType, NAME_ILP, writeIlpFrame } from '../../src/protocols/btp/codec'
+import { PrepareView, fulfillLength, prepareLength, writeFulfill, writePrepare } from '../../src/protocols/ilp/packet'
+import { Balances, INT64_MAX, INT64_MIN, createBalanceBuffers, toInt64Limit } from '../../src/store/balances'
+import { AmountBuckets, PacketBuckets } from '../../src/store/buckets'
+import { Journal } from '../../src/store/durable'
+import { configureRateLimit, configureThroughput } from '../../src/store/limits'
+
+const PAIRS = 8192
+const BOUNDS: LinkBounds = { pauseBytes: 2 ** 30, closeBytes: 2 ** 31, stallTimeoutMs: 1e9 }
+
+/** A BTP link whose transport hands each written frame to `sink` (valid during the call only). */
+class LoopLink extends BtpLink {
+  sink: (frame: Uint8Array) => void = () => {}
+  protected writeFrames(): void {
+    this.outbox.drain(this.sink)
+  }
+
+  queuedBytes(): number {
+    return 0
+  }
+
+  close(): void {
+    this.closed = true
+  }
+}
+
+interface Options {
+  seconds: number
+  inflight: number
+  policies: boolean
+  repeat: number
+}
+
+function parse(argv: string[]): Options {
+  const o: Options = { seconds: 3, inflight: 1000, policies: true, repeat: 3 }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === '--seconds') o.seconds = Number(argv[++i])
+    else if (a === '--inflight') o.inflight = Number(argv[++i])
+    else if (a === '--policies') o.policies = argv[++i] !== 'off'
+    else if (a === '--repeat') o.repeat = Number(argv[++i])
+    else if (a === '--quick') o.seconds = 1
+  }
+  return o
+}
+
+function accounts(policies: boolean): Record<string, unknown> {
+  const limits = policies ? {
+    maxPacketAmount: '18446744073709551615',
+    rateLimit: { capacity: 1e12, refillCount: 1e12, refillPeriod: 1000 },
+    throughput: { refillPeriod: 1000, incomingAmount: '1000000000000000000', outgoingAmount: '1000000000000000000' },
+    balance: { minimum: '-9000000000000000000', maximum: '9000000000000000000' },
+  } : {}
+  const child = (port: number, secret: string): Record<string, unknown> => ({
+    relation: 'child', plugin: 'ilp-plugin-btp', assetCode: 'USD', assetScale: 9, options: { listener: { port, secret } }, ...limits,
+  })
+  return { alice: child(40001, 'a'), bob: child(40002, 'b') }
+}
+
+function buildPath(policies: boolean): { path: PacketPath, sender: LoopLink, receiver: LoopLink } {
+  const env: Record<string, string> = {
+    CONNECTOR_ILP_ADDRESS: 'test.ilpd', CONNECTOR_STORE: 'memory', CONNECTOR_WORKERS: '1',
+    CONNECTOR_ACCOUNTS: JSON.stringify(accounts(policies)),
+  }
+  if (!policies) env.CONNECTOR_DISABLE_MIDDLEWARE = JSON.stringify(['maxPacketAmount', 'rateLimit', 'throughput', 'balance', 'deduplicate'])
+  const { config } = loadConfig(env, {})
+  const snapshot = buildSnapshot(config, { ownAddress: 'test.ilpd', version: 1, workerCount: 1, extraRoutes: new Map() })
+  const n = snapshot.accounts.length
+  const balances = new Balances(createBalanceBuffers(n, 1), 1)
+  const packetBuckets = PacketBuckets.create(n)
+  const incomingBuckets = AmountBuckets.create(n)
+  const outgoingBuckets = AmountBuckets.create(n)
+  for (const a of snapshot.accounts) {
+    const settings = config.accounts[a.id]
+    configureRateLimit(packetBuckets, a.index, settings.rateLimit)
+    configureThroughput(incomingBuckets, outgoingBuckets, a.index, settings.throughput)
+    const limits = balanceLimits(settings)
+    balances.setLimits(a.index, limits === null ? INT64_MIN : toInt64Limit(limits.minimum), limits === null ? INT64_MAX : toInt64Limit(limits.maximum))
+  }
+  const path = new PacketPath({
+    workerIndex: 0, workerCount: 1, incarnation: 1, incarnations: new Int32Array(1).fill(1),
+    connectionCounts: new Int32Array(n), ringWriters: [null], ringReaders: [null], ringDoorbell: () => {},
+    balances, journal: new Journal('memory', '', 0, snapshot.accounts.map((a) => a.id)), durability: 'durable',
+    packetBuckets, incomingBuckets, outgoingBuckets, maxInFlightPerAccount: 1 << 30, postToControl: () => {},
+  })
+  path.install(snapshot)
+  const sender = new LoopLink(40001, 'bench', path, BOUNDS)
+  const receiver = new LoopLink(40002, 'bench', path, BOUNDS)
+  path.linkUp(sender, snapshot.accounts.find((a) => a.id === 'alice')!.index)
+  path.linkUp(receiver, snapshot.accounts.find((a) => a.id === 'bob')!.index)
+  return { path, sender, receiver }
+}
+
+/** Prepare frames (one per condition) and the Fulfill packet that answers each. */
+function packets(): { prepares: Uint8Array[], fulfills: Uint8Array[] } {
+  const destination = Buffer.from('test.ilpd.bob.receiver', 'ascii')
+  const data = new Uint8Array(128)
+  const prepares: Uint8Array[] = []
+  const fulfills: Uint8Array[] = []
+  const expiresAt = Date.now() + 3_600_000
+  for (let i = 0; i < PAIRS; i++) {
+    const fulfillment = createHash('sha256').update(`bench ${i}`).digest()
+    const condition = createHash('sha256').update(fulfillment).digest()
+    data[0] = i >> 8
+    data[1] = i & 255
+    const ilp = new Uint8Array(prepareLength(destination.length, data.length))
+    writePrepare(ilp, 0, 1000n, expiresAt, condition, destination, data)
+    const frame = new Uint8Array(ilp.length + 32)
+    prepares.push(frame.subarray(0, writeIlpFrame(frame, 0, BtpType.Message, i, ilp, 0, ilp.length)))
+    const f = new Uint8Array(fulfillLength(0))
+    writeFulfill(f, 0, fulfillment, new Uint8Array(0))
+    fulfills.push(f)
+  }
+  return { prepares, fulfills }
+}
+
+interface Result {
+  fulfilled: number
+  seconds: number
+}
+
+function measure(o: Options, set: { prepares: Uint8Array[], fulfills: Uint8Array[] }, peersOnly: boolean): Result {
+  const { path, sender, receiver } = buildPath(o.policies)
+  const view = new BtpFrameView()
+  const prepare = new PrepareView()
+  const reply = new Uint8Array(512)
+  const answers: Uint8Array[] = []
+  let fulfilled = 0
+  let next = 0
+  // The receiver: read each forwarded Prepare, find its fulfillment by the index in its data.
+  receiver.sink = (frame) => {
+    view.read(frame, 0, frame.length)
+    const e = view.indexOfEntry(NAME_ILP)
+    prepare.read(frame, view.dataStart[e], view.dataStart[e] + view.dataLength[e])
+    const i = (frame[prepare.dataStart] << 8) | frame[prepare.dataStart + 1]
+    const f = set.fulfills[i]
+    const end = writeIlpFrame(reply, 0, BtpType.Response, view.requestId, f, 0, f.length)
+    answers.push(reply.slice(0, end))
+  }
+  sender.sink = (frame) => {
+    if (frame[0] === BtpType.Response) fulfilled++
+  }
+  const start = process.hrtime.bigint()
+  const deadline = start + BigInt(Math.round(o.seconds * 1e9))
+  let inFlight = 0
+  for (;;) {
+    // Keep `inflight` outstanding: send, let the path flush, answer, flush again.
+    while (inFlight < o.inflight) {
+      const frame = set.prepares[next++ % PAIRS]
+      if (peersOnly) receiver.sink(frame)
+      else sender.onMessage(frame)
+      inFlight++
+    }
+    path.flush()
+    for (let i = 0; i < answers.length; i++) {
+      if (peersOnly) fulfilled++
+      else receiver.onMessage(answers[i])
+    }
+    inFlight -= answers.length
+    answers.length = 0
+    path.flush()
+    if (process.hrtime.bigint() > deadline) break
+  }
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  return { fulfilled, seconds }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)]
+}
+
+export async function run_(argv: string[]): Promise<void> {
+  const o = parse(argv)
+  const set = packets()
+  measure({ ...o, seconds: 0.5 }, set, false) // warm up
+  const rates: number[] = []
+  const ns: number[] = []
+  const peer: number[] = []
+  for (let r = 0; r < o.repeat; r++) {
+    const a = measure(o, set, false)
+    const b = measure(o, set, true)
+    rates.push(a.fulfilled / a.seconds)
+    ns.push((a.seconds * 1e9) / a.fulfilled)
+    peer.push((b.seconds * 1e9) / b.fulfilled)
+  }
+  console.log(`packet path in process, 1 worker, ${o.inflight} in flight, policies ${o.policies ? 'on' : 'off'}, medians of ${o.repeat} × ${o.seconds} s`)
+  console.log('| fulfilled/s | ns per packet (all) | ns of the two fake peers | ns of ilpd\'s path |')
+  console.log('|---|---|---|---|')
+  const all = median(ns)
+  const peers = median(peer)
+  console.log(`| ${Math.round(median(rates)).toLocaleString('en-US')} | ${all.toFixed(0)} | ${peers.toFixed(0)} | ${(all - peers).toFixed(0)} |`)
+}
+
+export async function run(opts: { quick?: boolean } = {}): Promise<void> {
+  await run_(opts.quick ? ['--quick', '--repeat', '1'] : [])
+}
+
+if (require.main === module) {
+  run_(process.argv.slice(2)).catch((err: Error) => {
+    console.error(err.message)
+    process.exit(1)
+  })
+}
