@@ -49,6 +49,18 @@ for (const workers of [1, 2]) {
       assert.deepEqual({ ...info }, { clientAddress: 'test.ilpd.bobby', assetCode: 'EUR', assetScale: 2 })
     })
 
+    test('peer.config with a wrong condition gets F01 and no IL-DCP answer', async () => {
+      const alice = await connectPlugin(btpUrl('alice', 'a-secret', ports[0]))
+      const reply = await sendPrepare(alice, { destination: 'peer.config', amount: 0, expiresIn: 5000, rawData: Buffer.alloc(0) })
+      assert.equal(reply.type, 'reject')
+      assert.equal(reply.reject!.code, 'F01')
+      assert.equal(reply.reject!.triggeredBy, 'test.ilpd')
+      assert.match(reply.reject!.message, /peer protocol condition/)
+      // The right condition still gets the address.
+      const info = await withTimeout(ILDCP.fetch(alice.sendData.bind(alice)), 5000, 'IL-DCP fetch')
+      assert.equal(info.clientAddress, 'test.ilpd.alice')
+    })
+
     test('IL-DCP is refused to a peer (only children get an address)', async () => {
       const peer = await connectPlugin(btpUrl('up', 'p-secret', ports[2]))
       await assert.rejects(withTimeout(ILDCP.fetch(peer.sendData.bind(peer)), 5000, 'IL-DCP fetch'))
