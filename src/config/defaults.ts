@@ -40,6 +40,7 @@ export const SETTING_DEFAULTS = {
   linkPauseBytes: 4 * 1024 * 1024, // stop reading Prepares from a link with this much queued
   linkCloseBytes: 16 * 1024 * 1024, // close a link with this much queued
   linkStallTimeout: 30000, // ms a link may stay paused before it is closed
+  linkTotalBytes: 256 * 1024 * 1024, // queued for all links of one worker together
   shutdownGrace: 5000, // ms packets in flight get on SIGTERM
 } as const
 

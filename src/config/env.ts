@@ -44,6 +44,7 @@ export const SETTING_KINDS: { readonly [K in SettingKey]-?: ValueKind } = {
   linkPauseBytes: 'integer',
   linkCloseBytes: 'integer',
   linkStallTimeout: 'integer',
+  linkTotalBytes: 'integer',
   shutdownGrace: 'integer',
 }
 

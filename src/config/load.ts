@@ -406,6 +406,7 @@ function buildConfig(
     linkPauseBytes,
     linkCloseBytes,
     linkStallTimeout: s.linkStallTimeout ?? d.linkStallTimeout,
+    linkTotalBytes: s.linkTotalBytes ?? d.linkTotalBytes,
     shutdownGrace: s.shutdownGrace ?? d.shutdownGrace,
   }
 }

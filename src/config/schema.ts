@@ -317,6 +317,8 @@ export const SettingsSchema = z.object({
   linkCloseBytes: Bytes,
   /** A link that stays paused this long (ms) is closed. */
   linkStallTimeout: PositiveMillis,
+  /** Bytes queued for all links of one worker together; past it the links holding most are closed. */
+  linkTotalBytes: Bytes,
   /** On SIGTERM: how long (ms) packets in flight and queued replies get before links close. */
   shutdownGrace: Millis,
 }).partial()
@@ -370,6 +372,7 @@ export const IlpdConfigSchema = z.object({
   linkPauseBytes: z.number().int().min(1),
   linkCloseBytes: z.number().int().min(1),
   linkStallTimeout: z.number().int().min(1),
+  linkTotalBytes: z.number().int().min(1),
   shutdownGrace: z.number().int().min(0),
 })
 export type IlpdConfig = z.infer<typeof IlpdConfigSchema>

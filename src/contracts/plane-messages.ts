@@ -10,6 +10,7 @@ export interface WorkerLimits {
   linkPauseBytes: number
   linkCloseBytes: number
   linkStallTimeout: number
+  linkTotalBytes: number
 }
 
 export interface WorkerInit {

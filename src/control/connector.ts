@@ -231,6 +231,7 @@ export class Connector {
       linkPauseBytes: c.linkPauseBytes,
       linkCloseBytes: c.linkCloseBytes,
       linkStallTimeout: c.linkStallTimeout,
+      linkTotalBytes: c.linkTotalBytes,
     }
   }
 

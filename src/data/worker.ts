@@ -120,7 +120,7 @@ const timer = setInterval(() => path.advanceTimers(Date.now()), 5)
 
 const sweep = setInterval(() => {
   const now = Date.now()
-  server.sweep(now)
+  server.sweep(now, init.limits.linkTotalBytes)
   for (const client of clients) client.link?.checkStall(now)
 }, 1000)
 sweep.unref()

@@ -73,7 +73,7 @@ for (const workers of [1, 2]) {
       }
     })
 
-    test('the control plane sends a Prepare on an account\\'s link and gets the peer\\'s reply', async () => {
+    test("the control plane sends a Prepare on an account's link and gets the peer's reply", async () => {
       const seen: string[] = []
       peer.registerDataHandler(async (data: Buffer) => {
         const prepare = IlpPacket.deserializeIlpPrepare(data)

@@ -194,8 +194,28 @@ export class BtpServer {
     link.close(1008, reason)
   }
 
-  /** Once a second: unauthenticated connections past the deadline, and stalled links. */
-  sweep(now: number): void {
+  /**
+   * Once a second: unauthenticated connections past the deadline, stalled links, and the
+   * worker's total: while all links together hold more than `totalBytes` for their peers, the
+   * link holding most is closed (a few slow readers must not take the memory of everyone).
+   */
+  sweep(now: number, totalBytes: number): void {
+    let total = 0
+    for (const link of this.links) if (!link.closed) total += link.queuedBytes()
+    while (total > totalBytes) {
+      let worst: BtpServerLink | null = null
+      let most = 0
+      for (const link of this.links) {
+        const q = link.closed ? 0 : link.queuedBytes()
+        if (q > most) {
+          most = q
+          worst = link
+        }
+      }
+      if (worst === null) break
+      worst.close(1008, `connector memory for queued replies is full (${total} bytes); this link held ${most}`)
+      total -= most
+    }
     for (const link of this.links) {
       if (link.closed) continue
       if (link.account < 0) {

@@ -90,10 +90,11 @@ test('F08: an amount that overflows a uint64 at the exchange rate is rejected wi
   const h = createHarness({ accounts: { alice: child({ assetScale: 0 }), bob: child({ assetScale: 9 }) } })
   const alice = h.connect('alice')
   const bob = h.connect('bob')
-  const amount = 2n ** 63n
+  const largest = (2n ** 64n - 1n) / 1_000_000_000n
+  const amount = largest + 1n
   alice.deliverPrepare(1, preparePacket({ amount, destination: TO_BOB }).bytes)
   const r = assertReplyReject(h.one(alice), 1, 'F08', `amount ${amount} overflows a uint64 at the exchange rate`)
-  assert.deepEqual(amountTooLarge(r), { receivedAmount: amount, maximumAmount: (2n ** 64n - 1n) / 1_000_000_000n })
+  assert.deepEqual(amountTooLarge(r), { receivedAmount: amount, maximumAmount: largest })
   assert.deepEqual(h.sent(bob), [])
   assert.equal(h.balances.upper(h.index('alice')), 0n, 'the incoming reservation was released')
 })
