@@ -4,14 +4,13 @@
  * sender keeps 1,000 Prepares in flight (distinct amounts); SIGTERM arrives mid-stream and the
  * sender sends nothing more from then on. Once with the sender reading throughout, once with it
  * not reading from 300 ms before the signal to 1.5 s after it (so Fulfills are queued for its
- * link when the signal comes). Within
- * CONNECTOR_SHUTDOWN_GRACE=5000:
+ * link when the signal comes). Within CONNECTOR_SHUTDOWN_GRACE=5000:
  *   - every Prepare the sender sent gets an answer (Fulfill or Reject) before its link closes;
  *   - the link closes with 1001 (going away); ilpd exits 0;
  *   - after a restart on the same store, the sender's balance is exactly the sum of the
  *     Fulfills it received and the receiver's exactly minus that: nothing else.
- * ilpd used to lose queued Fulfills at the close (364 in one run) and leave up to all 1,000
- * packets without an answer.
+ * ilpd used to close once nothing was in flight, dropping the Fulfills still queued for the
+ * link (the peer saw 1006, about 800 packets unanswered, all of them committed in the store).
  */
 import { after, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
