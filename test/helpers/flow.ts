@@ -319,8 +319,9 @@ export class Tracker {
         if (!sha256(f.fulfillment).equals(record.condition)) {
           this.misdeliveries.push({ requestId: record.requestId, packetId: record.packetId, problem: 'fulfillment does not hash to this packet\'s condition' })
         }
-        if (f.data.length >= 8 && this.echoExpected && f.data.readBigUInt64BE(0) !== BigInt(record.packetId)) {
-          this.misdeliveries.push({ requestId: record.requestId, packetId: record.packetId, problem: `Fulfill echoes packet id ${f.data.readBigUInt64BE(0)}, not ${record.packetId}` })
+        if (this.echoExpected && (f.data.length < 8 || f.data.readBigUInt64BE(0) !== BigInt(record.packetId))) {
+          const echoed = f.data.length >= 8 ? String(f.data.readBigUInt64BE(0)) : `nothing (${f.data.length} bytes of data)`
+          this.misdeliveries.push({ requestId: record.requestId, packetId: record.packetId, problem: `Fulfill echoes packet id ${echoed}, not ${record.packetId}` })
         }
       } else if (packet !== null && packet.type === IlpPacket.Type.TYPE_ILP_REJECT) {
         const r = packet.data as IlpPacket.IlpReject
