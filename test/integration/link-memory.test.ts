@@ -15,10 +15,9 @@ import assert from 'node:assert/strict'
 import WebSocket from 'ws'
 import { IlpdProcess, listenerAccount, startIlpd } from '../helpers/process'
 import { freePorts, sleep } from '../helpers/ports'
-import { connectOnWorker } from '../helpers/placement'
-import { btpUrl, connectPlugin, disconnectAll, fulfillingReceiver, sendPrepare, type Plugin } from '../helpers/btp'
+import { btpUrl, connectPlugin, disconnectAll, fulfillingReceiver } from '../helpers/btp'
 import {
-  CloseInfo, MiB, PacedPair, Responder, Tracker, authed, connectionsOf, tryAuth, watchRss,
+  CloseInfo, MiB, PacedPair, Responder, Tracker, authed, connectionsOf, rssBytes, tryAuth, watchRss,
 } from '../helpers/flow'
 
 const ADDRESS = 'test.ilpd'
@@ -75,7 +74,7 @@ describe('links that never read: bounded memory, closed with 1008 and a reason (
   test('ten non-reading links with 32 KB replies: RSS < 400 MiB, each closed with 1008 and a reason, honest pair unaffected', async (t) => {
     pair.start()
     const rss = watchRss(ilpd.pid, 100)
-    const baseline = (await import('../helpers/flow')).rssBytes(ilpd.pid)
+    const baseline = rssBytes(ilpd.pid)
     const hogs: Tracker[] = []
     for (let i = 0; i < HOGS; i++) {
       const ws = await authed(ports.hogs, `hog${i}`, `hog${i}-secret`)
@@ -95,32 +94,36 @@ describe('links that never read: bounded memory, closed with 1008 and a reason (
       }
     })()
 
-    // ilpd closes them (seen through /status while the hogs still read nothing).
+    // ilpd closes them (seen through /status while the hogs still read nothing); each hog reads
+    // again as soon as its link is gone from ilpd, to get what ilpd told it before closing.
     const deadline = stoppedReadingAt + STALL_MS + 7000
-    let open: string[] = []
-    while (Date.now() < deadline) {
-      open = []
-      for (let i = 0; i < HOGS; i++) if (await connectionsOf(ilpd, `hog${i}`) > 0) open.push(`hog${i}`)
-      if (open.length === 0) break
-      await sleep(250)
+    const closedAt: number[] = new Array(HOGS).fill(-1)
+    while (Date.now() < deadline && closedAt.includes(-1)) {
+      const status = await ilpd.status()
+      for (let i = 0; i < HOGS; i++) {
+        if (closedAt[i] >= 0) continue
+        if ((status.accounts.find((a) => a.id === `hog${i}`)?.connections ?? 0) === 0) {
+          closedAt[i] = Date.now() - stoppedReadingAt
+          hogs[i].resumeReading()
+        }
+      }
+      await sleep(100)
     }
-    const closedAfter = Date.now() - stoppedReadingAt
+    const open = closedAt.flatMap((at, i) => (at < 0 ? [`hog${i}`] : []))
     trickling = false
     await trickle
     const peak = rss.stop()
-
-    // The hogs read again: what ilpd told them before it closed.
     for (const h of hogs) h.resumeReading()
     const closes = await Promise.all(hogs.map((h) => Promise.race([h.closed, sleep(10_000).then((): CloseInfo => ({ code: -1, reason: 'still open 10 s after reading again', at: 0 }))])))
     pair.stop()
     await pair.tracker.settled(5000)
     const honest = pair.window(0, Date.now())
     t.diagnostic(`ilpd RSS: baseline ${Math.round(baseline / MiB)} MiB, peak ${Math.round(peak.peak / MiB)} MiB (${peak.samples} samples); ` +
-      `hogs still open at ${closedAfter} ms: ${JSON.stringify(open)}; close codes ${JSON.stringify(closes.map((c) => c.code))}; ` +
+      `closed by ilpd after (ms) ${JSON.stringify(closedAt)}; close codes ${JSON.stringify(closes.map((c) => c.code))}; ` +
       `first reason ${JSON.stringify(closes[0].reason)}; answers the hogs got ${JSON.stringify(hogs.map((h) => ({ fulfilled: h.fulfilled, ...h.rejectsByCode })))}; honest ${JSON.stringify(honest)}`)
 
     assert.ok(peak.peak < RSS_LIMIT, `ilpd's RSS peaked at ${Math.round(peak.peak / MiB)} MiB (limit ${RSS_LIMIT / MiB} MiB)`)
-    assert.deepEqual(open, [], `links still open ${closedAfter} ms after they stopped reading (stall timeout ${STALL_MS} ms)`)
+    assert.deepEqual(open, [], `links still open ${STALL_MS + 7000} ms after they stopped reading (stall timeout ${STALL_MS} ms)`)
     for (let i = 0; i < HOGS; i++) {
       assert.equal(closes[i].code, 1008, `hog${i}: close code (reason ${JSON.stringify(closes[i].reason)})`)
       assert.ok(closes[i].reason.length > 0, `hog${i}: the close carries a reason`)
@@ -131,9 +134,30 @@ describe('links that never read: bounded memory, closed with 1008 and a reason (
   })
 })
 
+/**
+ * Opens raw connections of `multi` until one lands on `worker`; one that lands elsewhere is
+ * closed, and the next attempt waits until ilpd counts `others` connections again (so no attempt
+ * is ever the 4th while placing the first three).
+ */
+async function placeWithin(ilpd: IlpdProcess, port: number, worker: number, others: number): Promise<WebSocket> {
+  const lines = (): Array<{ component?: unknown }> => ilpd.logs.filter((l) => l.msg === 'account connected' && l.account === 'multi')
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const before = lines().length
+    const ws = await authed(port, 'multi', 'multi-secret')
+    const deadline = Date.now() + 3000
+    while (lines().length === before && Date.now() < deadline) await sleep(10)
+    if (String(lines()[lines().length - 1]?.component) === `worker-${worker}`) return ws
+    ws.terminate()
+    const settled = Date.now() + 3000
+    while (await connectionsOf(ilpd, 'multi') !== others && Date.now() < settled) await sleep(20)
+  }
+  throw new Error(`no connection of multi landed on worker ${worker}`)
+}
+
 describe('CONNECTOR_MAX_CONNECTIONS_PER_ACCOUNT=3 (2 workers): the 4th is refused at auth', () => {
   let ilpd: IlpdProcess
   let ports: Record<'multi' | 'bob', number>
+  const sockets: WebSocket[] = []
 
   before(async () => {
     const [m, b] = await freePorts(2)
@@ -150,6 +174,7 @@ describe('CONNECTOR_MAX_CONNECTIONS_PER_ACCOUNT=3 (2 workers): the 4th is refuse
   })
 
   after(async () => {
+    for (const ws of sockets) ws.terminate()
     await disconnectAll()
     if (ilpd) {
       const exit = await ilpd.stop()
@@ -158,13 +183,13 @@ describe('CONNECTOR_MAX_CONNECTIONS_PER_ACCOUNT=3 (2 workers): the 4th is refuse
   })
 
   test('three connections work; six more attempts are each refused with a BTP Error and a close; a freed slot is reused', async (t) => {
-    const url = btpUrl('multi', 'multi-secret', ports.multi)
     // Two on worker 0, one on worker 1: a count kept per worker would let attempts on worker 1 in.
-    const three: Plugin[] = [
-      await connectOnWorker(ilpd, 'multi', url, 0, { reconnectIntervals: [60_000] }),
-      await connectOnWorker(ilpd, 'multi', url, 0, { reconnectIntervals: [60_000] }),
-      await connectOnWorker(ilpd, 'multi', url, 1, { reconnectIntervals: [60_000] }),
-    ]
+    const three: Tracker[] = []
+    for (const worker of [0, 0, 1]) {
+      const ws = await placeWithin(ilpd, ports.multi, worker, three.length)
+      sockets.push(ws)
+      three.push(new Tracker(ws))
+    }
     assert.equal(await connectionsOf(ilpd, 'multi'), 3)
     const refusals: string[] = []
     for (let i = 0; i < 6; i++) {
@@ -185,12 +210,13 @@ describe('CONNECTOR_MAX_CONNECTIONS_PER_ACCOUNT=3 (2 workers): the 4th is refuse
     t.diagnostic(`attempts beyond 3: ${JSON.stringify(refusals)}`)
     for (const r of refusals) assert.match(r, /^btp-error .* \/ close \d+/, 'refused at auth with a BTP Error, then closed')
     assert.equal(await connectionsOf(ilpd, 'multi'), 3)
-    for (const [i, plugin] of three.entries()) {
-      const reply = await sendPrepare(plugin, { destination: `${ADDRESS}.bob`, amount: 1 })
-      assert.equal(reply.type, 'fulfill', `connection ${i} still forwards`)
+    for (const [i, tracker] of three.entries()) {
+      tracker.send(`${ADDRESS}.bob`, 1)
+      await tracker.settled(5000)
+      assert.equal(tracker.fulfilled, 1, `connection ${i} still forwards (${JSON.stringify(tracker.rejectsByCode)})`)
     }
     // A slot freed by a close is available again.
-    await three[0].disconnect()
+    three[0].close()
     let reused: Awaited<ReturnType<typeof tryAuth>> | null = null
     for (let i = 0; i < 20; i++) {
       reused = await tryAuth(ports.multi, 'multi', 'multi-secret')

@@ -44,6 +44,9 @@ for (const [workers, slowAtSignal] of [[1, true], [2, true], [1, false], [2, fal
         CONNECTOR_STORE_PATH: `${dir}/store`,
         CONNECTOR_SPREAD: '0',
         CONNECTOR_SHUTDOWN_GRACE: String(GRACE_MS),
+        // 1,000 Fulfills of 32 KB may sit queued for the sender: this test is about the drain,
+        // not about the bound that would close a link queuing that much (slow-reader.test.ts).
+        CONNECTOR_LINK_CLOSE_BYTES: String(512 * 1024 * 1024),
         CONNECTOR_ACCOUNTS: JSON.stringify({ sender: listenerAccount(s, 'sender-secret'), receiver: listenerAccount(r, 'receiver-secret') }),
       }
       ilpd = await startIlpd({ workers, cwd: dir, env })

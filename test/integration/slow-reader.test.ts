@@ -79,10 +79,21 @@ for (const workers of [1, 2]) {
       const slow = new Tracker(slowWs, { expiresIn: 60_000 })
       slow.pauseReading()
       for (let i = 0; i < PACKETS; i++) slow.send(`${ADDRESS}.rx`, AMOUNT)
-      // Let ilpd forward what it will and queue the Fulfills, then read again.
+      // Let ilpd forward what it will (all of it, or until it stops taking Prepares from the
+      // non-reading link) and queue the Fulfills; then read again.
       const until = Date.now() + 15_000
-      while (rx.fulfilled < PACKETS && Date.now() < until) await sleep(100)
-      await sleep(2000)
+      let last = -1
+      let stableSince = Date.now()
+      while (rx.fulfilled < PACKETS && Date.now() < until) {
+        if (rx.fulfilled !== last) {
+          last = rx.fulfilled
+          stableSince = Date.now()
+        } else if (Date.now() - stableSince > 1500) {
+          break
+        }
+        await sleep(100)
+      }
+      await sleep(1000)
       const fulfilledByRx = rx.fulfilled
       slow.resumeReading()
       await slow.settled(20_000)
