@@ -235,7 +235,8 @@ export class AuthBackoff {
     let wait = source === '' ? 0 : this.waitOf(this.sources, source, now)
     if (accountKey !== '') {
       const accountWait = this.waitOf(this.accounts, accountKey, now)
-      if (accountWait > wait && this.trusted.find(pairKey(source, accountKey)) === NONE) wait = accountWait
+      // Trust needs a source to attach to: loopback clients (source '') share none.
+      if (accountWait > wait && (source === '' || this.trusted.find(pairKey(source, accountKey)) === NONE)) wait = accountWait
     }
     if (wait > 0) this.refusedCount++
     return wait
@@ -257,12 +258,13 @@ export class AuthBackoff {
     const source = sourceKey(remote)
     const slot = this.sources.find(source)
     if (slot !== NONE) this.sources.remove(slot)
-    if (accountKey !== '') this.trusted.touch(pairKey(source, accountKey), now)
+    if (accountKey !== '' && source !== '') this.trusted.touch(pairKey(source, accountKey), now)
   }
 
   /** Has `remote` logged in to `accountKey` before? (Its right token is let through a source wait.) */
   isTrusted(remote: string, accountKey: string): boolean {
-    return accountKey !== '' && this.trusted.find(pairKey(sourceKey(remote), accountKey)) !== NONE
+    const source = sourceKey(remote)
+    return accountKey !== '' && source !== '' && this.trusted.find(pairKey(source, accountKey)) !== NONE
   }
 
   /** Keys held per table, for /status and tests. */

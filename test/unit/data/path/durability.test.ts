@@ -1,0 +1,149 @@
+/**
+ * Durability (src/data/path/durability.ts): a Fulfill that changes a balance leaves only after
+ * the journal write holding that change lands (durable and process modes, store on disk);
+ * relaxed mode and the memory store send it at once. Rejects never wait.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import {
+  child, createHarness, fulfillPacket, isFulfill, isReject, preparePacket, rejectPacket, type HarnessOptions,
+} from '../../../helpers/path'
+
+const TO_BOB = 'test.ilpd.bob.receiver'
+
+function setup(opts: Partial<HarnessOptions> = {}) {
+  const h = createHarness({ accounts: { alice: child(), bob: child() }, journal: 'controlled', ...opts })
+  const alice = h.connect('alice')
+  const bob = h.connect('bob')
+  /** alice → bob, bob fulfills; returns the prepare. */
+  const fulfilled = (requestId: number, amount = 100n) => {
+    const p = preparePacket({ amount, destination: TO_BOB })
+    alice.deliverPrepare(requestId, p.bytes)
+    const out = h.one(bob, 'prepare')
+    bob.deliverReply(out.id, fulfillPacket(p.fulfillment))
+    return p
+  }
+  return { h, alice, bob, fulfilled }
+}
+
+test('durable: a Fulfill with a balance change is not sent before its journal write resolves, and is sent after', async () => {
+  const { h, alice, fulfilled } = setup({ durability: 'durable' })
+  const journal = h.journals[0]
+  fulfilled(1, 100n)
+  assert.deepEqual(h.sent(alice), [], 'held while the journal write is pending')
+  await h.settle()
+  assert.deepEqual(h.sent(alice), [], 'still held: the write has not landed')
+  assert.ok(h.path().unsettled > 0, 'the worker knows something is unsettled (shutdown waits for it)')
+  assert.equal(journal.writes.length, 1)
+  const write = journal.writes[0]
+  const a = h.index('alice')
+  const b = h.index('bob')
+  const totals = new Map(write.accounts.map((acct, i) => [acct, [write.ins[i], write.outs[i]]]))
+  assert.deepEqual(totals, new Map([[a, [100n, 0n]], [b, [0n, 100n]]]), 'the write holds this worker\'s totals of both accounts')
+  assert.equal(h.balances.balance(a), 100n, 'committed in shared memory before it is durable')
+  assert.equal(h.balances.durable(0, a), 0n)
+
+  write.resolve()
+  await h.settle()
+  const sent = h.sent(alice)
+  assert.equal(sent.length, 1)
+  assert.equal(sent[0].id, 1)
+  assert.ok(isFulfill(sent[0].bytes))
+  assert.equal(h.path().unsettled, 0)
+  assert.equal(h.balances.durable(0, a), 100n)
+  assert.equal(h.balances.durable(0, b), -100n)
+  assert.equal(h.path().stats.fulfilled, 1)
+})
+
+test('process: Fulfills wait for the journal too (committed, not synced)', async () => {
+  const { h, alice, fulfilled } = setup({ durability: 'process' })
+  fulfilled(1)
+  await h.settle()
+  assert.deepEqual(h.sent(alice), [])
+  h.journals[0].resolveAll()
+  await h.settle()
+  assert.ok(isFulfill(h.one(alice).bytes))
+})
+
+test('relaxed: the Fulfill is sent at once, while its journal write is still pending', async () => {
+  const { h, alice, fulfilled } = setup({ durability: 'relaxed' })
+  fulfilled(1)
+  const reply = h.one(alice)
+  assert.ok(isFulfill(reply.bytes))
+  assert.equal(h.journals[0].pending.length, 1, 'the balance is still journalled, in the background')
+  h.journals[0].resolveAll()
+  await h.settle()
+  assert.equal(h.path().unsettled, 0)
+})
+
+test('the memory store (journal not durable) sends Fulfills at once even in durable mode', () => {
+  const { h, alice, fulfilled } = setup({ durability: 'durable', journal: 'memory' })
+  fulfilled(1)
+  assert.ok(isFulfill(h.one(alice).bytes))
+})
+
+test('durable: a Fulfill that moves no balance (amount 0) is not held', () => {
+  const { h, alice, fulfilled } = setup({ durability: 'durable' })
+  fulfilled(1, 0n)
+  assert.ok(isFulfill(h.one(alice).bytes))
+  assert.equal(h.journals[0].writes.length, 0)
+})
+
+test('durable: Rejects are never held', () => {
+  const { h, alice, bob } = setup({ durability: 'durable' })
+  alice.deliverPrepare(1, preparePacket({ destination: TO_BOB }).bytes)
+  const out = h.one(bob, 'prepare')
+  bob.deliverReply(out.id, rejectPacket('F99', 'test.ilpd.bob', 'no'))
+  assert.ok(isReject(h.one(alice).bytes))
+  assert.equal(h.journals[0].writes.length, 0)
+})
+
+test('durable: a write releases only the Fulfills held when it started; later ones wait for the next write', async () => {
+  const { h, alice, fulfilled } = setup({ durability: 'durable' })
+  const journal = h.journals[0]
+  fulfilled(1)
+  h.pump()
+  assert.equal(journal.writes.length, 1)
+  fulfilled(2)
+  h.pump()
+  assert.equal(journal.writes.length, 2)
+  journal.writes[0].resolve()
+  await h.settle()
+  assert.deepEqual(h.sent(alice).map((r) => r.id), [1])
+  journal.writes[1].resolve()
+  await h.settle()
+  assert.deepEqual(h.sent(alice).map((r) => r.id), [2])
+})
+
+test('durable: a failed journal write keeps the Fulfill held until a later write lands', async () => {
+  const { h, alice, fulfilled } = setup({ durability: 'durable' })
+  const journal = h.journals[0]
+  fulfilled(1)
+  h.pump()
+  journal.writes[0].reject(new Error('disk full'))
+  await h.settle()
+  assert.deepEqual(h.sent(alice), [], 'nothing leaves before it is durable')
+  assert.equal(h.balances.durable(0, h.index('alice')), 0n)
+  h.path().flush() // the retry (the path also schedules one itself)
+  assert.ok(journal.pending.length >= 1, 'a new write was started')
+  const retry = journal.pending[0]
+  assert.deepEqual(retry.ins[retry.accounts.indexOf(h.index('alice'))], 100n, 'the retry carries the same totals')
+  journal.resolveAll()
+  await h.settle()
+  const sent = h.sent(alice)
+  assert.equal(sent.length, 1)
+  assert.ok(isFulfill(sent[0].bytes))
+  assert.equal(h.balances.durable(0, h.index('alice')), 100n)
+})
+
+test('durable: a Fulfill held for a link that closes meanwhile is not sent; the balance stays committed', async () => {
+  const { h, alice, fulfilled } = setup({ durability: 'durable' })
+  fulfilled(1)
+  h.pump()
+  h.path().linkDown(alice)
+  h.journals[0].resolveAll()
+  await h.settle()
+  assert.deepEqual(alice.take(), [])
+  assert.equal(h.balances.balance(h.index('alice')), 100n)
+  assert.equal(h.path().unsettled, 0)
+})
