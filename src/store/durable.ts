@@ -4,7 +4,9 @@
  *   meta:format              "ilpd-store-1": refuse a store written by another layout
  *   base:<account>           the balance as of the last start (decimal string)
  *   journal:<worker>:<acct>  "in/out": what a worker has made durable since that start, by
- *                            direction (net = in − out)
+ *                            direction (net = in − out), arbitrary-precision decimals: on a busy
+ *                            account they pass 2⁶⁴ (ilpd before 2026-12 wrote them as int64 and
+ *                            wrapped to negatives; those still load, read modulo 2⁶⁴)
  *   settle:<account>         the settlement due, if any (JSON)
  *
  * Each data-plane worker writes only its own journal keys, so workers never contend for a key;
@@ -18,6 +20,9 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { open, type Database, type RootDatabase } from 'lmdb'
+import { createLogger } from '../log'
+
+const log = createLogger('store')
 
 export const STORE_FORMAT = 'ilpd-store-1'
 export const STORE_FILE = 'ilpd.mdb'
@@ -35,11 +40,24 @@ export interface SettlementDue {
   since: string
 }
 
-/** A journal record: durable commits by direction. */
+/** A journal record: durable commits by direction, as ilpd writes them now (non-negative). */
 function parseJournal(value: unknown, key: string): { in: bigint, out: bigint } {
-  if (typeof value !== 'string' || !/^\d+\/\d+$/.test(value)) throw new StoreError(`store: ${key} holds ${JSON.stringify(value)}, not a journal record`)
+  const record = parseJournalAnyVersion(value, key)
+  if (record.wrapped) throw new StoreError(`store: ${key} holds ${JSON.stringify(value)}, not a journal record of this run`)
+  return { in: record.in, out: record.out }
+}
+
+/**
+ * Also reads the records of ilpd before 2026-12, whose int64 totals wrapped past 2⁶³ into
+ * negative numbers ("-2/-2" after 2⁶³−1 went back and forth twice). Only their difference
+ * modulo 2⁶⁴ is known, which is exact for the balance: that ilpd held it in an int64 word too.
+ */
+function parseJournalAnyVersion(value: unknown, key: string): { in: bigint, out: bigint, wrapped: boolean } {
+  if (typeof value !== 'string' || !/^-?\d+\/-?\d+$/.test(value)) throw new StoreError(`store: ${key} holds ${JSON.stringify(value)}, not a journal record`)
   const slash = value.indexOf('/')
-  return { in: BigInt(value.slice(0, slash)), out: BigInt(value.slice(slash + 1)) }
+  const record = { in: BigInt(value.slice(0, slash)), out: BigInt(value.slice(slash + 1)), wrapped: false }
+  record.wrapped = record.in < 0n || record.out < 0n
+  return record
 }
 
 function parseAmount(value: unknown, key: string): bigint {
@@ -147,11 +165,17 @@ export class BalanceStore {
         balances.set(key.slice('base:'.length), parseAmount(value, key))
       }
       const journals: string[] = []
+      const wrapped = new Set<string>()
       for (const { key, value } of db.getRange({ start: 'journal:', end: 'journal;' })) {
         const account = key.slice(key.indexOf(':', 'journal:'.length) + 1)
-        const record = parseJournal(value, key)
+        const record = parseJournalAnyVersion(value, key)
+        if (record.wrapped) wrapped.add(account)
         balances.set(account, (balances.get(account) ?? 0n) + record.in - record.out)
         journals.push(key)
+      }
+      for (const account of wrapped) {
+        balances.set(account, BigInt.asIntN(64, balances.get(account)!))
+        log.warn('journal written by an older ilpd had wrapped past 2^63; read modulo 2^64', { account, balance: balances.get(account)!.toString() })
       }
       for (const key of journals) db.removeSync(key)
       for (const [account, balance] of balances) db.putSync(`base:${account}`, balance.toString())
