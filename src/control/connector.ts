@@ -186,7 +186,11 @@ export class Connector {
     }
     const stored = store.loadAndCompact()
     for (const account of this.snapshot.accounts) {
-      this.balances.load(account.index, stored.get(account.id) ?? 0n)
+      const balance = stored.get(account.id) ?? 0n
+      if (!this.balances.load(account.index, balance)) {
+        log.error('stored balance is outside the int64 range ilpd tracks live; held at the nearest end until it moves back (the store keeps the exact value)',
+          { account: account.id, stored: balance.toString(), tracked: this.balances.balance(account.index).toString() })
+      }
     }
     this.settlements = new SettlementWatcher(this.config, this.snapshot.accounts, this.balances, store)
     this.settlements.start()
@@ -332,7 +336,10 @@ export class Connector {
         this.balances.markDurable(slot.index, account.index, record.in, record.out)
       }
     }
-    this.balances.reconcileDeadWorker(slot.index)
+    for (const a of this.balances.reconcileDeadWorker(slot.index)) {
+      log.error('undoing the dead worker\'s commits took a balance out of the int64 range; held at the nearest end (the store has the exact value)',
+        { account: this.snapshot.accounts[a]?.id, balance: this.balances.balance(a).toString() })
+    }
     this.broadcast({ type: 'worker-lost', worker: slot.index, incarnation: lost })
     this.peers.workerLost(slot.index)
     slot.restarts++

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events'
 import type { IlpdConfig } from '../config'
 import { balanceLimits } from '../config'
 import { createLogger } from '../log'
-import type { Balances } from '../store/balances'
+import { INT64_MAX, type Balances } from '../store/balances'
 import type { BalanceStore, SettlementDue } from '../store/durable'
 import type { AccountEntry } from '../contracts/snapshot'
 
@@ -72,15 +72,22 @@ export class SettlementWatcher extends EventEmitter {
 
   /**
    * A settlement of `amount` to the peer is confirmed: the balance rises by it (durably), and the
-   * due record is cleared once the balance is back at or above the threshold.
+   * due record is cleared once the balance is back at or above the threshold. An amount the
+   * balance cannot take (it, or it with the packets in flight, would pass 2⁶³−1) is refused
+   * and nothing changes. The live balance moves only once the store has the change.
    */
   async confirm(accountId: string, amount: bigint): Promise<string | null> {
     const trigger = this.triggers.find((t) => t.id === accountId)
     const index = trigger?.index ?? -1
     if (index < 0) return `account ${accountId} has no settleThreshold`
     if (amount <= 0n) return 'amount must be a positive integer'
+    if (!this.balances.canAdjust(index, amount)) return this.outOfRange(accountId, index, amount)
     await this.store.adjust(accountId, amount, this.balances.balance(index))
-    this.balances.adjust(index, amount)
+    if (!this.balances.adjust(index, amount)) {
+      // Packets reserved the room while the store was written: take the stored change back.
+      await this.store.adjust(accountId, -amount, this.balances.balance(index))
+      return this.outOfRange(accountId, index, amount)
+    }
     log.info('settlement confirmed', { account: accountId, amount: amount.toString(), balance: this.balances.balance(index).toString() })
     const balance = this.balances.balance(index)
     if (balance >= trigger!.threshold) {
@@ -90,6 +97,13 @@ export class SettlementWatcher extends EventEmitter {
       this.check()
     }
     return null
+  }
+
+  private outOfRange(accountId: string, index: number, amount: bigint): string {
+    const balance = this.balances.balance(index)
+    const inFlight = this.balances.upper(index) - balance
+    return `a settlement of ${amount} would take ${accountId}'s balance of ${balance}${inFlight > 0n ? ` (${inFlight} more reserved by packets in flight)` : ''} ` +
+      `past ${INT64_MAX}, the largest balance ilpd can hold; nothing was changed`
   }
 
   private persist(account: string, due: SettlementDue | null): void {

@@ -4,7 +4,7 @@
  * Balance > 0 means the counterparty owes the connector. Three int64 words per account, updated
  * with Atomics by any worker:
  *
- *   C  committed   the balance: effects of Fulfills that have been made durable
+ *   C  committed   the balance: effects of fulfilled packets (durable once their journal write lands)
  *   U  upper       C + incoming amounts reserved by Prepares in flight    (checked ≤ maximum)
  *   L  lower       C − outgoing amounts reserved by Prepares in flight    (checked ≥ minimum)
  *
@@ -12,41 +12,59 @@
  *   outgoing y:  reserve L−=y (CAS, ≥ min) ─ fulfill: C−=y, U−=y ─ reject: L+=y
  *
  * Only the two reservations need a compare-and-swap loop; everything else is an atomic add, so a
- * maximum is never exceeded, not even transiently, whatever the interleaving.
+ * maximum is never exceeded, not even transiently, whatever the interleaving. Since L ≤ C ≤ U at
+ * every instant and the limits are int64 (±Infinity saturate), the three words stay within
+ * [min(minimum, L₀), max(maximum, U₀)]: a packet that would take a balance out of the int64 range
+ * is refused at its reservation (T04) like one that would pass a limit. Atomics.add/sub with a
+ * uint64 amount ≥ 2⁶³ is two's-complement arithmetic; it lands exactly because the result is in
+ * that range. The control plane's changes (settlements, a dead worker's reconciliation) are
+ * range-checked too.
  *
  * Beside the global words, each worker keeps its own ledger per account (only that worker writes
- * it): what it has reserved, and what it has committed in total and made durable. When a worker
- * dies the control plane uses the ledger to undo exactly that worker's reservations and the
- * commits it had not yet made durable (their Fulfills never left).
+ * it; the control plane reads it once the worker is dead). When a worker dies the control plane
+ * uses it to undo exactly that worker's reservations and the commits it had not yet made durable
+ * (their Fulfills never left). Cumulative totals would grow without bound (2⁶³−1 sent back and
+ * forth twice passes 2⁶⁴), so the per-packet words hold only what is still open, and the
+ * cumulative durable totals — what the journal on disk holds, arbitrary-precision decimals there —
+ * live in 128-bit pairs written once per journal write:
+ *
+ *   per worker × account, 8 uint64 words (one 64-byte line):
+ *   ┌────────────┬─────────────┬────────────┬─────────────┬───────────────┬────────────────┐
+ *   │ RESERVED_IN│ RESERVED_OUT│ PENDING_IN │ PENDING_OUT │ DURABLE_IN    │ DURABLE_OUT    │
+ *   │ in flight  │ in flight   │ committed, not yet durable │ lo, hi (128b) │ lo, hi (128b)  │
+ *   └────────────┴─────────────┴────────────┴─────────────┴───────────────┴────────────────┘
+ *   committed total (what a journal write captures) = DURABLE + PENDING, per direction
+ *
+ * PENDING drains each time a journal write lands (markDurable), so RESERVED + PENDING stays far
+ * below 2⁶⁴; a reservation that would take it past is refused (only a journal stalled for 2⁶⁴
+ * units could get there). 2¹²⁸ needs 2⁶⁴ packets of the largest amount.
  */
 
 export const INT64_MAX = 0x7fffffffffffffffn
 export const INT64_MIN = -0x8000000000000000n
+export const UINT64_MAX = 0xffffffffffffffffn
 
 const C = 0
 const U = 1
 const L = 2
 const GLOBAL_WORDS = 4
 
-/**
- * Per worker, per account. Commits are counted by direction because undoing an incoming commit
- * and an outgoing one touch different words (see reconcileDeadWorker); the journal stores the
- * net of the durable ones.
- */
 const RESERVED_IN = 0
 const RESERVED_OUT = 1
-const COMMITTED_IN = 2
-const COMMITTED_OUT = 3
-const DURABLE_IN = 4
-const DURABLE_OUT = 5
-const LEDGER_WORDS = 6
+const PENDING_IN = 2
+const PENDING_OUT = 3
+const DURABLE_IN = 4 // lo, hi
+const DURABLE_OUT = 6 // lo, hi
+const LEDGER_WORDS = 8
+
+const WIDE_LIMIT = 1n << 128n
 
 export interface BalanceBuffers {
   /** accounts × GLOBAL_WORDS int64 */
   global: SharedArrayBuffer
   /** accounts × 2 int64: minimum, maximum */
   limits: SharedArrayBuffer
-  /** workers × accounts × LEDGER_WORDS int64 */
+  /** workers × accounts × LEDGER_WORDS uint64 */
   ledgers: SharedArrayBuffer
 }
 
@@ -59,16 +77,20 @@ export function createBalanceBuffers(accounts: number, workers: number): Balance
   }
 }
 
+function clampInt64(value: bigint): bigint {
+  return value > INT64_MAX ? INT64_MAX : value < INT64_MIN ? INT64_MIN : value
+}
+
 export class Balances {
   private readonly global: BigInt64Array
   private readonly limits: BigInt64Array
-  private readonly ledgers: BigInt64Array
+  private readonly ledgers: BigUint64Array
   readonly accounts: number
 
   constructor(readonly buffers: BalanceBuffers, readonly workers: number) {
     this.global = new BigInt64Array(buffers.global)
     this.limits = new BigInt64Array(buffers.limits)
-    this.ledgers = new BigInt64Array(buffers.ledgers)
+    this.ledgers = new BigUint64Array(buffers.ledgers)
     this.accounts = this.limits.length / 2
   }
 
@@ -80,44 +102,94 @@ export class Balances {
     Atomics.store(this.limits, account * 2 + 1, maximum)
   }
 
-  /** Loads a stored balance at startup, before any worker runs. */
-  load(account: number, balance: bigint): void {
+  /**
+   * Loads a stored balance at startup, before any worker runs. False if it is outside the int64
+   * range (only a crash amid amounts near 2⁶³ can store such a sum): it is then held at the
+   * nearest end of the range, and the caller says so; the store keeps the exact value.
+   */
+  load(account: number, balance: bigint): boolean {
     const g = account * GLOBAL_WORDS
-    Atomics.store(this.global, g + C, balance)
-    Atomics.store(this.global, g + U, balance)
-    Atomics.store(this.global, g + L, balance)
+    const held = clampInt64(balance)
+    Atomics.store(this.global, g + C, held)
+    Atomics.store(this.global, g + U, held)
+    Atomics.store(this.global, g + L, held)
+    return held === balance
   }
 
-  /** Adds a confirmed settlement or an operator's adjustment to the committed balance. */
-  adjust(account: number, delta: bigint): void {
+  /**
+   * Whether `delta` (a settlement, an operator's adjustment) can be added now: all three words
+   * must stay within int64. Only a hint for a caller that must write elsewhere first; `adjust`
+   * decides atomically.
+   */
+  canAdjust(account: number, delta: bigint): boolean {
     const g = account * GLOBAL_WORDS
+    if (delta >= 0n) return Atomics.load(this.global, g + U) + delta <= INT64_MAX
+    return Atomics.load(this.global, g + L) + delta >= INT64_MIN
+  }
+
+  /**
+   * Adds a confirmed settlement or an operator's adjustment to the balance; false, with nothing
+   * changed, if a word would leave int64. U is the highest word and L the lowest at every instant,
+   * so one compare-and-swap on the word that moves toward its end of the range decides for all
+   * three, also against reservations racing it.
+   */
+  adjust(account: number, delta: bigint): boolean {
+    const g = account * GLOBAL_WORDS
+    if (delta === 0n) return true
+    const edge = delta > 0n ? g + U : g + L
+    let current = Atomics.load(this.global, edge)
+    for (;;) {
+      const next = current + delta
+      if (next > INT64_MAX || next < INT64_MIN) return false
+      const seen = Atomics.compareExchange(this.global, edge, current, next)
+      if (seen === current) break
+      current = seen
+    }
     Atomics.add(this.global, g + C, delta)
-    Atomics.add(this.global, g + U, delta)
-    Atomics.add(this.global, g + L, delta)
+    Atomics.add(this.global, delta > 0n ? g + L : g + U, delta)
+    return true
   }
 
   /**
    * A worker died: its reservations are released and its commits that were never made durable
-   * are undone (the Fulfills they belong to never left). Its ledger is reset to its durable
-   * state, which is what its replacement continues from.
+   * are undone (the Fulfills they belong to never left). Its ledger keeps its durable totals,
+   * which is what its replacement continues from. Returns the accounts whose balance could not
+   * take the undo exactly and was held at the end of the int64 range (a worker dying with ~2⁶³
+   * units not yet durable while other workers' commits on the same account were); none otherwise.
    */
-  reconcileDeadWorker(worker: number): void {
+  reconcileDeadWorker(worker: number): number[] {
+    const saturated: number[] = []
+    const l = this.ledgers
     for (let a = 0; a < this.accounts; a++) {
       const w = (worker * this.accounts + a) * LEDGER_WORDS
       const g = a * GLOBAL_WORDS
-      const l = this.ledgers
-      const undoIn = l[w + COMMITTED_IN] - l[w + DURABLE_IN]
-      const undoOut = l[w + COMMITTED_OUT] - l[w + DURABLE_OUT]
       // An undone commit leaves its packet neither reserved nor committed, so C, U and L all
       // move by it; released reservations move only their own bound.
-      const undo = undoOut - undoIn
-      Atomics.add(this.global, g + C, undo)
-      Atomics.add(this.global, g + U, undo - l[w + RESERVED_IN])
-      Atomics.add(this.global, g + L, undo + l[w + RESERVED_OUT])
+      const undo = l[w + PENDING_OUT] - l[w + PENDING_IN]
+      const dU = undo - l[w + RESERVED_IN]
+      const dL = undo + l[w + RESERVED_OUT]
+      // In this order L ≤ C ≤ U holds at every step (adjust relies on it).
+      const exact = undo >= 0n
+        ? this.addClamped(g + U, dU) & this.addClamped(g + C, undo) & this.addClamped(g + L, dL)
+        : this.addClamped(g + L, dL) & this.addClamped(g + C, undo) & this.addClamped(g + U, dU)
+      if (exact === 0) saturated.push(a)
       l[w + RESERVED_IN] = 0n
       l[w + RESERVED_OUT] = 0n
-      l[w + COMMITTED_IN] = l[w + DURABLE_IN]
-      l[w + COMMITTED_OUT] = l[w + DURABLE_OUT]
+      l[w + PENDING_IN] = 0n
+      l[w + PENDING_OUT] = 0n
+    }
+    return saturated
+  }
+
+  /** 1 if the word took `delta` exactly, 0 if it was held at the end of the int64 range. */
+  private addClamped(index: number, delta: bigint): number {
+    if (delta === 0n) return 1
+    let current = Atomics.load(this.global, index)
+    for (;;) {
+      const next = clampInt64(current + delta)
+      const seen = Atomics.compareExchange(this.global, index, current, next)
+      if (seen === current) return next === current + delta ? 1 : 0
+      current = seen
     }
   }
 
@@ -141,16 +213,28 @@ export class Balances {
     return this.limits[account * 2 + 1]
   }
 
-  /** A worker's net durable commits for an account (what its journal record holds). */
+  /** A worker's net durable commits for an account (what its journal record holds, in − out). */
   durable(worker: number, account: number): bigint {
     const w = (worker * this.accounts + account) * LEDGER_WORDS
-    return this.ledgers[w + DURABLE_IN] - this.ledgers[w + DURABLE_OUT]
+    return this.wide(w + DURABLE_IN) - this.wide(w + DURABLE_OUT)
+  }
+
+  /** A worker's commits not yet made durable, by direction (what its death would undo). */
+  pending(worker: number, account: number): { in: bigint, out: bigint } {
+    const w = (worker * this.accounts + account) * LEDGER_WORDS
+    return { in: this.ledgers[w + PENDING_IN], out: this.ledgers[w + PENDING_OUT] }
   }
 
   // ---- data plane (each worker passes its own index) ----------------------------------------
 
-  /** Incoming Prepare: false (T04) if the source's balance could exceed its maximum. */
+  /**
+   * Incoming Prepare: false (T04) if the source's balance could exceed its maximum (or int64),
+   * or if this worker's open incoming amounts on the account would pass 2⁶⁴−1.
+   */
   reserveIncoming(worker: number, account: number, amount: bigint): boolean {
+    const w = (worker * this.accounts + account) * LEDGER_WORDS
+    const l = this.ledgers
+    if (l[w + RESERVED_IN] + l[w + PENDING_IN] + amount > UINT64_MAX) return false
     const g = account * GLOBAL_WORDS + U
     const max = this.limits[account * 2 + 1]
     let current = Atomics.load(this.global, g)
@@ -161,7 +245,7 @@ export class Balances {
       if (seen === current) break
       current = seen
     }
-    this.ledgers[(worker * this.accounts + account) * LEDGER_WORDS + RESERVED_IN] += amount
+    l[w + RESERVED_IN] += amount
     return true
   }
 
@@ -176,11 +260,17 @@ export class Balances {
     Atomics.add(this.global, g + L, amount)
     const w = (worker * this.accounts + account) * LEDGER_WORDS
     this.ledgers[w + RESERVED_IN] -= amount
-    this.ledgers[w + COMMITTED_IN] += amount
+    this.ledgers[w + PENDING_IN] += amount
   }
 
-  /** Outgoing Prepare: false (T04) if paying it could take the next hop below its minimum. */
+  /**
+   * Outgoing Prepare: false (T04) if paying it could take the next hop below its minimum (or
+   * int64), or if this worker's open outgoing amounts on the account would pass 2⁶⁴−1.
+   */
   reserveOutgoing(worker: number, account: number, amount: bigint): boolean {
+    const w = (worker * this.accounts + account) * LEDGER_WORDS
+    const l = this.ledgers
+    if (l[w + RESERVED_OUT] + l[w + PENDING_OUT] + amount > UINT64_MAX) return false
     const g = account * GLOBAL_WORDS + L
     const min = this.limits[account * 2]
     let current = Atomics.load(this.global, g)
@@ -191,7 +281,7 @@ export class Balances {
       if (seen === current) break
       current = seen
     }
-    this.ledgers[(worker * this.accounts + account) * LEDGER_WORDS + RESERVED_OUT] += amount
+    l[w + RESERVED_OUT] += amount
     return true
   }
 
@@ -206,23 +296,39 @@ export class Balances {
     Atomics.sub(this.global, g + U, amount)
     const w = (worker * this.accounts + account) * LEDGER_WORDS
     this.ledgers[w + RESERVED_OUT] -= amount
-    this.ledgers[w + COMMITTED_OUT] += amount
+    this.ledgers[w + PENDING_OUT] += amount
   }
 
-  /** Captures what a journal write about to start will make durable: [in, out, net]. */
+  /**
+   * What a journal write about to start will make durable: the worker's committed total since
+   * its ledger started (exact; it passes 2⁶⁴ on a busy account), incoming and outgoing.
+   */
   committedIn(worker: number, account: number): bigint {
-    return this.ledgers[(worker * this.accounts + account) * LEDGER_WORDS + COMMITTED_IN]
+    const w = (worker * this.accounts + account) * LEDGER_WORDS
+    return this.wide(w + DURABLE_IN) + this.ledgers[w + PENDING_IN]
   }
 
   committedOut(worker: number, account: number): bigint {
-    return this.ledgers[(worker * this.accounts + account) * LEDGER_WORDS + COMMITTED_OUT]
+    const w = (worker * this.accounts + account) * LEDGER_WORDS
+    return this.wide(w + DURABLE_OUT) + this.ledgers[w + PENDING_OUT]
   }
 
-  /** Records that the journal now holds the commits up to (committedIn, committedOut). */
+  /**
+   * Records that the journal now holds the commits up to (committedIn, committedOut): that much
+   * leaves the pending words. Totals at or below what is already durable change nothing.
+   */
   markDurable(worker: number, account: number, committedIn: bigint, committedOut: bigint): void {
     const w = (worker * this.accounts + account) * LEDGER_WORDS
-    this.ledgers[w + DURABLE_IN] = committedIn
-    this.ledgers[w + DURABLE_OUT] = committedOut
+    this.settle(w + DURABLE_IN, w + PENDING_IN, committedIn)
+    this.settle(w + DURABLE_OUT, w + PENDING_OUT, committedOut)
+  }
+
+  private settle(durable: number, pending: number, total: bigint): void {
+    const l = this.ledgers
+    const landed = total - this.wide(durable)
+    if (landed <= 0n) return
+    l[pending] = landed >= l[pending] ? 0n : l[pending] - landed
+    this.setWide(durable, total)
   }
 
   /** Starts a worker's ledger from its journal record. */
@@ -231,15 +337,25 @@ export class Balances {
     const l = this.ledgers
     l[w + RESERVED_IN] = 0n
     l[w + RESERVED_OUT] = 0n
-    l[w + COMMITTED_IN] = durableIn
-    l[w + DURABLE_IN] = durableIn
-    l[w + COMMITTED_OUT] = durableOut
-    l[w + DURABLE_OUT] = durableOut
+    l[w + PENDING_IN] = 0n
+    l[w + PENDING_OUT] = 0n
+    this.setWide(w + DURABLE_IN, durableIn)
+    this.setWide(w + DURABLE_OUT, durableOut)
+  }
+
+  private wide(index: number): bigint {
+    return (this.ledgers[index + 1] << 64n) | this.ledgers[index]
+  }
+
+  private setWide(index: number, value: bigint): void {
+    if (value < 0n || value >= WIDE_LIMIT) throw new RangeError(`ledger total ${value} is outside [0, 2^128)`)
+    this.ledgers[index] = value & UINT64_MAX
+    this.ledgers[index + 1] = value >> 64n
   }
 }
 
 /** ±Infinity and out-of-range limits saturate to the int64 range the table works in. */
 export function toInt64Limit(limit: bigint | number): bigint {
   if (typeof limit === 'number') return limit > 0 ? INT64_MAX : INT64_MIN
-  return limit > INT64_MAX ? INT64_MAX : limit < INT64_MIN ? INT64_MIN : limit
+  return clampInt64(limit)
 }

@@ -4,7 +4,9 @@
  *   meta:format              "ilpd-store-1": refuse a store written by another layout
  *   base:<account>           the balance as of the last start (decimal string)
  *   journal:<worker>:<acct>  "in/out": what a worker has made durable since that start, by
- *                            direction (net = in − out)
+ *                            direction (net = in − out), arbitrary-precision decimals: on a busy
+ *                            account they pass 2⁶⁴ (ilpd before 2026-12 wrote them as int64 and
+ *                            wrapped to negatives; those still load, read modulo 2⁶⁴)
  *   settle:<account>         the settlement due, if any (JSON)
  *
  * Each data-plane worker writes only its own journal keys, so workers never contend for a key;
@@ -18,6 +20,9 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { open, type Database, type RootDatabase } from 'lmdb'
+import { createLogger } from '../log'
+
+const log = createLogger('store')
 
 export const STORE_FORMAT = 'ilpd-store-1'
 export const STORE_FILE = 'ilpd.mdb'
@@ -35,11 +40,24 @@ export interface SettlementDue {
   since: string
 }
 
-/** A journal record: durable commits by direction. */
+/** A journal record: durable commits by direction, as ilpd writes them now (non-negative). */
 function parseJournal(value: unknown, key: string): { in: bigint, out: bigint } {
-  if (typeof value !== 'string' || !/^\d+\/\d+$/.test(value)) throw new StoreError(`store: ${key} holds ${JSON.stringify(value)}, not a journal record`)
+  const record = parseJournalAnyVersion(value, key)
+  if (record.wrapped) throw new StoreError(`store: ${key} holds ${JSON.stringify(value)}, not a journal record of this run`)
+  return { in: record.in, out: record.out }
+}
+
+/**
+ * Also reads the records of ilpd before 2026-12, whose int64 totals wrapped past 2⁶³ into
+ * negative numbers ("-2/-2" after 2⁶³−1 went back and forth twice). Only their difference
+ * modulo 2⁶⁴ is known, which is exact for the balance: that ilpd held it in an int64 word too.
+ */
+function parseJournalAnyVersion(value: unknown, key: string): { in: bigint, out: bigint, wrapped: boolean } {
+  if (typeof value !== 'string' || !/^-?\d+\/-?\d+$/.test(value)) throw new StoreError(`store: ${key} holds ${JSON.stringify(value)}, not a journal record`)
   const slash = value.indexOf('/')
-  return { in: BigInt(value.slice(0, slash)), out: BigInt(value.slice(slash + 1)) }
+  const record = { in: BigInt(value.slice(0, slash)), out: BigInt(value.slice(slash + 1)), wrapped: false }
+  record.wrapped = record.in < 0n || record.out < 0n
+  return record
 }
 
 function parseAmount(value: unknown, key: string): bigint {
@@ -61,20 +79,119 @@ function openEnv(dir: string, sync = true): RootDatabase<unknown, string> {
   return open<unknown, string>({ path: path.join(dir, STORE_FILE), encoding: 'json', compression: false, overlappingSync: false, noSync: !sync })
 }
 
-/** Reads the whole file in a child process first: a corrupt file can crash lmdb's native code. */
-function probe(file: string): void {
-  const result = spawnSync(process.execPath, [path.join(__dirname, 'probe.js'), file], { encoding: 'utf8', timeout: 60_000 })
-  if (result.status === 0) return
-  const said = (result.stdout ?? '').trim().split('\n').pop() ?? ''
-  let reason = result.signal !== null ? `reading it crashed the LMDB library (${result.signal})` : `exit code ${String(result.status)}`
-  try {
-    const parsed = JSON.parse(said) as { error?: string }
-    if (parsed.error !== undefined) reason = parsed.error
-  } catch {
-    // keep the signal or exit code
+/**
+ * Below this much free space ilpd refuses to open a store: LMDB writes through a memory map, and
+ * a write that finds the disk full kills the process with SIGBUS instead of failing. Far more
+ * than a store of a few thousand accounts needs (tens of KiB; copy-on-write pages come and go).
+ */
+export const MIN_FREE_BYTES = 8 * 1024 * 1024
+
+function mib(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${Math.floor(bytes / 1024)} KiB`
+}
+
+/** What an errno means for a store path, in the operator's terms. */
+function describeFsError(err: NodeJS.ErrnoException, at: string): string {
+  switch (err.code) {
+    case 'EACCES': case 'EPERM': return `permission denied at ${at}`
+    case 'EROFS': return `${at} is on a read-only file system`
+    case 'ENOSPC': case 'EDQUOT': return `no space left on the disk of ${at}`
+    case 'ENOTDIR': return `${at} is not a directory`
+    // The parent exists, so this is a file system that cannot hold new directories (/proc, /sys).
+    case 'ENOENT': return `${path.dirname(at)} does not take new directories (a virtual file system, such as /proc or /sys)`
+    default: return err.message
   }
-  throw new StoreError(`store: ${file} is corrupt or not an LMDB store: ${reason}. ` +
-    'Restore it from a backup, or move it away to start with zero balances.')
+}
+
+/**
+ * fs.mkdirSync({recursive: true}) loops for ever on a path like /proc/x (mkdir there says ENOENT
+ * although the parent exists, and Node retries it), so directories are made one level at a time.
+ * Returns the directories it created, outermost first.
+ */
+function makeDirectory(dir: string): string[] {
+  const missing: string[] = []
+  let at = dir
+  for (;;) {
+    let stats: fs.Stats | null = null
+    try {
+      stats = fs.statSync(at)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new StoreError(`store: cannot use ${dir} (CONNECTOR_STORE_PATH): ${describeFsError(err as NodeJS.ErrnoException, at)}`)
+    }
+    if (stats !== null) {
+      if (!stats.isDirectory()) throw new StoreError(`store: cannot use ${dir} (CONNECTOR_STORE_PATH): ${at} is not a directory`)
+      break
+    }
+    missing.unshift(at)
+    const parent = path.dirname(at)
+    if (parent === at) break
+    at = parent
+  }
+  for (const d of missing) {
+    try {
+      fs.mkdirSync(d)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST' && fs.statSync(d).isDirectory()) continue
+      throw new StoreError(`store: cannot create ${dir} (CONNECTOR_STORE_PATH): ${describeFsError(err as NodeJS.ErrnoException, d)}`)
+    }
+  }
+  return missing
+}
+
+/** Refuses a directory whose file system has (almost) no room: see MIN_FREE_BYTES. */
+function checkFreeSpace(dir: string): void {
+  let stats: fs.StatsFs
+  try {
+    stats = fs.statfsSync(dir)
+  } catch {
+    return // nothing to say; the probe still tries a write
+  }
+  if (stats.blocks === 0) throw new StoreError(`store: ${dir} (CONNECTOR_STORE_PATH) is on a file system that cannot hold files (such as /proc or /sys)`)
+  const free = stats.bavail * stats.bsize
+  if (free < MIN_FREE_BYTES) {
+    throw new StoreError(`store: only ${mib(free)} free on the disk of ${dir} (CONNECTOR_STORE_PATH); ilpd needs at least ${mib(MIN_FREE_BYTES)} there ` +
+      'to write balances safely. Free some space or point CONNECTOR_STORE_PATH elsewhere.')
+  }
+}
+
+/**
+ * Tries the file in a child process first (probe.ts): reads all of an existing one, then writes
+ * and removes one record. A corrupt file or a full disk crashes lmdb's native code; the child
+ * dies instead of ilpd, and its last words (or its signal) become the message.
+ */
+function probe(file: string, isNew: boolean): void {
+  const args = [path.join(__dirname, 'probe.js'), file, ...(isNew ? ['--new'] : [])]
+  const result = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 })
+  if (result.status === 0) return
+  let stage = isNew ? 'write' : 'read'
+  let error: string | null = null
+  for (const line of (result.stdout ?? '').trim().split('\n')) {
+    try {
+      const parsed = JSON.parse(line) as { stage?: string, error?: string }
+      if (parsed.stage !== undefined) stage = parsed.stage
+      if (parsed.error !== undefined) error = parsed.error
+    } catch {
+      // not one of the probe's lines
+    }
+  }
+  const timedOut = (result.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT'
+  if (stage === 'read') {
+    const reason = timedOut ? 'reading it did not finish within 60 s'
+      : error ?? (result.signal !== null ? `reading it crashed the LMDB library (${result.signal})` : `exit code ${String(result.status)}`)
+    throw new StoreError(`store: ${file} is corrupt or not an LMDB store: ${reason}. ` +
+      'Restore it from a backup, or move it away to start with zero balances.')
+  }
+  // A crash on a write is how LMDB meets a full disk: SIGBUS through its map (SIGSEGV seen too),
+  // SIGXFSZ past `ulimit -f`.
+  const crashed = result.signal !== null && !timedOut
+  const full = crashed || /ENOSPC|EDQUOT|EFBIG|no space|MDB_MAP_FULL|too large/i.test(error ?? '')
+  const reason = timedOut ? 'a test write did not finish within 60 s (a hung network file system?)'
+    : result.signal === 'SIGXFSZ' ? 'a test write passed the file size limit (ulimit -f)'
+      : crashed ? `a test write crashed the LMDB library (${result.signal}), which is what a full disk, quota or file size limit does`
+        : error ?? `exit code ${String(result.status)}`
+  throw new StoreError(`store: cannot write to ${file}: ${reason}. ` +
+    (full ? 'Free some space (or raise the limit), or point CONNECTOR_STORE_PATH elsewhere.'
+      : 'Check that ilpd may write there (owner, permissions, a read-only mount), or point CONNECTOR_STORE_PATH elsewhere.'))
 }
 
 /** The control plane's handle: load and compact at startup, settlements, adjustments. */
@@ -87,21 +204,37 @@ export class BalanceStore {
    */
   static open(kind: 'lmdb' | 'memory', dir: string, sync = true): { store: BalanceStore, created: boolean } {
     if (kind === 'memory') return { store: new BalanceStore(null, 'memory'), created: true }
+    dir = path.resolve(dir)
     const file = path.join(dir, STORE_FILE)
-    let created = false
+    let created: string[] | null = null
     try {
       if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new StoreError(`store: ${dir} is not a directory (CONNECTOR_STORE_PATH)`)
       if (!fs.existsSync(file)) {
-        fs.mkdirSync(dir, { recursive: true })
-        created = true
+        created = makeDirectory(dir)
       } else if (fs.statSync(file).size === 0) {
         throw new StoreError(`store: ${file} is empty; it is not an ilpd store (remove it only if you mean to start from zero balances)`)
       }
     } catch (err) {
       if (err instanceof StoreError) throw err
-      throw new StoreError(`store: cannot use ${dir} (CONNECTOR_STORE_PATH): ${(err as Error).message}`)
+      throw new StoreError(`store: cannot use ${dir} (CONNECTOR_STORE_PATH): ${describeFsError(err as NodeJS.ErrnoException, dir)}`)
     }
-    if (!created) probe(file)
+    try {
+      checkFreeSpace(dir)
+      probe(file, created !== null)
+    } catch (err) {
+      // Leave nothing behind that the next start would take for a damaged store.
+      if (created !== null) {
+        for (const f of [file, `${file}-lock`]) fs.rmSync(f, { force: true })
+        for (const d of created.reverse()) {
+          try {
+            fs.rmdirSync(d)
+          } catch {
+            // not empty or not ours to remove
+          }
+        }
+      }
+      throw err
+    }
     let db: RootDatabase<unknown, string>
     try {
       db = openEnv(dir, sync)
@@ -131,7 +264,7 @@ export class BalanceStore {
       throw new StoreError(`store: ${file} was written in format ${JSON.stringify(format)}; this ilpd reads ${JSON.stringify(STORE_FORMAT)}. ` +
         'Use the ilpd version that wrote it, or move the directory away to start with zero balances.')
     }
-    return { store: new BalanceStore(db, file), created }
+    return { store: new BalanceStore(db, file), created: created !== null }
   }
 
   /**
@@ -147,11 +280,17 @@ export class BalanceStore {
         balances.set(key.slice('base:'.length), parseAmount(value, key))
       }
       const journals: string[] = []
+      const wrapped = new Set<string>()
       for (const { key, value } of db.getRange({ start: 'journal:', end: 'journal;' })) {
         const account = key.slice(key.indexOf(':', 'journal:'.length) + 1)
-        const record = parseJournal(value, key)
+        const record = parseJournalAnyVersion(value, key)
+        if (record.wrapped) wrapped.add(account)
         balances.set(account, (balances.get(account) ?? 0n) + record.in - record.out)
         journals.push(key)
+      }
+      for (const account of wrapped) {
+        balances.set(account, BigInt.asIntN(64, balances.get(account)!))
+        log.warn('journal written by an older ilpd had wrapped past 2^63; read modulo 2^64', { account, balance: balances.get(account)!.toString() })
       }
       for (const key of journals) db.removeSync(key)
       for (const [account, balance] of balances) db.putSync(`base:${account}`, balance.toString())

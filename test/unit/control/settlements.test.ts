@@ -171,3 +171,45 @@ describe('confirming a settlement', () => {
     assert.equal(s.balances.balance(s.index('bob')), 0n)
   })
 })
+
+describe('confirming a settlement the balance cannot take', () => {
+  test('2^63 over what fits, 2^64 and 10^30 are refused with a message; the live balance, the stored base and the due record do not change', async () => {
+    const s = setup('lmdb')
+    pay(s, 'bob', 400n)
+    s.watcher.check()
+    await s.watcher.flushed()
+    for (const amount of [2n ** 63n + 400n, 2n ** 64n, 10n ** 30n]) {
+      const problem = await s.watcher.confirm('bob', amount)
+      assert.ok(problem !== null, `${amount} must be refused`)
+      assert.match(problem, /bob/)
+      assert.match(problem, /9223372036854775807/)
+      assert.equal(s.balances.balance(s.index('bob')), -400n)
+      assert.equal(s.balances.upper(s.index('bob')), -400n)
+      assert.equal(s.balances.lower(s.index('bob')), -400n)
+    }
+    assert.equal(s.watcher.list().bob?.amount, '400', 'still due, unchanged')
+    assert.deepEqual(Object.fromEntries(s.store.loadAndCompact()), {}, 'nothing reached the stored base')
+    // The largest that fits: from −400 up to 2^63−1 exactly.
+    assert.equal(await s.watcher.confirm('bob', INT64_MAX + 400n), null)
+    assert.equal(s.balances.balance(s.index('bob')), INT64_MAX)
+    assert.deepEqual(s.watcher.list(), {})
+    assert.match((await s.watcher.confirm('bob', 1n))!, /largest balance/)
+    // From zero, 2^63 is one unit too many (it used to wrap to −2^63 and fall due).
+    assert.match((await s.watcher.confirm('carol', 2n ** 63n))!, /carol's balance of 0/)
+    assert.equal(s.balances.balance(s.index('carol')), 0n)
+    s.watcher.check()
+    assert.equal(s.watcher.list().carol, undefined)
+  })
+
+  test('packets in flight count: a settlement that fits the balance but not with the incoming reservations is refused', async () => {
+    const s = setup('memory')
+    const carol = s.index('carol')
+    s.balances.load(carol, INT64_MAX - 1000n)
+    assert.ok(s.balances.reserveIncoming(0, carol, 600n))
+    const problem = await s.watcher.confirm('carol', 500n)
+    assert.match(problem!, /600 more reserved by packets in flight/)
+    assert.equal(s.balances.balance(carol), INT64_MAX - 1000n)
+    assert.equal(await s.watcher.confirm('carol', 400n), null)
+    assert.equal(s.balances.upper(carol), INT64_MAX)
+  })
+})

@@ -211,6 +211,188 @@ describe('reconcileDeadWorker', () => {
   })
 })
 
+// ---- the int64 edge ----------------------------------------------------------------------------
+
+const UINT64_MAX = 2n ** 64n - 1n
+
+/** What the pipeline does around a journal write: capture the totals, then mark them durable. */
+function journalWrite(b: Balances, worker: number, account: number): { in: bigint, out: bigint } {
+  const record = { in: b.committedIn(worker, account), out: b.committedOut(worker, account) }
+  b.markDurable(worker, account, record.in, record.out)
+  return record
+}
+
+/** U = C + R_in, L = C − R_out, all within int64: what a wrap would break first. */
+function assertInRange(b: Balances, a: number, what: string): void {
+  for (const [name, v] of Object.entries(words(b, a))) {
+    assert.ok(v >= INT64_MIN && v <= INT64_MAX, `${what}: ${name} = ${v} is outside int64`)
+  }
+}
+
+describe('the int64 edge: no packet, settlement or dead worker wraps a word', () => {
+  for (const [label, min, max] of [
+    ['no limits', INT64_MIN, INT64_MAX],
+    ['limits at the ends of int64 (maximum 2^63−1 written out)', INT64_MIN, INT64_MAX],
+    ['limits ±1000', -1000n, 1000n],
+  ] as const) {
+    test(`${label}: 2^64−1 in and out from a zero balance is refused and changes nothing, 100 times`, () => {
+      const b = table(1, 1)
+      b.setLimits(0, min, max)
+      for (let i = 0; i < 100; i++) {
+        assert.equal(b.reserveIncoming(0, 0, UINT64_MAX), false, 'the balance would reach 2^64−1')
+        assert.equal(b.reserveOutgoing(0, 0, UINT64_MAX), false, 'the balance would reach −(2^64−1)')
+        assert.equal(b.reserveIncoming(0, 0, 2n ** 63n), false, 'the balance would reach 2^63')
+      }
+      assert.deepEqual(words(b, 0), { C: 0n, U: 0n, L: 0n })
+      assert.equal(b.committedIn(0, 0), 0n)
+      assert.equal(b.committedOut(0, 0), 0n)
+      assert.deepEqual(b.pending(0, 0), { in: 0n, out: 0n })
+    })
+  }
+
+  test('no limits: from −2^63, 2^64−1 in then 2^64−1 out swing the balance end to end, 1000 times; the totals are exact past 2^64', () => {
+    const b = table(1, 1)
+    assert.ok(b.reserveOutgoing(0, 0, 2n ** 63n))
+    b.commitOutgoing(0, 0, 2n ** 63n)
+    journalWrite(b, 0, 0)
+    assert.deepEqual(words(b, 0), { C: INT64_MIN, U: INT64_MIN, L: INT64_MIN })
+    const rounds = 1000n
+    for (let i = 0n; i < rounds; i++) {
+      assert.ok(b.reserveIncoming(0, 0, UINT64_MAX), `round ${i}: in`)
+      assert.equal(b.reserveIncoming(0, 0, 1n), false, 'at 2^63−1 with the reservation: one unit more is refused')
+      b.commitIncoming(0, 0, UINT64_MAX)
+      assert.deepEqual(words(b, 0), { C: INT64_MAX, U: INT64_MAX, L: INT64_MAX })
+      journalWrite(b, 0, 0)
+      assert.ok(b.reserveOutgoing(0, 0, UINT64_MAX), `round ${i}: out`)
+      assert.equal(b.reserveOutgoing(0, 0, 1n), false)
+      b.commitOutgoing(0, 0, UINT64_MAX)
+      assert.deepEqual(words(b, 0), { C: INT64_MIN, U: INT64_MIN, L: INT64_MIN })
+      const record = journalWrite(b, 0, 0)
+      assert.equal(record.in, (i + 1n) * UINT64_MAX)
+      assert.equal(record.out, 2n ** 63n + (i + 1n) * UINT64_MAX)
+    }
+    assert.deepEqual(b.pending(0, 0), { in: 0n, out: 0n }, 'every landed journal write drained the pending words')
+    assert.equal(b.durable(0, 0), -(2n ** 63n), 'net durable = the balance')
+    // The replacement of this worker starts from that record, and goes on exactly.
+    b.initLedger(0, 0, b.committedIn(0, 0), b.committedOut(0, 0))
+    assert.equal(b.committedIn(0, 0), rounds * UINT64_MAX)
+    assert.ok(b.reserveIncoming(0, 0, 5n))
+    b.commitIncoming(0, 0, 5n)
+    assert.equal(b.committedIn(0, 0), rounds * UINT64_MAX + 5n)
+  })
+
+  test('the four packets of the bug: 2^63−1 back and forth twice between two accounts give exact totals (2^64−2), not −2', () => {
+    const b = table(2, 1)
+    const x = INT64_MAX
+    for (let i = 0; i < 2; i++) {
+      // a → b: a's balance rises (incoming), b's falls (outgoing); then back.
+      for (const [from, to] of [[0, 1], [1, 0]]) {
+        assert.ok(b.reserveIncoming(0, from, x))
+        assert.ok(b.reserveOutgoing(0, to, x))
+        b.commitIncoming(0, from, x)
+        b.commitOutgoing(0, to, x)
+        journalWrite(b, 0, from)
+        journalWrite(b, 0, to)
+      }
+    }
+    for (const a of [0, 1]) {
+      assert.equal(b.committedIn(0, a), 2n * x)
+      assert.equal(b.committedOut(0, a), 2n * x)
+      assert.equal(b.durable(0, a), 0n)
+      assert.deepEqual(words(b, a), { C: 0n, U: 0n, L: 0n })
+    }
+  })
+
+  test('a stalled journal: commits not yet durable count against 2^64−1 per worker; once it lands, the next one passes', () => {
+    const b = table(1, 2)
+    b.load(0, INT64_MIN)
+    assert.ok(b.reserveIncoming(0, 0, UINT64_MAX))
+    b.commitIncoming(0, 0, UINT64_MAX)
+    assert.ok(b.reserveOutgoing(1, 0, UINT64_MAX), 'another worker pays it out again')
+    b.commitOutgoing(1, 0, UINT64_MAX)
+    assert.deepEqual(words(b, 0), { C: INT64_MIN, U: INT64_MIN, L: INT64_MIN })
+    // Worker 0's journal has not landed: a second 2^64−1 would take its pending words past 2^64−1.
+    assert.equal(b.reserveIncoming(0, 0, UINT64_MAX), false)
+    assert.equal(b.reserveIncoming(0, 0, 1n), false)
+    assert.deepEqual(words(b, 0), { C: INT64_MIN, U: INT64_MIN, L: INT64_MIN }, 'the refusal changed nothing')
+    assert.deepEqual(b.pending(0, 0), { in: UINT64_MAX, out: 0n })
+    // Worker 1 has room of its own.
+    assert.ok(b.reserveIncoming(1, 0, UINT64_MAX))
+    b.releaseIncoming(1, 0, UINT64_MAX)
+    journalWrite(b, 0, 0)
+    assert.deepEqual(b.pending(0, 0), { in: 0n, out: 0n })
+    assert.ok(b.reserveIncoming(0, 0, UINT64_MAX))
+    b.releaseIncoming(0, 0, UINT64_MAX)
+    assertInRange(b, 0, 'after the stall')
+  })
+
+  test('adjust: 2^63, 2^64 and 10^30 are refused and change nothing; reservations in flight count; the last unit fits', () => {
+    const b = table(1, 1)
+    for (const delta of [2n ** 63n, 2n ** 64n, 10n ** 30n, -(2n ** 63n) - 1n, -(10n ** 30n)]) {
+      assert.equal(b.canAdjust(0, delta), false, `${delta}`)
+      assert.equal(b.adjust(0, delta), false, `${delta}`)
+      assert.deepEqual(words(b, 0), { C: 0n, U: 0n, L: 0n })
+    }
+    assert.ok(b.reserveIncoming(0, 0, 10n))
+    assert.equal(b.adjust(0, INT64_MAX - 9n), false, 'U = C + 10 in flight would pass 2^63−1')
+    assert.ok(b.adjust(0, INT64_MAX - 10n))
+    assert.deepEqual(words(b, 0), { C: INT64_MAX - 10n, U: INT64_MAX, L: INT64_MAX - 10n })
+    b.commitIncoming(0, 0, 10n)
+    assert.equal(b.adjust(0, 1n), false)
+    assert.ok(b.adjust(0, -(2n ** 64n) + 1n), 'from 2^63−1 down to −2^63')
+    assert.deepEqual(words(b, 0), { C: INT64_MIN, U: INT64_MIN, L: INT64_MIN })
+    assert.ok(b.reserveOutgoing(0, 0, 0n))
+    assert.equal(b.adjust(0, -1n), false)
+  })
+
+  test('load: a stored balance outside int64 is held at the end of the range and reported, never wrapped', () => {
+    const b = table(3, 1)
+    assert.equal(b.load(0, 2n ** 64n - 2n), false)
+    assert.equal(b.load(1, -(2n ** 70n)), false)
+    assert.equal(b.load(2, INT64_MIN), true)
+    assert.deepEqual(words(b, 0), { C: INT64_MAX, U: INT64_MAX, L: INT64_MAX })
+    assert.deepEqual(words(b, 1), { C: INT64_MIN, U: INT64_MIN, L: INT64_MIN })
+  })
+
+  test('a worker dies holding 2^64−1 committed but not durable and 3 reserved: undone exactly, ledger continues from its durable totals past 2^64', () => {
+    const b = table(1, 2)
+    b.initLedger(1, 0, 2n ** 70n, 2n ** 70n + 2n ** 63n) // earlier durable history, net −2^63
+    b.load(0, INT64_MIN)
+    assert.ok(b.reserveIncoming(1, 0, UINT64_MAX))
+    b.commitIncoming(1, 0, UINT64_MAX)
+    assert.ok(b.reserveOutgoing(1, 0, 3n))
+    assert.deepEqual(words(b, 0), { C: INT64_MAX, U: INT64_MAX, L: INT64_MAX - 3n })
+    assert.deepEqual(b.reconcileDeadWorker(1), [], 'nothing saturated')
+    assert.deepEqual(words(b, 0), { C: INT64_MIN, U: INT64_MIN, L: INT64_MIN }, 'back to the durable balance')
+    assert.equal(b.committedIn(1, 0), 2n ** 70n)
+    assert.equal(b.committedOut(1, 0), 2n ** 70n + 2n ** 63n)
+    // Landed-but-not-marked: the control plane marks what the disk holds before reconciling.
+    assert.ok(b.reserveIncoming(1, 0, 100n))
+    b.commitIncoming(1, 0, 100n)
+    assert.ok(b.reserveIncoming(1, 0, 50n))
+    b.commitIncoming(1, 0, 50n)
+    b.markDurable(1, 0, 2n ** 70n + 100n, 2n ** 70n + 2n ** 63n)
+    assert.deepEqual(b.reconcileDeadWorker(1), [])
+    assert.equal(b.balance(0), INT64_MIN + 100n, 'the 100 on disk stays, the 50 not written is undone')
+  })
+
+  test('a dead worker whose undo cannot fit: held at the end of int64 and reported, never wrapped', () => {
+    const b = table(1, 2)
+    // Worker 1 pays 2^63−1 out (not durable); worker 0 brings in 2^63−1 twice (durable).
+    assert.ok(b.reserveOutgoing(1, 0, INT64_MAX))
+    b.commitOutgoing(1, 0, INT64_MAX)
+    for (let i = 0; i < 2; i++) {
+      assert.ok(b.reserveIncoming(0, 0, INT64_MAX))
+      b.commitIncoming(0, 0, INT64_MAX)
+      journalWrite(b, 0, 0)
+    }
+    assert.equal(b.balance(0), INT64_MAX)
+    // Undoing worker 1's payment would make the balance 2^64−2.
+    assert.deepEqual(b.reconcileDeadWorker(1), [0])
+    assert.deepEqual(words(b, 0), { C: INT64_MAX, U: INT64_MAX, L: INT64_MAX })
+  })
+})
+
 // ---- contention --------------------------------------------------------------------------------
 
 interface Outcome {

@@ -12,6 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { open } from 'lmdb'
 import { BalanceStore, Journal, STORE_FILE, STORE_FORMAT, StoreError } from '../../../src/store/durable'
+import { Balances, INT64_MAX, INT64_MIN, createBalanceBuffers } from '../../../src/store/balances'
 
 const dirs: string[] = []
 function tempDir(): string {
@@ -140,6 +141,72 @@ describe('Journal', () => {
     assert.equal(journal.durable, false)
     await journal.write([0], 1, [5n], [0n])
     assert.deepEqual(journal.read(0), { in: 0n, out: 0n })
+  })
+})
+
+describe('journal totals past the int64 range', () => {
+  test('the four packets of the bug through a real journal: 2^63−1 back and forth twice, then a restart folds exact totals', async () => {
+    const dir = tempDir()
+    const { store } = BalanceStore.open('lmdb', dir)
+    store.loadAndCompact()
+    const balances = new Balances(createBalanceBuffers(2, 1), 1)
+    balances.setLimits(0, INT64_MIN, INT64_MAX)
+    balances.setLimits(1, INT64_MIN, INT64_MAX)
+    const journal = new Journal('lmdb', dir, 0, ['alice', 'bob'])
+    const x = INT64_MAX
+    for (let i = 0; i < 2; i++) {
+      for (const [from, to] of [[0, 1], [1, 0]]) {
+        assert.ok(balances.reserveIncoming(0, from, x))
+        assert.ok(balances.reserveOutgoing(0, to, x))
+        balances.commitIncoming(0, from, x)
+        balances.commitOutgoing(0, to, x)
+        // As the pipeline does: capture, write, mark durable once it lands.
+        const accounts = [from, to]
+        const ins = accounts.map((a) => balances.committedIn(0, a))
+        const outs = accounts.map((a) => balances.committedOut(0, a))
+        await journal.write(accounts, 2, ins, outs)
+        for (let k = 0; k < 2; k++) balances.markDurable(0, accounts[k], ins[k], outs[k])
+      }
+    }
+    assert.deepEqual(journal.read(0), { in: 2n * x, out: 2n * x })
+    assert.deepEqual(store.journal(0, 'bob'), { in: 2n * x, out: 2n * x })
+    await journal.close()
+    await store.close()
+    assert.equal((await readRaw(dir))['journal:0:alice'], '18446744073709551614/18446744073709551614')
+    const next = BalanceStore.open('lmdb', dir).store
+    assert.deepEqual(Object.fromEntries(next.loadAndCompact()), { alice: 0n, bob: 0n })
+    await next.close()
+  })
+
+  test('records far past 2^64 (arbitrary precision) write, read back and fold exactly', async () => {
+    const dir = tempDir()
+    const { store } = BalanceStore.open('lmdb', dir)
+    const journal = new Journal('lmdb', dir, 2, ['carol'])
+    const big = 10n ** 40n
+    await journal.write([0], 1, [big + 7n], [big])
+    assert.deepEqual(journal.read(0), { in: big + 7n, out: big })
+    await journal.close()
+    await store.close()
+    const next = BalanceStore.open('lmdb', dir).store
+    assert.deepEqual(Object.fromEntries(next.loadAndCompact()), { carol: 7n })
+    await next.close()
+  })
+
+  test('a store of the old int64 journal, whose totals wrapped to negatives, still loads: read modulo 2^64', async () => {
+    const dir = tempDir()
+    await writeRaw(dir, {
+      'meta:format': STORE_FORMAT,
+      'base:alice': '5',
+      'journal:0:alice': '-2/-2', // 2^64−2 each way: the four packets
+      'journal:1:alice': '30/0',
+      // 2^63 in (wrapped to −2^63), 2^63 − 1 out: net +1
+      'journal:0:bob': '-9223372036854775808/9223372036854775807',
+      'journal:0:carol': '-5/3', // in = 2^64 − 5: net 2^64 − 8, which the old int64 word held as −8
+    })
+    const { store } = BalanceStore.open('lmdb', dir)
+    assert.deepEqual(Object.fromEntries(store.loadAndCompact()), { alice: 35n, bob: 1n, carol: -8n })
+    await store.close()
+    assert.deepEqual(await readRaw(dir), { 'meta:format': STORE_FORMAT, 'base:alice': '35', 'base:bob': '1', 'base:carol': '-8' })
   })
 })
 

@@ -7,7 +7,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
-  assertReject, assertReplyReject, child, createHarness, decodeFulfill, fulfillPacket, isFulfill, parent, peer,
+  assertReject, assertReplyReject, child, createHarness, decodeFulfill, describe, fulfillPacket, isFulfill, parent, peer,
   preparePacket, rejectPacket,
 } from '../../../helpers/path'
 import { PEER_PROTOCOL_CONDITION, PEER_PROTOCOL_FULFILLMENT, decodeIldcpResponse } from '../../../../src/protocols/ildcp'
@@ -186,4 +186,15 @@ test('sendFromControl: an unreadable Prepare gets F01 as the prepare-reply; an u
   assert.equal(reply.token, 35)
   assertReject(reply.packet, 'R00', 'packet expired before bob answered')
   assert.ok(!isFulfill(reply.packet))
+})
+
+test('a peer.* request that expires far in the future (beyond a timer\'s range) keeps waiting for the control plane', async (t) => {
+  const { h, bob } = setup()
+  t.after(() => h.dispose())
+  // 40 days: more than the 2^31 − 1 ms a Node.js timer can wait (a longer one fires after 1 ms).
+  bob.deliverPrepare(3, routeRequest({ expiresAt: Date.now() + 40 * 24 * 3600 * 1000 }).bytes)
+  assert.equal(h.posted[0].length, 1)
+  await sleep(20)
+  const early = h.sent(bob)
+  assert.deepEqual(early.map((r) => describe(r.bytes)), [], 'not expired: nothing is sent before the control plane answers')
 })
