@@ -84,7 +84,7 @@ export class PeerChannel {
       // The worker answers by the Prepare's expiry (its wheel); this is only a safety net.
       const timer = setTimeout(() => {
         if (this.outstanding.delete(token)) resolve(this.reject('R00', 'no answer before the packet expired'))
-      }, Math.max(0, expiresAt - Date.now()) + 1000)
+      }, Math.min(Math.max(0, expiresAt - Date.now()) + 1000, 2 ** 31 - 1))
       this.outstanding.set(token, { resolve, worker, timer })
       this.hooks.post(worker, { type: 'send-prepare', token, account, packet })
     })

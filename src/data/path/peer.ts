@@ -21,6 +21,8 @@ import { type PathState, text } from './state'
 
 type Handler = 'ildcp' | 'control' | 'unsupported'
 
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 interface PeerProtocol {
   /** The destination, or with `prefix` every destination that starts with it. */
   readonly destination: string
@@ -101,7 +103,8 @@ export class PeerChannel {
 
   private toControl(link: Link, requestId: number, p: PrepareView): void {
     const token = this.nextToken++
-    const wait = Math.max(0, p.expiresAt - Date.now())
+    // setTimeout fires at once past 2^31 − 1 ms; a Prepare may expire later than that.
+    const wait = Math.min(Math.max(0, p.expiresAt - Date.now()), MAX_TIMER_MS)
     const timer = setTimeout(() => {
       if (!this.waiting.delete(token)) return
       if (!link.closed) this.state.rejectToLink(link, requestId, 'R00', text('the control plane did not answer before the packet expired'))

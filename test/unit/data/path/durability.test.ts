@@ -147,3 +147,26 @@ test('durable: a Fulfill held for a link that closes meanwhile is not sent; the 
   assert.equal(h.balances.balance(h.index('alice')), 100n)
   assert.equal(h.path().unsettled, 0)
 })
+
+test('durable: at most four journal writes are in flight; Fulfills held meanwhile ride in the write that starts when one lands', async () => {
+  const { h, alice, fulfilled } = setup({ durability: 'durable' })
+  const journal = h.journals[0]
+  for (let i = 1; i <= 6; i++) {
+    fulfilled(i)
+    h.pump()
+  }
+  assert.equal(journal.writes.length, 4, 'the fifth and sixth wait')
+  journal.writes[0].resolve()
+  await h.settle()
+  assert.deepEqual(h.sent(alice).map((r) => r.id), [1])
+  assert.equal(journal.writes.length, 5, 'a slot freed: one write for both Fulfills that waited')
+  const last = journal.writes[4]
+  assert.equal(last.ins[last.accounts.indexOf(h.index('alice'))], 600n, 'with the totals of all six')
+  for (const w of journal.writes.slice(1, 4)) w.resolve()
+  await h.settle()
+  assert.deepEqual(h.sent(alice).map((r) => r.id), [2, 3, 4])
+  last.resolve()
+  await h.settle()
+  assert.deepEqual(h.sent(alice).map((r) => r.id), [5, 6])
+  assert.equal(h.path().unsettled, 0)
+})

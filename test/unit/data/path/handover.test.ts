@@ -7,12 +7,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  assertReplyReject, child, createHarness, decodePrepare, fulfillPacket, isFulfill, preparePacket, rejectPacket,
+  assertReject, assertReplyReject, child, createHarness, decodePrepare, fulfillPacket, isFulfill, preparePacket, rejectPacket,
   type HarnessOptions,
 } from '../../../helpers/path'
 import { RING_FORWARD, RING_REPLY } from '../../../../src/data/path/handover'
 import { CAPACITY } from '../../../../src/data/pending'
-import { RingWriter } from '../../../../src/store/ring'
+import { RingReader, RingWriter } from '../../../../src/store/ring'
 
 const TO_BOB = 'test.ilpd.bob.receiver'
 
@@ -236,4 +236,19 @@ test('replies that find the ring back full are not dropped: they wait and go in 
   const replies = h.sent(alice)
   assert.deepEqual(replies.map((r) => r.id), [1, 2, 3, 4])
   replies.forEach((r, i) => assert.deepEqual(r.bytes, rejects[i]))
+})
+
+test('T00: a hand-over record the other worker cannot read is answered with an internal error through the ring back', () => {
+  const { h } = split()
+  const writer = new RingWriter(h.rings[0][1])
+  const garbage = new Uint8Array([12, 3, 1, 2, 3])
+  assert.ok(writer.write(RING_FORWARD, 555, h.index('bob'), 2, 1, garbage, 0, garbage.length))
+  h.path(1).drainRings()
+  h.path(1).flush()
+  const back: Array<{ kind: number, a: number, c: number, d: number, bytes: Uint8Array }> = []
+  new RingReader(h.rings[1][0]).drain((r) => back.push({ kind: r.kind, a: r.a, c: r.c, d: r.d, bytes: r.data.slice(r.start, r.end) }))
+  assert.equal(back.length, 1)
+  assert.deepEqual({ kind: back[0].kind, a: back[0].a, c: back[0].c, d: back[0].d }, { kind: RING_REPLY, a: 555, c: 1, d: 2 },
+    'a reply to id 555, addressed to worker 0\'s incarnation 1, from incarnation 2')
+  assertReject(back[0].bytes, 'T00', 'internal error: unreadable hand-over')
 })

@@ -9,6 +9,8 @@ import {
   assertReplyReject, child, createHarness, decodePrepare, fulfillPacket, isFulfill, parent, peer, preparePacket,
 } from '../../../helpers/path'
 import { PEER_PROTOCOL_CONDITION } from '../../../../src/protocols/ildcp'
+import { buildSnapshot } from '../../../../src/control/tables'
+import * as IlpPacket from 'ilp-packet'
 
 const TO_BOB = 'test.ilpd.bob.receiver'
 
@@ -162,4 +164,26 @@ test('stats.prepares counts every request a link hands over, refused or forwarde
   assert.equal(s.rejectsByCode.get('F01'), 1)
   assert.equal(s.rejectsByCode.get('F02'), 1)
   assert.equal(h.path().inFlight, 1)
+})
+
+test('a snapshot with the address learned from the parent is installed between packets: Prepares are switched, rejects carry the new address', () => {
+  const h = createHarness({ ilpAddress: null, accounts: { up: parent(), alice: child() } })
+  const alice = h.connect('alice')
+  const up = h.connect('up')
+  alice.deliverPrepare(1, preparePacket({ destination: 'test.elsewhere.x' }).bytes)
+  assertReplyReject(h.one(alice), 1, 'T01', 'connector has no address yet (waiting for its parent)', '')
+  const learned = buildSnapshot(h.config, { ownAddress: 'test.up.ilpd', version: 2, workerCount: 1, extraRoutes: new Map() })
+  h.path().install(learned)
+  alice.deliverPrepare(2, preparePacket({ destination: 'test.elsewhere.x' }).bytes)
+  assert.equal(h.one(up, 'prepare').kind, 'prepare', 'sent on the default route (the parent)')
+  alice.deliverPrepare(3, preparePacket({ destination: 'test.up.ilpd.nobody' }).bytes)
+  assertReplyReject(h.one(alice), 3, 'F02', 'no route to test.up.ilpd.nobody', 'test.up.ilpd')
+})
+
+test('harness check: the Prepares these tests build are byte for byte what ilp-packet writes', () => {
+  const p = preparePacket({ amount: 12345n, destination: TO_BOB, data: Buffer.from('payload'), expiresAt: Date.UTC(2030, 0, 2, 3, 4, 5, 678) })
+  const theirs = IlpPacket.serializeIlpPrepare({
+    amount: '12345', destination: TO_BOB, data: Buffer.from('payload'), expiresAt: new Date(p.expiresAt), executionCondition: Buffer.from(p.condition),
+  })
+  assert.deepEqual(Buffer.from(p.bytes), theirs)
 })
