@@ -19,6 +19,15 @@ import { Bench } from 'tinybench'
 import { DedupTable } from '../../src/data/dedup'
 import { AmountBuckets, PacketBuckets } from '../../src/store/buckets'
 import { PrepareView, prepareLength, writePrepare } from '../../src/protocols/ilp/packet'
+import { PendingTable } from '../../src/data/pending'
+import { CONTINUE, PacketContext } from '../../src/data/policies/context'
+import { INCOMING_POLICIES, activePolicies } from '../../src/data/policies/index'
+import { networkPolicy } from '../../src/data/policies/network'
+import { maxPacketAmountPolicy } from '../../src/data/policies/max-packet-amount'
+import { rateLimitPolicy } from '../../src/data/policies/rate-limit'
+import { incomingThroughputPolicy } from '../../src/data/policies/throughput'
+import { incomingBalancePolicy } from '../../src/data/policies/balance'
+import { Balances, INT64_MAX, INT64_MIN, createBalanceBuffers } from '../../src/store/balances'
 
 const BATCH = 256
 
@@ -148,6 +157,41 @@ export async function run(options: { quick?: boolean, print?: boolean } = {}): P
       for (let k = 0; k < BATCH / 16; k++) sha(large)
     }],
   ]
+  // The executable order (policies/index.ts) against the same checks written out by hand, as the
+  // pipeline used to: what the one ordered list costs per packet.
+  const balances = new Balances(createBalanceBuffers(64, 1), 1)
+  for (let a = 0; a < 64; a++) balances.setLimits(a, INT64_MIN, INT64_MAX)
+  const ctx = new PacketContext({ worker: 0, balances, packetBuckets: packets, incomingBuckets: amounts, outgoingBuckets: amounts, dedup, pending: new PendingTable() })
+  ctx.maxPacket = new Array(64).fill(0xffffffffffffffffn)
+  ctx.accountIds = new Array(64).fill('a')
+  ctx.env = 'test'
+  ctx.p.read(small.buf, small.start, small.end)
+  const incoming = activePolicies(INCOMING_POLICIES, [])
+  const prepareContext = (k: number, now: number): void => {
+    ctx.source = k & 63
+    ctx.amount = amount
+    ctx.now = now
+    ctx.reservedIn = 0n
+  }
+  singles.push(['incoming policies: the executable list (loop over checks)', () => {
+    const now = Date.now()
+    for (let k = 0; k < BATCH; k++) {
+      prepareContext(k, now)
+      let ok = true
+      for (let i = 0; i < incoming.length; i++) if (incoming[i](ctx) !== CONTINUE) { ok = false; break }
+      if (!ok) refused++
+      balances.releaseIncoming(0, ctx.source, ctx.reservedIn)
+    }
+  }])
+  singles.push(['incoming policies: the same checks called one by one', () => {
+    const now = Date.now()
+    for (let k = 0; k < BATCH; k++) {
+      prepareContext(k, now)
+      if (networkPolicy.check(ctx) !== CONTINUE || maxPacketAmountPolicy.check(ctx) !== CONTINUE || rateLimitPolicy.check(ctx) !== CONTINUE ||
+        incomingThroughputPolicy.check(ctx) !== CONTINUE || incomingBalancePolicy.check(ctx) !== CONTINUE) refused++
+      balances.releaseIncoming(0, ctx.source, ctx.reservedIn)
+    }
+  }])
   if (ilpc !== null) {
     singles.push(['ilp-connector TokenBucket.take (1 thread, float)', () => {
       for (let k = 0; k < BATCH; k++) if (!ilpc.take(1)) refused++
