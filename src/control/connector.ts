@@ -188,7 +188,7 @@ export class Connector {
     for (const account of this.snapshot.accounts) {
       const balance = stored.get(account.id) ?? 0n
       if (!this.balances.load(account.index, balance)) {
-        log.error('stored balance is outside the int64 range ilpd tracks live; held at the nearest end until it moves back (the store keeps the exact value)',
+        log.error('stored balance is outside the int64 range ilpd tracks live: tracked from the nearest end, so the live balance is off by the excess until a restart (the store keeps the exact value)',
           { account: account.id, stored: balance.toString(), tracked: this.balances.balance(account.index).toString() })
       }
     }
@@ -337,7 +337,7 @@ export class Connector {
       }
     }
     for (const a of this.balances.reconcileDeadWorker(slot.index)) {
-      log.error('undoing the dead worker\'s commits took a balance out of the int64 range; held at the nearest end (the store has the exact value)',
+      log.error('undoing the dead worker\'s commits took a balance out of the int64 range: tracked from the nearest end until a restart (the store has the exact value)',
         { account: this.snapshot.accounts[a]?.id, balance: this.balances.balance(a).toString() })
     }
     this.broadcast({ type: 'worker-lost', worker: slot.index, incarnation: lost })

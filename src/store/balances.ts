@@ -29,15 +29,18 @@
  * live in 128-bit pairs written once per journal write:
  *
  *   per worker × account, 8 uint64 words (one 64-byte line):
- *   ┌────────────┬─────────────┬────────────┬─────────────┬───────────────┬────────────────┐
- *   │ RESERVED_IN│ RESERVED_OUT│ PENDING_IN │ PENDING_OUT │ DURABLE_IN    │ DURABLE_OUT    │
- *   │ in flight  │ in flight   │ committed, not yet durable │ lo, hi (128b) │ lo, hi (128b)  │
- *   └────────────┴─────────────┴────────────┴─────────────┴───────────────┴────────────────┘
- *   committed total (what a journal write captures) = DURABLE + PENDING, per direction
+ *   ┌──────────┬──────────┬────────────┬─────────────┬───────────────┬────────────────┐
+ *   │ OPEN_IN  │ OPEN_OUT │ PENDING_IN │ PENDING_OUT │ DURABLE_IN    │ DURABLE_OUT    │
+ *   │ reserved + pending  │ committed, not durable   │ lo, hi (128b) │ lo, hi (128b)  │
+ *   └──────────┴──────────┴────────────┴─────────────┴───────────────┴────────────────┘
+ *   in flight = OPEN − PENDING;  committed total (what a journal write captures) = DURABLE + PENDING
  *
- * PENDING drains each time a journal write lands (markDurable), so RESERVED + PENDING stays far
- * below 2⁶⁴; a reservation that would take it past is refused (only a journal stalled for 2⁶⁴
- * units could get there). 2¹²⁸ needs 2⁶⁴ packets of the largest amount.
+ * PENDING (and OPEN with it) drains each time a journal write lands (markDurable), so OPEN stays
+ * far below 2⁶⁴; a reservation that would take it past is refused (only a journal stalled for
+ * 2⁶⁴ units could get there). Keeping OPEN rather than the reservations alone makes that check
+ * one compare on the word a reservation writes anyway, and a commit writes one ledger word where
+ * it wrote two (measured: reserve + commit on both sides of a packet ~135 ns, about 10 ns more
+ * than with the unbounded int64 ledger). 2¹²⁸ needs 2⁶⁴ packets of the largest amount.
  */
 
 export const INT64_MAX = 0x7fffffffffffffffn
@@ -49,8 +52,8 @@ const U = 1
 const L = 2
 const GLOBAL_WORDS = 4
 
-const RESERVED_IN = 0
-const RESERVED_OUT = 1
+const OPEN_IN = 0
+const OPEN_OUT = 1
 const PENDING_IN = 2
 const PENDING_OUT = 3
 const DURABLE_IN = 4 // lo, hi
@@ -166,15 +169,15 @@ export class Balances {
       // An undone commit leaves its packet neither reserved nor committed, so C, U and L all
       // move by it; released reservations move only their own bound.
       const undo = l[w + PENDING_OUT] - l[w + PENDING_IN]
-      const dU = undo - l[w + RESERVED_IN]
-      const dL = undo + l[w + RESERVED_OUT]
+      const dU = undo - (l[w + OPEN_IN] - l[w + PENDING_IN])
+      const dL = undo + (l[w + OPEN_OUT] - l[w + PENDING_OUT])
       // In this order L ≤ C ≤ U holds at every step (adjust relies on it).
       const exact = undo >= 0n
         ? this.addClamped(g + U, dU) & this.addClamped(g + C, undo) & this.addClamped(g + L, dL)
         : this.addClamped(g + L, dL) & this.addClamped(g + C, undo) & this.addClamped(g + U, dU)
       if (exact === 0) saturated.push(a)
-      l[w + RESERVED_IN] = 0n
-      l[w + RESERVED_OUT] = 0n
+      l[w + OPEN_IN] = 0n
+      l[w + OPEN_OUT] = 0n
       l[w + PENDING_IN] = 0n
       l[w + PENDING_OUT] = 0n
     }
@@ -232,9 +235,11 @@ export class Balances {
    * or if this worker's open incoming amounts on the account would pass 2⁶⁴−1.
    */
   reserveIncoming(worker: number, account: number, amount: bigint): boolean {
-    const w = (worker * this.accounts + account) * LEDGER_WORDS
-    const l = this.ledgers
-    if (l[w + RESERVED_IN] + l[w + PENDING_IN] + amount > UINT64_MAX) return false
+    const w = (worker * this.accounts + account) * LEDGER_WORDS + OPEN_IN
+    const open = this.ledgers[w] + amount
+    // Past 2⁶⁴−1? Written so because V8 keeps it in int64 ops: 2 ns here, against 9 ns for a
+    // compare with 2n ** 64n − 1n (a full BigInt).
+    if (BigInt.asUintN(64, open) !== open) return false
     const g = account * GLOBAL_WORDS + U
     const max = this.limits[account * 2 + 1]
     let current = Atomics.load(this.global, g)
@@ -245,22 +250,20 @@ export class Balances {
       if (seen === current) break
       current = seen
     }
-    l[w + RESERVED_IN] += amount
+    this.ledgers[w] = open
     return true
   }
 
   releaseIncoming(worker: number, account: number, amount: bigint): void {
     Atomics.sub(this.global, account * GLOBAL_WORDS + U, amount)
-    this.ledgers[(worker * this.accounts + account) * LEDGER_WORDS + RESERVED_IN] -= amount
+    this.ledgers[(worker * this.accounts + account) * LEDGER_WORDS + OPEN_IN] -= amount
   }
 
   commitIncoming(worker: number, account: number, amount: bigint): void {
     const g = account * GLOBAL_WORDS
     Atomics.add(this.global, g + C, amount)
     Atomics.add(this.global, g + L, amount)
-    const w = (worker * this.accounts + account) * LEDGER_WORDS
-    this.ledgers[w + RESERVED_IN] -= amount
-    this.ledgers[w + PENDING_IN] += amount
+    this.ledgers[(worker * this.accounts + account) * LEDGER_WORDS + PENDING_IN] += amount
   }
 
   /**
@@ -268,9 +271,9 @@ export class Balances {
    * int64), or if this worker's open outgoing amounts on the account would pass 2⁶⁴−1.
    */
   reserveOutgoing(worker: number, account: number, amount: bigint): boolean {
-    const w = (worker * this.accounts + account) * LEDGER_WORDS
-    const l = this.ledgers
-    if (l[w + RESERVED_OUT] + l[w + PENDING_OUT] + amount > UINT64_MAX) return false
+    const w = (worker * this.accounts + account) * LEDGER_WORDS + OPEN_OUT
+    const open = this.ledgers[w] + amount
+    if (BigInt.asUintN(64, open) !== open) return false
     const g = account * GLOBAL_WORDS + L
     const min = this.limits[account * 2]
     let current = Atomics.load(this.global, g)
@@ -281,22 +284,20 @@ export class Balances {
       if (seen === current) break
       current = seen
     }
-    l[w + RESERVED_OUT] += amount
+    this.ledgers[w] = open
     return true
   }
 
   releaseOutgoing(worker: number, account: number, amount: bigint): void {
     Atomics.add(this.global, account * GLOBAL_WORDS + L, amount)
-    this.ledgers[(worker * this.accounts + account) * LEDGER_WORDS + RESERVED_OUT] -= amount
+    this.ledgers[(worker * this.accounts + account) * LEDGER_WORDS + OPEN_OUT] -= amount
   }
 
   commitOutgoing(worker: number, account: number, amount: bigint): void {
     const g = account * GLOBAL_WORDS
     Atomics.sub(this.global, g + C, amount)
     Atomics.sub(this.global, g + U, amount)
-    const w = (worker * this.accounts + account) * LEDGER_WORDS
-    this.ledgers[w + RESERVED_OUT] -= amount
-    this.ledgers[w + PENDING_OUT] += amount
+    this.ledgers[(worker * this.accounts + account) * LEDGER_WORDS + PENDING_OUT] += amount
   }
 
   /**
@@ -319,15 +320,17 @@ export class Balances {
    */
   markDurable(worker: number, account: number, committedIn: bigint, committedOut: bigint): void {
     const w = (worker * this.accounts + account) * LEDGER_WORDS
-    this.settle(w + DURABLE_IN, w + PENDING_IN, committedIn)
-    this.settle(w + DURABLE_OUT, w + PENDING_OUT, committedOut)
+    this.settle(w + DURABLE_IN, w + PENDING_IN, w + OPEN_IN, committedIn)
+    this.settle(w + DURABLE_OUT, w + PENDING_OUT, w + OPEN_OUT, committedOut)
   }
 
-  private settle(durable: number, pending: number, total: bigint): void {
+  private settle(durable: number, pending: number, open: number, total: bigint): void {
     const l = this.ledgers
-    const landed = total - this.wide(durable)
+    let landed = total - this.wide(durable)
     if (landed <= 0n) return
-    l[pending] = landed >= l[pending] ? 0n : l[pending] - landed
+    if (landed > l[pending]) landed = l[pending] // more than was committed: nothing to take it from
+    l[pending] -= landed
+    l[open] -= landed
     this.setWide(durable, total)
   }
 
@@ -335,8 +338,8 @@ export class Balances {
   initLedger(worker: number, account: number, durableIn: bigint, durableOut: bigint): void {
     const w = (worker * this.accounts + account) * LEDGER_WORDS
     const l = this.ledgers
-    l[w + RESERVED_IN] = 0n
-    l[w + RESERVED_OUT] = 0n
+    l[w + OPEN_IN] = 0n
+    l[w + OPEN_OUT] = 0n
     l[w + PENDING_IN] = 0n
     l[w + PENDING_OUT] = 0n
     this.setWide(w + DURABLE_IN, durableIn)
@@ -344,13 +347,19 @@ export class Balances {
   }
 
   private wide(index: number): bigint {
-    return (this.ledgers[index + 1] << 64n) | this.ledgers[index]
+    const hi = this.ledgers[index + 1]
+    return hi === 0n ? this.ledgers[index] : (hi << 64n) | this.ledgers[index]
   }
 
   private setWide(index: number, value: bigint): void {
     if (value < 0n || value >= WIDE_LIMIT) throw new RangeError(`ledger total ${value} is outside [0, 2^128)`)
-    this.ledgers[index] = value & UINT64_MAX
-    this.ledgers[index + 1] = value >> 64n
+    if (value <= UINT64_MAX) {
+      this.ledgers[index] = value
+      this.ledgers[index + 1] = 0n
+    } else {
+      this.ledgers[index] = value & UINT64_MAX
+      this.ledgers[index + 1] = value >> 64n
+    }
   }
 }
 

@@ -236,3 +236,156 @@ describe('bad store input: exit 1 with a message naming the path, never zeroed b
   })
 })
 
+
+/**
+ * Store paths the disk cannot serve. A full disk used to kill ilpd with SIGBUS and no message
+ * (LMDB writes through a memory map), a file-size limit likewise, and CONNECTOR_STORE_PATH=/proc/x
+ * spun at 100% CPU for ever, deaf to SIGTERM (Node's recursive mkdir retries ENOENT there). Each
+ * must now be one clear line naming the path, and exit 1, by itself, within the test's bound.
+ */
+describe('store paths the disk cannot serve: one clear line, exit 1, in bounded time', () => {
+  let ports: { alice: number, bob: number }
+  const dirs: string[] = []
+  const mounts: string[] = []
+
+  function env(storePath: string): Record<string, string> {
+    return {
+      CONNECTOR_STORE: 'lmdb',
+      CONNECTOR_STORE_PATH: storePath,
+      CONNECTOR_ACCOUNTS: JSON.stringify({ alice: listenerAccount(ports.alice, 'alice-secret'), bob: listenerAccount(ports.bob, 'bob-secret') }),
+    }
+  }
+
+  function dir(): string {
+    const d = makeTempDir('ilpd-storepath-')
+    dirs.push(d)
+    return d
+  }
+
+  /** The output's lines that name `storePath`: exactly one, the error, and no stack trace. */
+  function assertOneClearLine(output: string, storePath: string, part: RegExp): string {
+    const lines = output.split('\n').filter((l) => l.includes(storePath))
+    assert.equal(lines.length, 1, `exactly one line names ${storePath}:\n${output}`)
+    const line = JSON.parse(lines[0]) as { level: string, error: string }
+    assert.equal(line.level, 'error')
+    assert.match(line.error, part)
+    assert.ok(!/\n\s+at /.test(output), `no stack trace:\n${output}`)
+    return line.error
+  }
+
+  async function expectExit1(storePath: string, part: RegExp): Promise<string> {
+    const { status, stdout, stderr, proc } = await runIlpdToExit({ env: env(storePath), cwd: dir(), timeoutMs: 20_000, adminApi: false })
+    assert.equal(status.code, 1, `exit code (signal ${status.signal})\n${proc.tail()}`)
+    assert.equal(proc.readyLine, undefined)
+    return assertOneClearLine(stdout + stderr, storePath, part)
+  }
+
+  /** A tmpfs of `size` at a fresh directory, or null (with the reason) if it cannot be mounted. */
+  function mountTmpfs(size: string): { at: string } | { skip: string } {
+    const at = dir()
+    const result = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', at], { encoding: 'utf8' })
+    if (result.status !== 0) return { skip: `cannot mount a tmpfs here (${(result.stderr || result.error?.message || `exit ${result.status}`).trim()})` }
+    mounts.push(at)
+    return { at }
+  }
+
+  /** Fills a file system to the last byte. */
+  function fill(at: string): void {
+    const fd = fs.openSync(path.join(at, 'filler'), 'w')
+    const chunk = Buffer.alloc(4096, 0x66)
+    try {
+      for (;;) fs.writeSync(fd, chunk)
+    } catch (err) {
+      assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC')
+    }
+    for (let n = 512; n >= 1; n = Math.floor(n / 2)) {
+      try {
+        for (;;) fs.writeSync(fd, chunk, 0, n)
+      } catch {
+        // next, smaller
+      }
+    }
+    fs.closeSync(fd)
+    assert.equal(fs.statfsSync(at).bavail, 0, 'the tmpfs is full')
+  }
+
+  before(async () => {
+    const [a, b] = await freePorts(2)
+    ports = { alice: a, bob: b }
+  })
+
+  after(() => {
+    for (const m of mounts) spawnSync('umount', [m])
+    for (const d of dirs) removeTempDir(d)
+  })
+
+  test('CONNECTOR_STORE_PATH=/proc/x (mkdir there says ENOENT): exits, does not spin', async () => {
+    const error = await expectExit1('/proc/x', /cannot create \/proc\/x/)
+    assert.match(error, /virtual file system/)
+  })
+
+  test('CONNECTOR_STORE_PATH=/proc (a directory that can hold no files)', async () => {
+    await expectExit1('/proc', /cannot hold files/)
+  })
+
+  test('a full disk (a tmpfs filled to the last byte): a new store is refused with the free space it found', async (t) => {
+    const mounted = mountTmpfs('64k')
+    if ('skip' in mounted) return t.skip(mounted.skip)
+    fill(mounted.at)
+    const store = path.join(mounted.at, 'store')
+    const error = await expectExit1(store, /free on the disk/)
+    assert.match(error, /only 0 KiB free/)
+    assert.match(error, /at least 8\.0 MiB/)
+    assert.ok(!fs.existsSync(path.join(store, STORE_FILE)), 'no half-made store is left for the next start to trip on')
+  })
+
+  test('a disk that fills up under an existing store: refused, the store left as it was', async (t) => {
+    const mounted = mountTmpfs('16m')
+    if ('skip' in mounted) return t.skip(mounted.skip)
+    // A real store, made on a disk with room.
+    const store = path.join(mounted.at, 'store')
+    const ilpd = await startIlpd({ cwd: dir(), env: env(store) })
+    try {
+      const alice = await connectPlugin(btpUrl('alice', 'alice-secret', ports.alice))
+      fulfillingReceiver(await connectPlugin(btpUrl('bob', 'bob-secret', ports.bob)), `${ADDRESS}.bob`)
+      assert.equal((await sendPrepare(alice, { destination: `${ADDRESS}.bob`, amount: 321 })).type, 'fulfill')
+    } finally {
+      await disconnectAll()
+      assert.equal((await ilpd.stop()).code, 0)
+    }
+    const before = fs.readFileSync(path.join(store, STORE_FILE))
+    fill(mounted.at)
+    await expectExit1(store, /free on the disk/)
+    assert.ok(fs.readFileSync(path.join(store, STORE_FILE)).equals(before), 'the store file is untouched')
+    // Space freed: it starts with its balances.
+    fs.rmSync(path.join(mounted.at, 'filler'))
+    const again = await startIlpd({ cwd: dir(), env: env(store) })
+    try {
+      const b = await getBalances(again)
+      assert.equal(b.alice.balance, 321n)
+    } finally {
+      await again.stop()
+    }
+  })
+
+  test('a file size limit (ulimit -f) that the first write passes: the crash is the probe\'s, not ilpd\'s; nothing is left behind', async () => {
+    const cwd = dir()
+    const store = path.join(cwd, 'store')
+    const proc = new ManagedProcess('ilpd (ulimit -f 8)', 'sh', ['-c', 'ulimit -f 8 && exec "$0" "$@"', process.execPath, ILPD_CLI],
+      { env: childEnv({ ...env(store), CONNECTOR_WORKERS: '1', CONNECTOR_ILP_ADDRESS: ADDRESS }), cwd })
+    let timer: NodeJS.Timeout | undefined
+    const status = await Promise.race([proc.exited, new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), 20_000) })])
+    clearTimeout(timer)
+    if (status === null) {
+      await proc.stop(2000)
+      assert.fail(`ilpd did not exit under ulimit -f 8\n${proc.tail()}`)
+    }
+    assert.equal(status.code, 1, `exit code (signal ${status.signal})\n${proc.tail()}`)
+    const error = assertOneClearLine(proc.stdout + proc.stderr, store, /cannot write to/)
+    assert.match(error, /full disk, quota or file size limit|file size limit/)
+    assert.ok(!fs.existsSync(path.join(store, STORE_FILE)), 'the probe\'s partial file is removed')
+    // Without the limit the same path works.
+    const ilpd = await startIlpd({ cwd, env: env(store) })
+    await ilpd.stop()
+  })
+})
