@@ -101,6 +101,17 @@ export class AdminApi {
         await new Promise((resolve) => setImmediate(resolve))
         throw new Error('rejected by the test hook')
       })
+      // Only for tests of the peer.* channel: the control plane sends a zero-amount Prepare with the
+      // peer protocol condition on the account's link and answers with the reply's bytes (hex).
+      this.route('POST', '/test/accounts/:id/prepare', async ({ params: [id], body, res }) => {
+        const { destination, data } = (body !== null && typeof body === 'object' ? body : {}) as { destination?: unknown, data?: unknown }
+        if (typeof destination !== 'string' || typeof data !== 'string' || !/^([0-9a-f]{2})*$/.test(data)) {
+          throw new HttpError(400, 'body must be {"destination": "<address>", "data": "<hex>"}')
+        }
+        const reply = await this.connector.sendPeerPrepare(id, destination, Buffer.from(data, 'hex'))
+        if (reply === null) throw new HttpError(404, `no account ${id}`)
+        this.json(res, 200, { reply: Buffer.from(reply).toString('hex') })
+      })
     }
   }
 

@@ -22,6 +22,8 @@ import type { Snapshot } from '../contracts/snapshot'
 import type { ControlToWorker, WorkerInit, WorkerLimits, WorkerStats, WorkerToControl } from '../contracts/plane-messages'
 import { AdminApi } from './admin-api'
 import { PeerChannel } from './peer-channel'
+import { fulfillLength, prepareLength, writeFulfill, writePrepare } from '../protocols/ilp/packet'
+import { PEER_PROTOCOL_CONDITION, PEER_PROTOCOL_FULFILLMENT } from '../protocols/ildcp'
 import { LearnedState, buildSnapshot } from './tables'
 
 const log = createLogger('control')
@@ -103,11 +105,8 @@ export class Connector {
       // Failure tests prove the channel with an echo: the Fulfill's data names the account.
       this.peers.register('peer.route.', (account) => {
         const data = Buffer.from(`control plane heard ${account.id}`)
-        const out = new Uint8Array(1 + 1 + 32 + 1 + data.length)
-        out[0] = 13
-        out[1] = 32 + 1 + data.length
-        out[34] = data.length
-        out.set(data, 35)
+        const out = new Uint8Array(fulfillLength(data.length))
+        writeFulfill(out, 0, PEER_PROTOCOL_FULFILLMENT, data)
         return out
       })
     }
@@ -393,6 +392,19 @@ export class Connector {
       }
     }
     return { accounts }
+  }
+
+  /**
+   * Sends a zero-amount peer.* Prepare (fixed condition, 30 s expiry) on a link of account `id`
+   * and resolves with the reply's ILP bytes; null for an unknown account.
+   */
+  async sendPeerPrepare(id: string, destination: string, data: Uint8Array): Promise<Uint8Array | null> {
+    const account = this.snapshot.accounts.find((a) => a.id === id)
+    if (account === undefined) return null
+    const dest = Buffer.from(destination, 'ascii')
+    const packet = new Uint8Array(prepareLength(dest.length, data.length))
+    writePrepare(packet, 0, 0n, Date.now() + 30_000, PEER_PROTOCOL_CONDITION, dest, data)
+    return this.peers.sendPrepare(account.index, packet)
   }
 
   /** Test and operator hook: kills a worker to prove its death is contained. */
