@@ -43,9 +43,10 @@
  * than with the unbounded int64 ledger). 2¹²⁸ needs 2⁶⁴ packets of the largest amount.
  */
 
+import { MAX_UINT64 } from '../protocols/ilp/packet'
+
 export const INT64_MAX = 0x7fffffffffffffffn
 export const INT64_MIN = -0x8000000000000000n
-export const UINT64_MAX = 0xffffffffffffffffn
 
 const C = 0
 const U = 1
@@ -353,11 +354,11 @@ export class Balances {
 
   private setWide(index: number, value: bigint): void {
     if (value < 0n || value >= WIDE_LIMIT) throw new RangeError(`ledger total ${value} is outside [0, 2^128)`)
-    if (value <= UINT64_MAX) {
+    if (value <= MAX_UINT64) {
       this.ledgers[index] = value
       this.ledgers[index + 1] = 0n
     } else {
-      this.ledgers[index] = value & UINT64_MAX
+      this.ledgers[index] = value & MAX_UINT64
       this.ledgers[index + 1] = value >> 64n
     }
   }

@@ -29,6 +29,7 @@
  * share a line and workers busy with different accounts do not slow each other down.
  */
 
+import { MAX_UINT64 } from '../protocols/ilp/packet'
 const UNLOCKED = 0
 const LOCKED = 1
 const CONTENDED = 2
@@ -247,7 +248,6 @@ const A_AR = 11
 const TWO_16 = 65536
 const TWO_32 = 4294967296
 const MAX_PERIOD = TWO_32 - 1
-const MAX_UINT64 = 0xffffffffffffffffn
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 const LIMB_LO = LITTLE_ENDIAN ? 0 : 1
