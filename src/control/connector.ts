@@ -368,8 +368,17 @@ export class Connector {
     if (!this.snapshot.accounts.some((a) => a.id === peerId)) return `no account ${JSON.stringify(peerId)}`
     const problem = describePrefixProblem(targetPrefix)
     if (problem !== null) return `targetPrefix ${JSON.stringify(targetPrefix)} is not an ILP address prefix: it ${problem}`
+    const before = this.state.extraRoutes.get(targetPrefix)
     this.state.extraRoutes.set(targetPrefix, peerId)
-    this.publish()
+    try {
+      this.publish()
+    } catch (err) {
+      // A table that cannot be built (a route past 1023 bytes under a learned address) is not kept.
+      if (before === undefined) this.state.extraRoutes.delete(targetPrefix)
+      else this.state.extraRoutes.set(targetPrefix, before)
+      this.state.version--
+      return `targetPrefix ${JSON.stringify(targetPrefix)}: ${(err as Error).message}`
+    }
     return null
   }
 
