@@ -1,5 +1,6 @@
 /** Messages between the control plane and a data-plane worker (postMessage; never per packet). */
 import type { Durability, StoreKind } from '../config/schema'
+import type { LogLevel } from '../log'
 import type { BalanceBuffers } from '../store/balances'
 import type { Snapshot } from './snapshot'
 
@@ -34,6 +35,8 @@ export interface WorkerInit {
   /** Shared token buckets (store/buckets.ts): rate limit, throughput in and out. */
   buckets: { packets: SharedArrayBuffer, incoming: SharedArrayBuffer, outgoing: SharedArrayBuffer }
   limits: WorkerLimits
+  /** The log level now (it may have changed at runtime since ILPD_LOG_LEVEL was read). */
+  logLevel: LogLevel
 }
 
 export type ControlToWorker =
@@ -45,6 +48,8 @@ export type ControlToWorker =
   | { type: 'peer-reply', token: number, packet: Uint8Array }
   /** Send this Prepare on a link of `account`; answer with prepare-reply under `token`. */
   | { type: 'send-prepare', token: number, account: number, packet: Uint8Array }
+  /** The log level changed at runtime (PUT /log-level). */
+  | { type: 'log-level', level: LogLevel }
 
 export interface WorkerStats {
   prepares: number

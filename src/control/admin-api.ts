@@ -15,7 +15,7 @@ import http from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { routeTableEntries, routeTableFromBuffer } from '../routing'
-import { createLogger, RateLimitedLog } from '../log'
+import { createLogger, isLogLevel, LOG_LEVELS, RateLimitedLog } from '../log'
 import type { Connector } from './connector'
 
 const log = createLogger('admin-api')
@@ -24,12 +24,12 @@ const MAX_BODY_BYTES = 64 * 1024
 /** What is read (and thrown away) of a body already refused, so the client gets to read the 413. */
 const MAX_DRAIN_BYTES = 16 * 1024 * 1024
 
-type Method = 'GET' | 'POST' | 'DELETE'
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE'
 
 interface Request {
   /** The path's segments, each percent-decoded. */
   params: string[]
-  /** The parsed JSON body (POST routes with a body), else undefined. */
+  /** The parsed JSON body (POST and PUT routes with a body), else undefined. */
   body: unknown
   res: http.ServerResponse
 }
@@ -85,6 +85,13 @@ export class AdminApi {
     this.route('DELETE', '/routes/:prefix', ({ params: [prefix], res }) => {
       if (!this.connector.deleteRoute(prefix)) throw new HttpError(404, `no route added for ${prefix}`)
       this.json(res, 200, this.routing())
+    })
+    // The log level of the control plane and every worker, until the next change or restart.
+    this.route('PUT', '/log-level', ({ body, res }) => {
+      const { level } = (body !== null && typeof body === 'object' ? body : {}) as { level?: unknown }
+      if (!isLogLevel(level)) throw new HttpError(400, `body must be {"level": "${LOG_LEVELS.join('|')}"}`)
+      this.connector.setLogLevel(level)
+      this.json(res, 200, { level })
     })
     if (process.env.ILPD_TEST_HOOKS === '1') {
       // Only for failure tests: makes a worker throw, to prove its death is contained.
@@ -184,7 +191,7 @@ export class AdminApi {
     const run = (body: unknown): void => {
       Promise.resolve().then(() => route.handler({ params, body, res })).catch((err: unknown) => this.fail(req, res, err))
     }
-    if (route.method !== 'POST') {
+    if (route.method !== 'POST' && route.method !== 'PUT') {
       req.resume()
       run(undefined)
       return

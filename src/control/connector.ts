@@ -9,7 +9,7 @@ import path from 'node:path'
 import { Worker } from 'node:worker_threads'
 import type { IlpdConfig } from '../config'
 import { resolveAddressParent } from '../config'
-import { createLogger } from '../log'
+import { createLogger, logLevel, setLogLevel, type LogLevel } from '../log'
 import { describePrefixProblem } from '../protocols/ilp/address'
 import { createRingBuffer } from '../store/ring'
 import { AmountBuckets, PacketBuckets } from '../store/buckets'
@@ -266,6 +266,7 @@ export class Connector {
       durability: this.config.durability,
       buckets: { packets: this.packetBuckets.buffer, incoming: this.incomingBuckets.buffer, outgoing: this.outgoingBuckets.buffer },
       limits: this.limits(),
+      logLevel: logLevel(),
     }
     const worker = new Worker(path.join(__dirname, '..', 'data', 'worker.js'), { workerData: init })
     const slot = this.workers[index]
@@ -422,6 +423,17 @@ export class Connector {
     if (slot === undefined || slot.worker === null) return false
     slot.worker.postMessage({ type: 'crash' } satisfies ControlToWorker)
     return true
+  }
+
+  /** Changes the log level of the control plane and of every worker (replacements included). */
+  setLogLevel(level: LogLevel): void {
+    const from = logLevel()
+    // Logged under whichever of the two levels shows info lines.
+    const logBefore = log.enabled('info')
+    if (logBefore) log.info('log level changed', { from, to: level })
+    setLogLevel(level)
+    this.broadcast({ type: 'log-level', level })
+    if (!logBefore) log.info('log level changed', { from, to: level })
   }
 
   private broadcast(message: ControlToWorker): void {

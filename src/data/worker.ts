@@ -12,13 +12,14 @@ import { Doorbell, RingReader, RingWriter } from '../store/ring'
 import { Balances } from '../store/balances'
 import { AmountBuckets, PacketBuckets } from '../store/buckets'
 import { Journal } from '../store/durable'
-import { createLogger } from '../log'
+import { createLogger, setLogLevel } from '../log'
 import { BtpClient } from './links/btp-client'
 import { BtpServer } from './links/btp-server'
 import type { Link, LinkBounds } from './links/link'
 import { PacketPath } from './path/index'
 
 const init = workerData as WorkerInit
+setLogLevel(init.logLevel)
 const log = createLogger(`worker-${init.index}`)
 const port = parentPort!
 const post = (message: WorkerToControl): void => port.postMessage(message)
@@ -145,6 +146,7 @@ port.on('message', (message: ControlToWorker) => {
     case 'snapshot':
       snapshot = message.snapshot
       path.install(snapshot)
+      log.debug('snapshot installed', { version: snapshot.version, accounts: snapshot.accounts.length })
       break
     case 'worker-lost':
       path.workerLost(message.worker, message.incarnation)
@@ -161,6 +163,9 @@ port.on('message', (message: ControlToWorker) => {
       throw new Error('worker crash requested by the control plane')
     case 'shutdown':
       shutdown(message.graceMs)
+      break
+    case 'log-level':
+      setLogLevel(message.level)
       break
   }
 })
@@ -230,6 +235,7 @@ process.on('uncaughtException', (err) => {
 
 server.start(snapshot.accounts).then(() => {
   startClients()
+  log.debug('worker started', { incarnation: init.incarnation, accounts: snapshot.accounts.length })
   post({ type: 'ready' })
 }, (err: Error) => {
   post({ type: 'fatal', message: err.message })
