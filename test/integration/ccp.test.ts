@@ -12,32 +12,8 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Plugin, Receiver, btpUrl, connectPlugin, disconnectAll, fulfillingReceiver, sendPrepare } from '../helpers/btp'
 import { IlpdProcess, clientAccount, listenerAccount, startIlpd } from '../helpers/process'
-import { freePorts, sleep } from '../helpers/ports'
-
-export interface Routing {
-  routingTableId: string
-  currentEpoch: number
-  localRoutingTable: Record<string, { nextHop: string, path: string }>
-  forwardingRoutingTable: Record<string, { nextHop: string, path: string } | null>
-  routingLog: Array<{ prefix: string, route?: { nextHop: string, path: string }, epoch: number }>
-  peers: Record<string, { send?: { epoch: number, mode: string }, receive?: { routingTableId: string, epoch: number } }>
-}
-
-export async function routing(admin: (method: string, path: string) => Promise<{ status: number, body: unknown }>): Promise<Routing> {
-  const { status, body } = await admin('GET', '/routing')
-  assert.equal(status, 200)
-  return body as Routing
-}
-
-/** Polls until `check` holds; returns the ms it took. */
-export async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
-  const started = Date.now()
-  for (;;) {
-    if (await check()) return Date.now() - started
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(25)
-  }
-}
+import { freePorts } from '../helpers/ports'
+import { routing, until } from '../helpers/routing'
 
 describe('CCP between two ilpd instances over BTP', () => {
   let a: IlpdProcess | undefined
@@ -74,7 +50,7 @@ describe('CCP between two ilpd instances over BTP', () => {
       },
     })
     learnedMs = await until(async () => {
-      const [ra, rb] = await Promise.all([routing(a!.admin.bind(a)), routing(b!.admin.bind(b))])
+      const [ra, rb] = await Promise.all([routing(a!.adminUrl), routing(b!.adminUrl)])
       return ra.localRoutingTable['test.b']?.nextHop === 'b' && rb.localRoutingTable['test.a']?.nextHop === 'a'
     }, 10_000, 'A and B to learn each other')
     alice = await connectPlugin(btpUrl('alice', 'alice-secret', alicePort))
@@ -95,7 +71,7 @@ describe('CCP between two ilpd instances over BTP', () => {
   })
 
   test('GET /routing has ilp-connector\'s shape', async () => {
-    const ra = await routing(a!.admin.bind(a))
+    const ra = await routing(a!.adminUrl)
     assert.match(ra.routingTableId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
     assert.ok(ra.currentEpoch >= 2)
     assert.deepEqual(ra.localRoutingTable['test.b'], { nextHop: 'b', path: 'test.b' })
@@ -105,9 +81,9 @@ describe('CCP between two ilpd instances over BTP', () => {
     assert.deepEqual(ra.forwardingRoutingTable['test.b'], { nextHop: 'b', path: 'test.a test.b' })
     assert.ok(ra.routingLog.some((e) => e.prefix === 'test.a' && e.route?.path === 'test.a'))
     // Once B's last update (its split-horizon withdrawal of test.a) is in, A holds B's current epoch.
-    await until(async () => (await routing(a!.admin.bind(a))).peers.b.receive!.epoch === (await routing(b!.admin.bind(b))).currentEpoch, 3000, 'A to hold B\'s epoch')
-    const rb = await routing(b!.admin.bind(b))
-    assert.deepEqual((await routing(a!.admin.bind(a))).peers.b, {
+    await until(async () => (await routing(a!.adminUrl)).peers.b.receive!.epoch === (await routing(b!.adminUrl)).currentEpoch, 3000, 'A to hold B\'s epoch')
+    const rb = await routing(b!.adminUrl)
+    assert.deepEqual((await routing(a!.adminUrl)).peers.b, {
       send: { epoch: ra.currentEpoch, mode: 'SYNC' },
       receive: { routingTableId: rb.routingTableId, epoch: rb.currentEpoch },
     })
@@ -128,12 +104,12 @@ describe('CCP between two ilpd instances over BTP', () => {
   test('an admin route is announced; its withdrawal gives F02 at the far side', async (t) => {
     const posted = await a!.admin('POST', '/routes', { targetPrefix: 'test.extra', peerId: 'alice' })
     assert.equal(posted.status, 200, JSON.stringify(posted.body))
-    const ms = await until(async () => (await routing(b!.admin.bind(b))).localRoutingTable['test.extra']?.path === 'test.a', 3000, 'B to learn test.extra')
+    const ms = await until(async () => (await routing(b!.adminUrl)).localRoutingTable['test.extra']?.path === 'test.a', 3000, 'B to learn test.extra')
     const reply = await sendPrepare(bob, { destination: 'test.extra.x', amount: 7 })
     assert.equal(reply.type, 'fulfill', JSON.stringify(reply.reject))
     assert.equal(aliceRx.received.at(-1)!.prepare.destination, 'test.extra.x')
     assert.equal((await a!.admin('DELETE', '/routes/test.extra')).status, 200)
-    await until(async () => (await routing(b!.admin.bind(b))).localRoutingTable['test.extra'] === undefined, 3000, 'B to see the withdrawal')
+    await until(async () => (await routing(b!.adminUrl)).localRoutingTable['test.extra'] === undefined, 3000, 'B to see the withdrawal')
     const gone = await sendPrepare(bob, { destination: 'test.extra.x', amount: 7 })
     assert.equal(gone.type, 'reject')
     assert.equal(gone.reject!.code, 'F02')
@@ -143,12 +119,12 @@ describe('CCP between two ilpd instances over BTP', () => {
 
   test('B stops: A withdraws its routes, F02 from A', async () => {
     await b!.stop()
-    await until(async () => (await routing(a!.admin.bind(a))).localRoutingTable['test.b'] === undefined, 5000, 'A to drop test.b')
+    await until(async () => (await routing(a!.adminUrl)).localRoutingTable['test.b'] === undefined, 5000, 'A to drop test.b')
     const reply = await sendPrepare(alice, { destination: 'test.b.bob', amount: 1 })
     assert.equal(reply.type, 'reject')
     assert.equal(reply.reject!.code, 'F02')
     assert.equal(reply.reject!.triggeredBy, 'test.a')
-    const ra = await routing(a!.admin.bind(a))
+    const ra = await routing(a!.adminUrl)
     assert.equal(ra.forwardingRoutingTable['test.b'], null)
     assert.deepEqual(ra.peers.b.send, { epoch: 0, mode: 'IDLE' })
   })
