@@ -401,6 +401,7 @@ export class Connector {
       if (before === undefined) this.state.extraRoutes.delete(targetPrefix)
       else this.state.extraRoutes.set(targetPrefix, before)
       this.state.version--
+      this.state.learnedRoutes = this.ccp.refresh() // CCP: nor is it announced
       return `targetPrefix ${JSON.stringify(targetPrefix)}: ${(err as Error).message}`
     }
     return null
