@@ -69,6 +69,8 @@ export type WorkerToControl =
   | { type: 'fatal', message: string }
   | { type: 'address', account: number, address: string }
   | { type: 'link', account: number, connected: boolean }
+  /** This worker's first link of `account` came up (up) or its last one went down (CCP). */
+  | { type: 'account-link', account: number, up: boolean }
   | ({ type: 'stats' } & WorkerStats)
   | { type: 'stopped' }
   /** A peer.* Prepare (CCP) for the control plane to answer with peer-reply. */

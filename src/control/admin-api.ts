@@ -26,7 +26,6 @@ import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import BigNumber from 'bignumber.js'
 import { middlewareEnabled } from '../config'
-import { routeTableEntries, routeTableFromBuffer } from '../routing'
 import { createLogger, isLogLevel, LOG_LEVELS, RateLimitedLog } from '../log'
 import type { Connector } from './connector'
 
@@ -359,16 +358,12 @@ export class AdminApi {
     this.json(res, 500, { error: `internal error: ${message}` })
   }
 
-  /** ilp-connector's `GET /routing` shape: {routingTableId, currentEpoch, localRoutingTable: {prefix: {nextHop, path}}}. */
+  /**
+   * ilp-connector's `GET /routing` shape (control/ccp): {routingTableId, currentEpoch,
+   * localRoutingTable, forwardingRoutingTable, routingLog, peers}; paths are space-joined.
+   */
   routing(): Record<string, unknown> {
-    const snapshot = this.connector.currentSnapshot()
-    const table = routeTableFromBuffer(snapshot.routes)
-    const local: Record<string, { nextHop: string, path: string[] }> = {}
-    for (const { prefix, nextHop } of routeTableEntries(table)) {
-      // Our own prefix has no next hop (ilp-connector lists it with nextHop '').
-      local[prefix] = { nextHop: snapshot.accounts[nextHop]?.id ?? '', path: [] }
-    }
-    return { routingTableId: null, currentEpoch: snapshot.version, localRoutingTable: local }
+    return { ...this.connector.routingStatus() }
   }
 
   /**

@@ -24,7 +24,8 @@ import { AdminApi } from './admin-api'
 import { PeerChannel } from './peer-channel'
 import { fulfillLength, prepareLength, writeFulfill, writePrepare } from '../protocols/ilp/packet'
 import { PEER_PROTOCOL_CONDITION, PEER_PROTOCOL_FULFILLMENT } from '../protocols/ildcp'
-import { LearnedState, buildSnapshot } from './tables'
+import { LOCAL_HOP, LearnedState, buildAccounts, buildSnapshot, buildStaticRoutes } from './tables'
+import { CcpSpeaker, ccpSettings, type RoutingStatus } from './ccp/speaker'
 
 const log = createLogger('control')
 
@@ -72,6 +73,8 @@ export class Connector {
   private readonly incarnations: SharedArrayBuffer
   private nextIncarnation = 1
   readonly peers: PeerChannel
+  /** CCP routing (control/ccp): learned routes into the trie, ilpd's routes out. */
+  readonly ccp: CcpSpeaker
   private admin: AdminApi | null = null
   readonly balances: Balances
   private readonly packetBuckets: PacketBuckets
@@ -101,7 +104,7 @@ export class Connector {
       workerWithLink: (account) => this.workerWithLink(account),
       post: (worker, message) => this.workers[worker]?.worker?.postMessage(message),
     })
-    if (process.env.ILPD_TEST_HOOKS === '1') {
+    if (process.env.ILPD_TEST_HOOKS === '1' && process.env.ILPD_TEST_PEER_ECHO === '1') {
       // Failure tests prove the channel with an echo: the Fulfill's data names the account.
       this.peers.register('peer.route.', (account) => {
         const data = Buffer.from(`control plane heard ${account.id}`)
@@ -110,6 +113,21 @@ export class Connector {
         return out
       })
     }
+    // --- CCP ---
+    this.ccp = new CcpSpeaker(ccpSettings(config), {
+      accounts: () => this.snapshot.accounts,
+      ownAddress: () => this.state.ownAddress,
+      staticRoutes: () => buildStaticRoutes(config, buildAccounts(config, this.state), this.state).map((r) => ({
+        prefix: r.prefix,
+        nextHop: r.nextHop === LOCAL_HOP ? '' : this.snapshot.accounts[r.nextHop].id,
+        origin: r.origin,
+      })),
+      sendPrepare: (account, packet) => this.peers.sendPrepare(account, packet),
+      publish: () => this.publish(),
+    })
+    this.peers.register('peer.route.', (account, packet) => this.ccp.handle(account, packet))
+    this.state.learnedRoutes = this.ccp.refresh()
+    // --- end CCP ---
     this.connectionCounts = new SharedArrayBuffer(4 * Math.max(1, this.snapshot.accounts.length) * n)
     this.balances = new Balances(createBalanceBuffers(this.snapshot.accounts.length, n), n)
     // Rate limit and throughput buckets, one per account, shared by every worker.
@@ -151,6 +169,7 @@ export class Connector {
       this.admin = new AdminApi(this, this.config.adminApiHost, this.config.adminApiPort)
       await this.admin.start()
     }
+    this.ccp.start()
     await this.readyPromise
     await this.initialConnect()
   }
@@ -310,6 +329,9 @@ export class Connector {
         if (message.connected) this.clientConnected.add(message.account)
         else this.clientConnected.delete(message.account)
         break
+      case 'account-link':
+        if (!this.stopping) this.ccp.linkEvent(slot.index, message.account, message.up)
+        break
       case 'stopped':
         break
     }
@@ -342,6 +364,7 @@ export class Connector {
     }
     this.broadcast({ type: 'worker-lost', worker: slot.index, incarnation: lost })
     this.peers.workerLost(slot.index)
+    this.ccp.workerLost(slot.index)
     slot.restarts++
     this.spawn(slot.index)
   }
@@ -359,6 +382,7 @@ export class Connector {
 
   /** Builds and sends a new snapshot; workers swap it in between packets. */
   publish(): void {
+    this.state.learnedRoutes = this.ccp.refresh()
     this.state.version++
     this.snapshot = buildSnapshot(this.config, this.state)
     this.broadcast({ type: 'snapshot', snapshot: this.snapshot })
@@ -378,6 +402,7 @@ export class Connector {
       if (before === undefined) this.state.extraRoutes.delete(targetPrefix)
       else this.state.extraRoutes.set(targetPrefix, before)
       this.state.version--
+      this.state.learnedRoutes = this.ccp.refresh() // CCP: nor is it announced
       return `targetPrefix ${JSON.stringify(targetPrefix)}: ${(err as Error).message}`
     }
     return null
@@ -387,6 +412,11 @@ export class Connector {
     if (!this.state.extraRoutes.delete(targetPrefix)) return false
     this.publish()
     return true
+  }
+
+  /** ilp-connector's `GET /routing` shape (control/ccp). */
+  routingStatus(): RoutingStatus {
+    return this.ccp.status()
   }
 
   /** ilp-connector's `GET /balance` shape, from the connector's point of view. */
@@ -472,6 +502,7 @@ export class Connector {
       })
       worker.postMessage({ type: 'shutdown', graceMs } satisfies ControlToWorker)
     }))
+    this.ccp.stop()
     await Promise.all(exits)
     this.settlements?.stop()
     await this.store?.close()

@@ -74,9 +74,17 @@ function admit(account: number): boolean {
   return total < init.limits.maxConnectionsPerAccount
 }
 
+/** path.linkUp, and the control plane hears when it is the account's first link on this worker (CCP). */
+function linkUp(link: Link, account: number): void {
+  path.linkUp(link, account)
+  if (path.linksOf(account) === 1) post({ type: 'account-link', account, up: true })
+}
+
 function linkDown(link: Link): void {
   const account = link.account
+  const before = account >= 0 ? path.linksOf(account) : 0
   path.linkDown(link)
+  if (before > 0 && path.linksOf(account) === 0) post({ type: 'account-link', account, up: false })
   if (account >= 0 && !stopping) log.info('account disconnected', { account: snapshot.accounts[account]?.id, link: link.id })
 }
 
@@ -84,7 +92,7 @@ const server = new BtpServer(path, bounds, {
   accounts: () => snapshot.accounts,
   admit,
   linkUp: (link, account) => {
-    path.linkUp(link, account)
+    linkUp(link, account)
     log.info('account connected', { account: snapshot.accounts[account].id, link: link.id, remote: link.remote })
   },
   linkDown,
@@ -101,7 +109,7 @@ function startClients(): void {
     const client = new BtpClient(account, path, bounds, {
       onAddress: (address) => post({ type: 'address', account: account.index, address }),
       linkUp: (link, index) => {
-        path.linkUp(link, index)
+        linkUp(link, index)
         post({ type: 'link', account: index, connected: true })
       },
       linkDown: (link) => {
