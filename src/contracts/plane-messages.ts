@@ -34,6 +34,11 @@ export interface WorkerInit {
   /** Shared token buckets (store/buckets.ts): rate limit, throughput in and out. */
   buckets: { packets: SharedArrayBuffer, incoming: SharedArrayBuffer, outgoing: SharedArrayBuffer }
   limits: WorkerLimits
+  /**
+   * The worker's counters (store/metrics.ts): one buffer per worker slot, kept across
+   * replacements. `enabled` false (ILPD_METRICS=off) makes counting a no-op.
+   */
+  metrics: { buffer: SharedArrayBuffer, enabled: boolean }
 }
 
 export type ControlToWorker =
@@ -59,12 +64,23 @@ export interface WorkerStats {
   authFailures: number
 }
 
+/** The worker's event loop over the last stats interval (seconds; utilisation 0–1). */
+export interface EventLoopStats {
+  lagMean: number
+  lagP50: number
+  lagP99: number
+  lagMax: number
+  utilization: number
+}
+
 export type WorkerToControl =
   | { type: 'ready' }
   | { type: 'fatal', message: string }
   | { type: 'address', account: number, address: string }
   | { type: 'link', account: number, connected: boolean }
-  | ({ type: 'stats' } & WorkerStats)
+  | ({ type: 'stats', loop: EventLoopStats } & WorkerStats)
+  /** The account table outgrew the metrics buffer: this copy (with room for more) replaces it. */
+  | { type: 'metrics-buffer', buffer: SharedArrayBuffer }
   | { type: 'stopped' }
   /** A peer.* Prepare (CCP) for the control plane to answer with peer-reply. */
   | { type: 'peer-request', token: number, account: number, packet: Uint8Array }

@@ -57,6 +57,14 @@ export class AdminApi {
     this.route('GET', '/routing', ({ res }) => this.json(res, 200, this.routing()))
     this.route('GET', '/status', ({ res }) => this.json(res, 200, this.connector.status()))
     this.route('GET', '/balance', ({ res }) => this.json(res, 200, this.connector.balanceStatus()))
+    // Prometheus text format (control/metrics.ts): made from the workers' shared counters when scraped.
+    this.route('GET', '/metrics', async ({ res }) => {
+      const body = await this.connector.metrics.text()
+      res.statusCode = 200
+      res.setHeader('Content-Type', this.connector.metrics.contentType)
+      res.setHeader('Content-Length', Buffer.byteLength(body))
+      res.end(body)
+    })
     this.route('GET', '/settlements', ({ res }) => this.json(res, 200, { due: this.connector.settlements?.list() ?? {} }))
     // A settlement to the peer has been made: the balance rises by `amount` (durably).
     this.route('POST', '/settlements/:account', async ({ params: [account], body, res }) => {
