@@ -130,13 +130,10 @@ export class SampledMetric {
   }
 }
 
-/** Reads of the shared counters are shared by every metric of one scrape (they are taken within a few ms). */
-const READ_REUSE_MS = 50
-
 export class ConnectorMetrics {
   readonly registry = new Registry()
-  private read: AccountCounts[] = []
-  private readAt = -Infinity
+  /** The shared counters as read for the scrape in progress (every metric of one scrape shares one read). */
+  private read: AccountCounts[] | null = null
 
   constructor(private readonly source: MetricsSource, options: { collectDefaultMetrics: boolean }) {
     for (const metric of this.metrics()) this.registry.registerMetric(metric as unknown as Metric)
@@ -151,11 +148,26 @@ export class ConnectorMetrics {
   /** The text of GET /metrics. */
   async text(): Promise<string> {
     const parts: string[] = []
-    for (const metric of this.registry.getMetricsAsArray()) {
-      const m = metric as unknown as SampledMetric | { name: string }
-      parts.push(m instanceof SampledMetric ? m.text() : await this.registry.getSingleMetricAsString(m.name))
+    try {
+      this.read = this.readCounters()
+      for (const metric of this.registry.getMetricsAsArray()) {
+        const m = metric as unknown as SampledMetric | { name: string }
+        parts.push(m instanceof SampledMetric ? m.text() : await this.registry.getSingleMetricAsString(m.name))
+      }
+    } finally {
+      this.read = null
     }
     return `${parts.join('\n\n')}\n`
+  }
+
+  /** The same as prom-client's JSON (ilp-connector's `GET /stats` shape); bigints are rounded there. */
+  async json(): Promise<unknown[]> {
+    try {
+      this.read = this.readCounters()
+      return await this.registry.getMetricsAsJSON()
+    } finally {
+      this.read = null
+    }
   }
 
   /** Every metric name /metrics can carry (histograms as their base name). */
@@ -163,19 +175,20 @@ export class ConnectorMetrics {
     return this.registry.getMetricsAsArray().map((m) => m.name)
   }
 
-  /** Each account's counters summed over the workers, read once per scrape. */
+  /** Each account's counters summed over the workers: the scrape's read, or a fresh one. */
   private counts(): AccountCounts[] {
-    const now = performance.now()
-    if (now - this.readAt < READ_REUSE_MS) return this.read
-    const accounts = this.source.accounts()
+    return this.read ?? this.readCounters()
+  }
+
+  private readCounters(): AccountCounts[] {
     const counters = this.source.counters()
-    this.read = accounts.map((a) => {
+    const read: AccountCounts[] = []
+    for (const a of this.source.accounts()) {
       const into = emptyAccountCounts()
       for (const c of counters) c.readAccount(a.index, into)
-      return into
-    })
-    this.readAt = now
-    return this.read
+      read[a.index] = into
+    }
+    return read
   }
 
   private metrics(): SampledMetric[] {
