@@ -228,3 +228,34 @@ test('ILPD_METRICS=off: packets flow and nothing is counted', async () => {
     await ilpd.stop()
   }
 })
+
+test('a replaced worker counts on in its predecessor\'s buffer: totals do not go back', async () => {
+  const ports = await freePorts(2)
+  const ilpd = await startIlpd({
+    env: {
+      ILPD_TEST_HOOKS: '1',
+      CONNECTOR_ACCOUNTS: JSON.stringify({ alice: listenerAccount(ports[0], 'a'), bob: listenerAccount(ports[1], 'b') }),
+    },
+  })
+  try {
+    const alice = await connectPlugin(btpUrl('alice', 'a', ports[0]))
+    fulfillingReceiver(await connectPlugin(btpUrl('bob', 'b', ports[1])), 'test.ilpd.bob')
+    assert.equal((await sendMany(alice, 30, () => 5n)).fulfilled, 30)
+    assert.equal(sumExact((await scrape(ilpd)).exposition, INCOMING, { account: 'alice', result: 'fulfilled' }), 30n)
+    assert.equal((await ilpd.admin('POST', '/workers/0/crash')).status, 200)
+    const deadline = Date.now() + 10_000
+    let e = (await scrape(ilpd)).exposition
+    while (Date.now() < deadline && !(sum(e, 'ilpd_worker_restarts_total') === 1 && sum(e, 'ilpd_links_up') === 2)) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      e = (await scrape(ilpd)).exposition
+    }
+    assert.equal(sum(e, 'ilpd_worker_restarts_total', { worker: '0' }), 1)
+    assert.equal(sumExact(e, INCOMING, { account: 'alice', result: 'fulfilled' }), 30n, 'the dead worker\'s counts are still there')
+    assert.equal(sum(e, 'ilpd_links_up'), 2, 'both plugins reconnected to the new worker')
+    assert.equal((await sendMany(alice, 10, () => 5n)).fulfilled, 10)
+    assert.equal(sumExact((await scrape(ilpd)).exposition, INCOMING, { account: 'alice', result: 'fulfilled' }), 40n)
+  } finally {
+    await disconnectAll()
+    await ilpd.stop()
+  }
+})
