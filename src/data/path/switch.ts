@@ -135,9 +135,11 @@ export class Switch {
     }
     const slot = id & (CAPACITY - 1)
     pend.fromLink(slot, link, requestId, source, next, expiry, c.reservedIn, c.reservedOut, c.reservedIn > 0n || c.reservedOut > 0n)
-    pend.valueIn[slot] = amount
-    pend.valueOut[slot] = outAmount
-    if (s.metrics.on) pend.startedAt[slot] = performance.now()
+    if (s.metrics.on) {
+      pend.valueIn[slot] = amount
+      pend.valueOut[slot] = outAmount
+      pend.startedAt[slot] = performance.now()
+    }
     pend.condition.set(p.buf.subarray(p.conditionStart, p.conditionStart + 32), slot * 32)
     if (s.deduplicate) this.remember(id, p, outAmount, expiry, next)
 
@@ -196,9 +198,11 @@ export class Switch {
     }
     const slot = id & (CAPACITY - 1)
     pend.fromLink(slot, link, requestId, c.source, c.next, c.expiry, c.reservedIn, 0n, c.reservedIn > 0n)
-    pend.valueIn[slot] = c.amount
-    pend.valueOut[slot] = 0n
-    if (s.metrics.on) pend.startedAt[slot] = performance.now()
+    if (s.metrics.on) {
+      pend.valueIn[slot] = c.amount
+      pend.valueOut[slot] = 0n
+      pend.startedAt[slot] = performance.now()
+    }
     pend.destKind[slot] = TO_JOINED
     this.addFollower(c.twin, id)
     s.wheel.arm(slot, c.expiry)
