@@ -39,6 +39,8 @@ options:
                                      throughput, balance, deduplicate), off (the same accounts with all
                                      five in CONNECTOR_DISABLE_MIDDLEWARE); on-but-NAME and off-but-NAME
                                      (all on but NAME, only NAME on) split the cost per policy
+  --metrics on|off[,…]               ilpd's shared-memory counters on (the default) or off
+                                     (ILPD_METRICS=off), one run each: what counting costs
   --inflight N                       packets in flight over all senders (default 1000)
   --duration S                       measured seconds (default 10)
   --warmup S                         warm-up seconds before measuring (default 2)
@@ -109,7 +111,7 @@ function parseArgs(argv: string[]): Args {
   const flags = new Map<string, string>()
   const bools = new Set<string>()
   const positional: string[] = []
-  const takesValue = new Set(['target', 'cmd', 'workers', 'store', 'policies', 'inflight', 'duration', 'warmup', 'threads', 'data-bytes', 'repeat',
+  const takesValue = new Set(['target', 'cmd', 'workers', 'store', 'policies', 'metrics', 'inflight', 'duration', 'warmup', 'threads', 'data-bytes', 'repeat',
     'out', 'sender', 'receiver', 'destination', 'ready-timeout', 'probe-timeout'])
   const booleans = new Set(['no-ceiling', 'publish', 'quick', 'help'])
   for (let i = 0; i < argv.length; i++) {
@@ -173,7 +175,14 @@ function parseArgs(argv: string[]): Args {
     : list.flatMap((t) => policyList.map((m) => ({
       ...t, label: `${t.label} policies ${m}`, env: { ...(t.env ?? {}), ...(POLICY_MODES[m] ?? policyModeBut(m)!).env }, accountFields: POLICY_LIMITS,
     })))
-  const ilpdTargets: Target[] = withPolicies(byStore)
+  const metricsList = flags.get('metrics')?.split(',').map((m) => {
+    if (m !== 'on' && m !== 'off') throw new UsageError(`--metrics takes on, off or on,off, got ${JSON.stringify(m)}`)
+    return m
+  })
+  const byMetrics: Target[] = metricsList === undefined
+    ? byStore
+    : byStore.flatMap((t) => metricsList.map((m) => ({ ...t, label: `${t.label} metrics ${m}`, env: { ...(t.env ?? {}), ILPD_METRICS: m } })))
+  const ilpdTargets: Target[] = withPolicies(byMetrics)
   const cmd = flags.get('cmd')
   const targetName = flags.get('target') ?? (cmd !== undefined ? 'custom' : 'ilpd')
   let targets: Target[]

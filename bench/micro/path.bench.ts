@@ -6,7 +6,7 @@
  * Every policy runs (limits set far out of reach), balances are tracked in shared memory and the
  * store is memory, as in the load benchmark's default; `--policies off` disables them.
  *
- *   node dist/bench/micro/path.bench.js [--seconds S] [--inflight N] [--policies on|off] [--repeat N]
+ *   node dist/bench/micro/path.bench.js [--seconds S] [--inflight N] [--policies on|off] [--metrics on|off] [--repeat N]
  *
  * It prints fulfilled packets/s and ns per packet (wall time of one thread doing all the work,
  * both "peers" included: their share is measured alone and subtracted in the last column).
@@ -24,6 +24,7 @@ import { Balances, INT64_MAX, INT64_MIN, createBalanceBuffers, toInt64Limit } fr
 import { AmountBuckets, PacketBuckets } from '../../src/store/buckets'
 import { Journal } from '../../src/store/durable'
 import { configureRateLimit, configureThroughput } from '../../src/store/limits'
+import { MetricCounters, createMetricsBuffer } from '../../src/store/metrics'
 
 const PAIRS = 8192
 const BOUNDS: LinkBounds = { pauseBytes: 2 ** 30, closeBytes: 2 ** 31, stallTimeoutMs: 1e9 }
@@ -48,16 +49,19 @@ interface Options {
   seconds: number
   inflight: number
   policies: boolean
+  /** Shared-memory counters (store/metrics.ts) on or off (ILPD_METRICS=off). */
+  metrics: boolean
   repeat: number
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { seconds: 3, inflight: 1000, policies: true, repeat: 3 }
+  const o: Options = { seconds: 3, inflight: 1000, policies: true, metrics: true, repeat: 3 }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '--seconds') o.seconds = Number(argv[++i])
     else if (a === '--inflight') o.inflight = Number(argv[++i])
     else if (a === '--policies') o.policies = argv[++i] !== 'off'
+    else if (a === '--metrics') o.metrics = argv[++i] !== 'off'
     else if (a === '--repeat') o.repeat = Number(argv[++i])
     else if (a === '--quick') o.seconds = 1
   }
@@ -77,7 +81,7 @@ function accounts(policies: boolean): Record<string, unknown> {
   return { alice: child(40001, 'a'), bob: child(40002, 'b') }
 }
 
-function buildPath(policies: boolean): { path: PacketPath, sender: LoopLink, receiver: LoopLink } {
+function buildPath(policies: boolean, metrics: boolean): { path: PacketPath, sender: LoopLink, receiver: LoopLink } {
   const env: Record<string, string> = {
     CONNECTOR_ILP_ADDRESS: 'test.ilpd', CONNECTOR_STORE: 'memory', CONNECTOR_WORKERS: '1',
     CONNECTOR_ACCOUNTS: JSON.stringify(accounts(policies)),
@@ -102,6 +106,7 @@ function buildPath(policies: boolean): { path: PacketPath, sender: LoopLink, rec
     connectionCounts: new Int32Array(n), ringWriters: [null], ringReaders: [null], ringDoorbell: () => {},
     balances, journal: new Journal('memory', '', 0, snapshot.accounts.map((a) => a.id)), durability: 'durable',
     packetBuckets, incomingBuckets, outgoingBuckets, maxInFlightPerAccount: 1 << 30, postToControl: () => {},
+    metrics: new MetricCounters(createMetricsBuffer(2), metrics),
   })
   path.install(snapshot)
   const sender = new LoopLink(40001, 'bench', path, BOUNDS)
@@ -140,7 +145,7 @@ interface Result {
 }
 
 function measure(o: Options, set: { prepares: Uint8Array[], fulfills: Uint8Array[] }, peersOnly: boolean): Result {
-  const { path, sender, receiver } = buildPath(o.policies)
+  const { path, sender, receiver } = buildPath(o.policies, o.metrics)
   const view = new BtpFrameView()
   const prepare = new PrepareView()
   const reply = new Uint8Array(512)
@@ -204,7 +209,7 @@ export async function run_(argv: string[]): Promise<void> {
     ns.push((a.seconds * 1e9) / a.fulfilled)
     peer.push((b.seconds * 1e9) / b.fulfilled)
   }
-  console.log(`packet path in process, 1 worker, ${o.inflight} in flight, policies ${o.policies ? 'on' : 'off'}, medians of ${o.repeat} × ${o.seconds} s`)
+  console.log(`packet path in process, 1 worker, ${o.inflight} in flight, policies ${o.policies ? 'on' : 'off'}, metrics ${o.metrics ? 'on' : 'off'}, medians of ${o.repeat} × ${o.seconds} s`)
   console.log('| fulfilled/s | ns per packet (all) | ns of the two fake peers | ns of ilpd\'s path |')
   console.log('|---|---|---|---|')
   const all = median(ns)

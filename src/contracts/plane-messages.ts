@@ -37,6 +37,11 @@ export interface WorkerInit {
   limits: WorkerLimits
   /** The log level now (it may have changed at runtime since ILPD_LOG_LEVEL was read). */
   logLevel: LogLevel
+  /**
+   * The worker's counters (store/metrics.ts): one buffer per worker slot, kept across
+   * replacements. `enabled` false (ILPD_METRICS=off) makes counting a no-op.
+   */
+  metrics: { buffer: SharedArrayBuffer, enabled: boolean }
 }
 
 export type ControlToWorker =
@@ -64,6 +69,15 @@ export interface WorkerStats {
   authFailures: number
 }
 
+/** The worker's event loop over the last stats interval (seconds; utilisation 0–1). */
+export interface EventLoopStats {
+  lagMean: number
+  lagP50: number
+  lagP99: number
+  lagMax: number
+  utilization: number
+}
+
 export type WorkerToControl =
   | { type: 'ready' }
   | { type: 'fatal', message: string }
@@ -71,7 +85,9 @@ export type WorkerToControl =
   | { type: 'link', account: number, connected: boolean }
   /** This worker's first link of `account` came up (up) or its last one went down (CCP). */
   | { type: 'account-link', account: number, up: boolean }
-  | ({ type: 'stats' } & WorkerStats)
+  | ({ type: 'stats', loop: EventLoopStats } & WorkerStats)
+  /** The account table outgrew the metrics buffer: this copy (with room for more) replaces it. */
+  | { type: 'metrics-buffer', buffer: SharedArrayBuffer }
   | { type: 'stopped' }
   /** A peer.* Prepare (CCP) for the control plane to answer with peer-reply. */
   | { type: 'peer-request', token: number, account: number, packet: Uint8Array }

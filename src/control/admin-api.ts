@@ -85,6 +85,14 @@ export class AdminApi {
     this.route('GET', '/routing', ({ res }) => this.json(res, 200, this.routing()))
     this.route('GET', '/status', ({ res }) => this.json(res, 200, this.connector.status()))
     this.route('GET', '/balance', ({ res }) => this.json(res, 200, this.connector.balanceStatus()))
+    // Prometheus text format (control/metrics.ts): made from the workers' shared counters when scraped.
+    this.route('GET', '/metrics', async ({ res }) => {
+      const body = await this.connector.metrics.text()
+      res.statusCode = 200
+      res.setHeader('Content-Type', this.connector.metrics.contentType)
+      res.setHeader('Content-Length', Buffer.byteLength(body))
+      res.end(body)
+    })
     this.route('GET', '/settlements', ({ res }) => this.json(res, 200, { due: this.connector.settlements?.list() ?? {} }))
     this.route('GET', '/rates', ({ res }) => this.json(res, 200, this.rates()))
     this.route('GET', '/stats', ({ res }) => this.json(res, 200, this.stats()))

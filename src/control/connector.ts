@@ -16,11 +16,13 @@ import { AmountBuckets, PacketBuckets } from '../store/buckets'
 import { configureRateLimit, configureThroughput } from '../store/limits'
 import { Balances, INT64_MAX, INT64_MIN, createBalanceBuffers, toInt64Limit } from '../store/balances'
 import { BalanceStore } from '../store/durable'
+import { MetricCounters, createMetricsBuffer } from '../store/metrics'
 import { ConfigError, balanceLimits, middlewareEnabled } from '../config'
 import { SettlementWatcher } from './settlements'
 import type { Snapshot } from '../contracts/snapshot'
-import type { ControlToWorker, WorkerInit, WorkerLimits, WorkerStats, WorkerToControl } from '../contracts/plane-messages'
+import type { ControlToWorker, EventLoopStats, WorkerInit, WorkerLimits, WorkerStats, WorkerToControl } from '../contracts/plane-messages'
 import { AdminApi } from './admin-api'
+import { ConnectorMetrics } from './metrics'
 import { PeerChannel } from './peer-channel'
 import { fulfillLength, prepareLength, writeFulfill, writePrepare } from '../protocols/ilp/packet'
 import { PEER_PROTOCOL_CONDITION, PEER_PROTOCOL_FULFILLMENT } from '../protocols/ildcp'
@@ -44,6 +46,10 @@ interface WorkerSlot {
   /** Counters of the incarnations that died, so totals never go backwards. */
   past: WorkerStats
   restarts: number
+  /** The slot's metrics counters (store/metrics.ts): every incarnation counts on in the same buffer. */
+  metrics: MetricCounters
+  /** Its event loop as of its last stats message. */
+  loop: EventLoopStats | null
 }
 
 function addStats(a: WorkerStats, b: WorkerStats): WorkerStats {
@@ -82,6 +88,10 @@ export class Connector {
   private readonly outgoingBuckets: AmountBuckets
   private store: BalanceStore | null = null
   settlements: SettlementWatcher | null = null
+  /** GET /metrics (control/metrics.ts). */
+  readonly metrics: ConnectorMetrics
+  /** ILPD_METRICS=off: the workers count nothing (to measure what counting costs). */
+  private readonly metricsEnabled = process.env.ILPD_METRICS !== 'off'
   private stopping = false
   private readonly clientConnected = new Set<number>()
   private readyResolve!: () => void
@@ -151,6 +161,19 @@ export class Connector {
         limits === null ? INT64_MIN : toInt64Limit(limits.minimum),
         limits === null ? INT64_MAX : toInt64Limit(limits.maximum))
     }
+    this.metrics = new ConnectorMetrics({
+      accounts: () => this.snapshot.accounts,
+      counters: () => this.workers.map((w) => w.metrics),
+      balances: this.balances,
+      linksUp: (account, worker) => {
+        const counts = new Int32Array(this.connectionCounts)
+        const at = account * n + worker
+        return at < counts.length ? Atomics.load(counts, at) : 0
+      },
+      workers: () => this.workers.map((w) => ({ index: w.index, restarts: w.restarts, inFlight: w.stats.inFlight, loop: w.loop })),
+      settlementsDue: () => this.settlements?.list() ?? {},
+      paid: () => this.settlements?.paid ?? new Map(),
+    }, { collectDefaultMetrics: config.collectDefaultMetrics })
     this.readyPromise = new Promise((resolve, reject) => {
       this.readyResolve = resolve
       this.readyReject = reject
@@ -162,7 +185,8 @@ export class Connector {
     await this.checkPortsFree()
     this.openStore()
     for (let i = 0; i < this.config.workers; i++) {
-      this.workers.push({ index: i, worker: null, incarnation: 0, ready: false, stats: { ...NO_STATS }, past: { ...NO_STATS }, restarts: 0 })
+      const metrics = new MetricCounters(createMetricsBuffer(this.snapshot.accounts.length))
+      this.workers.push({ index: i, worker: null, incarnation: 0, ready: false, stats: { ...NO_STATS }, past: { ...NO_STATS }, restarts: 0, metrics, loop: null })
       this.spawn(i)
     }
     if (this.config.adminApi) {
@@ -286,6 +310,7 @@ export class Connector {
       buckets: { packets: this.packetBuckets.buffer, incoming: this.incomingBuckets.buffer, outgoing: this.outgoingBuckets.buffer },
       limits: this.limits(),
       logLevel: logLevel(),
+      metrics: { buffer: this.workers[index].metrics.buffer, enabled: this.metricsEnabled },
     }
     const worker = new Worker(path.join(__dirname, '..', 'data', 'worker.js'), { workerData: init })
     const slot = this.workers[index]
@@ -318,6 +343,10 @@ export class Connector {
           deduplicated: message.deduplicated, inFlight: message.inFlight, rejectsByCode: message.rejectsByCode,
           authFailures: message.authFailures,
         }
+        slot.loop = message.loop
+        break
+      case 'metrics-buffer':
+        slot.metrics = new MetricCounters(message.buffer)
         break
       case 'peer-request':
         this.peers.onPeerRequest(slot.index, message.token, message.account, message.packet)
@@ -350,6 +379,7 @@ export class Connector {
     Atomics.store(new Int32Array(this.incarnations), slot.index, 0)
     slot.past = addStats(slot.past, slot.stats)
     slot.stats = { ...NO_STATS }
+    slot.loop = null
     // Its balance reservations are released and its commits that never became durable undone;
     // the journal on disk says what did.
     if (this.config.store === 'lmdb' && this.store !== null) {

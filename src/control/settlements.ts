@@ -28,6 +28,8 @@ export class SettlementWatcher extends EventEmitter {
   private readonly due = new Map<string, SettlementDue>()
   private timer: NodeJS.Timeout | null = null
   private writing: Promise<void> = Promise.resolve()
+  /** Metrics: totals of settlements to each peer (by account index) confirmed, and refused for the balance's range. */
+  readonly paid = new Map<number, { succeeded: bigint, failed: bigint }>()
 
   constructor(config: IlpdConfig, accounts: readonly AccountEntry[], private readonly balances: Balances, private readonly store: BalanceStore) {
     super()
@@ -81,13 +83,14 @@ export class SettlementWatcher extends EventEmitter {
     const index = trigger?.index ?? -1
     if (index < 0) return `account ${accountId} has no settleThreshold`
     if (amount <= 0n) return 'amount must be a positive integer'
-    if (!this.balances.canAdjust(index, amount)) return this.outOfRange(accountId, index, amount)
+    if (!this.balances.canAdjust(index, amount)) return this.refused(accountId, index, amount)
     await this.store.adjust(accountId, amount, this.balances.balance(index))
     if (!this.balances.adjust(index, amount)) {
       // Packets reserved the room while the store was written: take the stored change back.
       await this.store.adjust(accountId, -amount, this.balances.balance(index))
-      return this.outOfRange(accountId, index, amount)
+      return this.refused(accountId, index, amount)
     }
+    this.totals(index).succeeded += amount
     log.info('settlement confirmed', { account: accountId, amount: amount.toString(), balance: this.balances.balance(index).toString() })
     const balance = this.balances.balance(index)
     if (balance >= trigger!.threshold) {
@@ -97,6 +100,17 @@ export class SettlementWatcher extends EventEmitter {
       this.check()
     }
     return null
+  }
+
+  private totals(index: number): { succeeded: bigint, failed: bigint } {
+    let t = this.paid.get(index)
+    if (t === undefined) this.paid.set(index, t = { succeeded: 0n, failed: 0n })
+    return t
+  }
+
+  private refused(accountId: string, index: number, amount: bigint): string {
+    this.totals(index).failed += amount
+    return this.outOfRange(accountId, index, amount)
   }
 
   private outOfRange(accountId: string, index: number, amount: bigint): string {

@@ -51,6 +51,11 @@ export class PendingTable {
   readonly hasBalance = new Uint8Array(CAPACITY)
   readonly amountIn = new BigUint64Array(CAPACITY)
   readonly amountOut = new BigUint64Array(CAPACITY)
+  /** Metrics: the amounts received (FROM_LINK) and sent (TO_LINK), whether or not balances are tracked. */
+  readonly valueIn = new BigUint64Array(CAPACITY)
+  readonly valueOut = new BigUint64Array(CAPACITY)
+  /** Metrics: when the Prepare arrived (performance.now(), FROM_LINK), for the latency histogram. */
+  readonly startedAt = new Float64Array(CAPACITY)
   readonly condition = new Uint8Array(CAPACITY * 32)
   private readonly free = new Int32Array(CAPACITY)
   private freeCount = CAPACITY

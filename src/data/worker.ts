@@ -5,6 +5,7 @@
  * through messages (snapshots, peer.* traffic, shutdown) and shared memory (rings, balances,
  * buckets, link counts, incarnations).
  */
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { parentPort, workerData } from 'node:worker_threads'
 import type { Snapshot } from '../contracts/snapshot'
 import type { ControlToWorker, WorkerInit, WorkerToControl } from '../contracts/plane-messages'
@@ -12,6 +13,7 @@ import { Doorbell, RingReader, RingWriter } from '../store/ring'
 import { Balances } from '../store/balances'
 import { AmountBuckets, PacketBuckets } from '../store/buckets'
 import { Journal } from '../store/durable'
+import { MetricCounters } from '../store/metrics'
 import { createLogger, setLogLevel } from '../log'
 import { BtpClient } from './links/btp-client'
 import { BtpServer } from './links/btp-server'
@@ -36,6 +38,15 @@ const connectionCounts = new Int32Array(init.connectionCounts)
 // This worker's column of link counts is its own: a predecessor's links died with it.
 for (let a = 0; a < init.snapshot.accounts.length; a++) Atomics.store(connectionCounts, a * init.workerCount + init.index, 0)
 
+const metrics = new MetricCounters(init.metrics.buffer, init.metrics.enabled)
+
+/** Accounts added at runtime may outgrow the metrics buffer: the control plane gets the larger copy. */
+function fitMetrics(accounts: number): void {
+  const grown = metrics.grow(accounts)
+  if (grown !== null) post({ type: 'metrics-buffer', buffer: grown })
+}
+fitMetrics(init.snapshot.accounts.length)
+
 const doorbells = init.doorbells
 const myBell = new Doorbell(doorbells, init.index)
 const path = new PacketPath({
@@ -55,6 +66,7 @@ const path = new PacketPath({
   outgoingBuckets: new AmountBuckets(init.buckets.outgoing),
   maxInFlightPerAccount: init.limits.maxPacketsInFlightPerAccount,
   postToControl: post,
+  metrics,
 })
 let snapshot: Snapshot = init.snapshot
 path.install(snapshot)
@@ -96,6 +108,7 @@ const server = new BtpServer(path, bounds, {
     log.info('account connected', { account: snapshot.accounts[account].id, link: link.id, remote: link.remote })
   },
   linkDown,
+  authFailed: (account) => metrics.authFailure(account),
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -139,12 +152,26 @@ sweep.unref()
 let bellClosed = false
 myBell.listen(() => path.drainRings(), () => bellClosed)
 
+// The event loop's lag (timer delay, sampled every 10 ms) and utilisation, reported per interval.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+loopDelay.enable()
+let loopUse = performance.eventLoopUtilization()
+
 const statsTimer = setInterval(() => {
   const s = path.stats
+  const use = performance.eventLoopUtilization()
+  const utilization = performance.eventLoopUtilization(use, loopUse).utilization
+  loopUse = use
+  // The histogram holds the time between its timer's runs: the lag is what exceeds the 10 ms.
+  const ns = (x: number): number => (Number.isFinite(x) ? Math.max(0, x / 1e9 - 0.01) : 0)
+  const loop = {
+    lagMean: ns(loopDelay.mean), lagP50: ns(loopDelay.percentile(50)), lagP99: ns(loopDelay.percentile(99)), lagMax: ns(loopDelay.max), utilization,
+  }
+  loopDelay.reset()
   post({
     type: 'stats', prepares: s.prepares, fulfilled: s.fulfilled, rejected: s.rejected, handedOver: s.handedOver,
     deduplicated: s.deduplicated, inFlight: path.inFlight, rejectsByCode: Object.fromEntries(s.rejectsByCode),
-    authFailures: server.authFailures,
+    authFailures: server.authFailures, loop,
   })
 }, 1000)
 statsTimer.unref()
@@ -153,6 +180,7 @@ port.on('message', (message: ControlToWorker) => {
   switch (message.type) {
     case 'snapshot':
       snapshot = message.snapshot
+      fitMetrics(snapshot.accounts.length)
       path.install(snapshot)
       log.debug('snapshot installed', { version: snapshot.version, accounts: snapshot.accounts.length })
       break

@@ -75,6 +75,8 @@ export interface ServerHooks {
   admit(account: number): boolean
   linkUp(link: BtpServerLink, account: number): void
   linkDown(link: BtpServerLink): void
+  /** A login failed; `account` is the account it was for, or -1 (auth.ts). Metrics. */
+  authFailed?(account: number): void
 }
 
 export class BtpServer {
@@ -173,6 +175,7 @@ export class BtpServer {
     }
     if (!result.ok) {
       this.authFailures++
+      this.hooks.authFailed?.(result.account)
       // A malformed first frame is no guess at a secret: it counts against its source only.
       this.backoff.failed(link.remote, result.guess === true ? result.accountKey : '', now)
       this.refuse(link, result.requestId, result.reason)

@@ -31,6 +31,8 @@ export class Durability {
   private dirtyCount = 0
   /** Journal writes in flight. */
   writes = 0
+  /** Fulfilled packets whose balance changes the next journal write carries (metrics: batch size). */
+  packets = 0
   private failures = 0
   private readonly releaseBound = (link: Link, requestId: number, buf: Uint8Array, start: number, end: number): void => {
     if (!link.closed) link.sendReply(requestId, buf, start, end)
@@ -79,11 +81,15 @@ export class Durability {
       this.dirtyAccount[a] = 0
     }
     this.dirtyCount = 0
+    const packets = this.packets
+    this.packets = 0
+    const started = performance.now()
     const batch = this.holding
     this.holding = this.spareBatches.pop() ?? new HeldReplies()
     this.writes++
     const done = (): void => {
       this.writes--
+      this.state.metrics.journalCommit(packets, (performance.now() - started) / 1000)
       for (let i = 0; i < count; i++) balances.markDurable(worker, accounts[i], ins[i], outs[i])
       batch.release(this.releaseBound)
       this.spareBatches.push(batch)
@@ -94,6 +100,7 @@ export class Durability {
       this.writes--
       if (this.failures++ % 100 === 0) log.error('journal write failed; holding fulfills until it succeeds', { error: err.message })
       for (let i = 0; i < count; i++) this.markAccount(accounts[i])
+      this.packets += packets
       const merged = this.holding
       this.holding = batch
       merged.release((link, requestId, b, s, e) => this.holding.add(link, requestId, b, s, e))

@@ -6,7 +6,7 @@
  * pair of workers; a doorbell wakes the reader once per flush.
  *
  *   record FORWARD: a = source pending id, b = next hop account, c = target incarnation, d = source incarnation
- *   record REPLY:   a = source pending id,                       c = target incarnation, d = replier incarnation
+ *   record REPLY:   a = source pending id, b = 1 if the replier's own reject, c = target incarnation, d = replier incarnation
  *
  * Incarnations make worker replacement safe: a record addressed to an earlier incarnation of
  * this worker is dropped, and a reply settles a slot only if it comes from the worker and
@@ -56,19 +56,20 @@ export class Handover {
    * Sends a reply back to the worker (and incarnation) that handed the packet here. A reply is
    * never dropped for a full ring: it waits, in order, and is retried at every flush.
    */
-  replyToWorker(worker: number, incarnation: number, sourceId: number, buf: Uint8Array, start: number, end: number): void {
+  replyToWorker(worker: number, incarnation: number, sourceId: number, buf: Uint8Array, start: number, end: number, own: boolean): void {
     const writer = this.state.opts.ringWriters[worker]
     if (writer === null) return
-    if (this.waiting.length === 0 && writer.write(RING_REPLY, sourceId, 0, incarnation, this.state.opts.incarnation, buf, start, end)) {
+    const ownFlag = own ? 1 : 0
+    if (this.waiting.length === 0 && writer.write(RING_REPLY, sourceId, ownFlag, incarnation, this.state.opts.incarnation, buf, start, end)) {
       this.output.markWorker(worker)
       return
     }
-    this.waiting.push({ worker, incarnation, sourceId, bytes: buf.slice(start, end) })
+    this.waiting.push({ worker, incarnation, sourceId, own: ownFlag, bytes: buf.slice(start, end) })
     this.output.schedule()
   }
 
   /** Replies that found their ring full (cold: only when the other worker falls behind). */
-  private waiting: Array<{ worker: number, incarnation: number, sourceId: number, bytes: Uint8Array }> = []
+  private waiting: Array<{ worker: number, incarnation: number, sourceId: number, own: number, bytes: Uint8Array }> = []
 
   /** Part of every flush: retries waiting replies, in order. */
   flush(): void {
@@ -80,7 +81,7 @@ export class Handover {
       // A reply to a worker that has been replaced since has no one to go to.
       if (this.incarnationOf(r.worker) !== r.incarnation) continue
       const writer = this.state.opts.ringWriters[r.worker]!
-      if (!writer.write(RING_REPLY, r.sourceId, 0, r.incarnation, me, r.bytes, 0, r.bytes.length)) break
+      if (!writer.write(RING_REPLY, r.sourceId, r.own, r.incarnation, me, r.bytes, 0, r.bytes.length)) break
       this.output.markWorker(r.worker)
     }
     this.waiting = this.waiting.slice(i)
@@ -105,12 +106,12 @@ export class Handover {
       const s = this.state
       if (p.read(record.data, record.start, record.end) !== null) {
         this.replyToWorker(this.ringSource, record.d, record.a, s.rejectScratch, 0,
-          s.writeReject('T00', Buffer.from('internal error: unreadable hand-over'), new Uint8Array(0)))
+          s.writeReject('T00', Buffer.from('internal error: unreadable hand-over'), new Uint8Array(0)), true)
         return
       }
       this.switch.forwardHanded(this.ringSource, record.d, record.a, record.b, p)
     } else if (record.kind === RING_REPLY) {
-      this.replies.onHandedReply(this.ringSource, record.d, record.a, record.data, record.start, record.end)
+      this.replies.onHandedReply(this.ringSource, record.d, record.a, record.data, record.start, record.end, record.b === 1)
     }
   }
 }

@@ -35,17 +35,20 @@ export class Ingress {
   onPrepare(link: Link, requestId: number, buf: Uint8Array, start: number, end: number): void {
     const s = this.state
     s.stats.prepares++
+    const c = s.ctx
+    // The amount is counted with the answer (metrics); 0 until the Prepare is read.
+    c.amount = 0n
     if (end <= start || buf[start] !== TYPE_PREPARE) {
       s.rejectToLink(link, requestId, 'F01', NOT_A_PREPARE)
       return
     }
-    const c = s.ctx
     const p = c.p
     const failure = p.read(buf, start, end)
     if (failure !== null) {
       s.rejectToLink(link, requestId, 'F01', text(describeFailure(failure)))
       return
     }
+    c.amount = p.amount()
     if (isPeerProtocol(buf, p.destinationStart, p.destinationLength)) {
       this.peer.onPeerPrepare(link, requestId, p)
       return
@@ -61,7 +64,6 @@ export class Ingress {
     }
     c.source = link.account
     c.next = -1
-    c.amount = p.amount()
     c.outAmount = 0n
     c.now = Date.now()
     c.reservedIn = 0n
@@ -69,7 +71,7 @@ export class Ingress {
     for (let i = 0; i < incoming.length; i++) {
       if (incoming[i](c) !== CONTINUE) {
         this.releaseIncoming()
-        s.rejectToLink(link, requestId, c.code, c.message, c.data)
+        s.rejectToLink(link, requestId, c.code, c.message, c.data, s.incomingPolicy[i])
         return
       }
     }

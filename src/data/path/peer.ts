@@ -16,8 +16,9 @@
 import { ILDCP_DESTINATION, PEER_PROTOCOL_CONDITION, PEER_PROTOCOL_FULFILLMENT, encodeIldcpResponse } from '../../protocols/ildcp'
 import { PrepareView, fulfillLength, writeFulfill } from '../../protocols/ilp/packet'
 import type { Link } from '../links/link'
+import { FAILED, FULFILLED, NO_POLICY, rejectCodeIndex } from '../../store/metrics'
 import { CAPACITY, FROM_CONTROL, TO_LINK } from '../pending'
-import { type PathState, text } from './state'
+import { EMPTY, type PathState, text } from './state'
 
 type Handler = 'ildcp' | 'control' | 'unsupported'
 
@@ -54,6 +55,8 @@ function sameBytes(a: Uint8Array, aStart: number, b: Uint8Array): boolean {
 interface WaitingRequest {
   link: Link
   requestId: number
+  /** The Prepare's amount, counted with its answer (metrics). */
+  amount: bigint
   timer: NodeJS.Timeout
 }
 
@@ -90,6 +93,7 @@ export class PeerChannel {
           const fulfill = new Uint8Array(fulfillLength(data.length))
           writeFulfill(fulfill, 0, PEER_PROTOCOL_FULFILLMENT, data)
           s.stats.fulfilled++
+          s.metrics.incoming(link.account, FULFILLED, 0, p.amount())
           link.sendReply(requestId, fulfill, 0, fulfill.length)
         }
         return
@@ -103,13 +107,14 @@ export class PeerChannel {
 
   private toControl(link: Link, requestId: number, p: PrepareView): void {
     const token = this.nextToken++
+    const amount = p.amount()
     // setTimeout fires at once past 2^31 − 1 ms; a Prepare may expire later than that.
     const wait = Math.min(Math.max(0, p.expiresAt - Date.now()), MAX_TIMER_MS)
     const timer = setTimeout(() => {
       if (!this.waiting.delete(token)) return
-      if (!link.closed) this.state.rejectToLink(link, requestId, 'R00', text('the control plane did not answer before the packet expired'))
+      if (!link.closed) this.state.rejectToLink(link, requestId, 'R00', text('the control plane did not answer before the packet expired'), EMPTY, NO_POLICY, amount)
     }, wait)
-    this.waiting.set(token, { link, requestId, timer })
+    this.waiting.set(token, { link, requestId, amount, timer })
     this.state.opts.postToControl({ type: 'peer-request', token, account: link.account, packet: p.buf.slice(p.start, p.end) })
   }
 
@@ -121,8 +126,14 @@ export class PeerChannel {
     clearTimeout(request.timer)
     if (request.link.closed) return
     const s = this.state
-    if (packet.length > 0 && packet[0] === 13) s.stats.fulfilled++
-    else s.stats.rejected++
+    // The control plane's answers are this connector's own: a reject counts as `failed`.
+    if (packet.length > 0 && packet[0] === 13) {
+      s.stats.fulfilled++
+      s.metrics.incoming(request.link.account, FULFILLED, 0, request.amount)
+    } else {
+      s.stats.rejected++
+      s.metrics.incoming(request.link.account, FAILED, rejectCodeIndex(packet, 0, packet.length), request.amount)
+    }
     request.link.sendReply(request.requestId, packet, 0, packet.length)
   }
 
@@ -147,6 +158,7 @@ export class PeerChannel {
     pend.destLink[slot] = dest
     pend.destAccount[slot] = account
     pend.expiresAt[slot] = p.expiresAt
+    pend.valueOut[slot] = p.amount()
     pend.condition.set(packet.subarray(p.conditionStart, p.conditionStart + 32), slot * 32)
     dest.sendPrepare(id, packet, 0, packet.length)
     s.wheel.arm(slot, p.expiresAt)
@@ -162,7 +174,7 @@ export class PeerChannel {
     for (const [token, request] of this.waiting) {
       this.waiting.delete(token)
       clearTimeout(request.timer)
-      if (!request.link.closed) this.state.rejectToLink(request.link, request.requestId, 'T00', text(message))
+      if (!request.link.closed) this.state.rejectToLink(request.link, request.requestId, 'T00', text(message), EMPTY, NO_POLICY, request.amount)
     }
   }
 }

@@ -10,13 +10,16 @@
  *         ─▶ upstream: the source link (held by durability until the journal lands), the source
  *            worker's ring (handover), or the control plane (peer channel)
  *
- * A packet is counted (fulfilled or rejected) once, by the worker it arrived on.
+ * A packet is counted (fulfilled or rejected) once, by the worker it arrived on; for metrics
+ * also once on the way out, by the worker whose link sent it (store/metrics.ts): `own` says the
+ * reply is a reject this connector produced (here, or on the worker the packet was handed to).
  */
 import { hash } from 'node:crypto'
 import type { IlpErrorCode } from '../../protocols/ilp/errors'
 import { describeFailure } from '../../protocols/ilp/failure'
 import { FulfillView, RejectView, TYPE_FULFILL, TYPE_REJECT } from '../../protocols/ilp/packet'
 import type { Link } from '../links/link'
+import { FAILED, FULFILLED, REJECTED, rejectCodeIndex } from '../../store/metrics'
 import { CAPACITY, FROM_CONTROL, FROM_LINK, FROM_WORKER, TO_JOINED, TO_LINK, TO_WORKER } from '../pending'
 import type { Durability } from './durability'
 import type { Handover } from './handover'
@@ -59,15 +62,15 @@ export class Replies {
     this.rejectSlot(slot, 'T01', text(`next hop ${this.state.accounts[link.account].id} answered with a BTP error`))
   }
 
-  /** The reply to a Prepare this worker handed to `fromWorker`, incarnation `fromIncarnation`. */
-  onHandedReply(fromWorker: number, fromIncarnation: number, id: number, buf: Uint8Array, start: number, end: number): void {
+  /** The reply to a Prepare this worker handed to `fromWorker`, incarnation `fromIncarnation` (`own`: that worker's reject). */
+  onHandedReply(fromWorker: number, fromIncarnation: number, id: number, buf: Uint8Array, start: number, end: number, own = false): void {
     const pend = this.state.pending
     const slot = pend.slotOf(id)
     if (slot < 0 || pend.destKind[slot] !== TO_WORKER || pend.destWorker[slot] !== fromWorker ||
       pend.destIncarnation[slot] !== fromIncarnation) return
     this.state.wheel.disarm(slot)
     // The other worker checked the fulfillment against the condition already.
-    this.replySlot(slot, buf, start, end)
+    this.replySlot(slot, buf, start, end, own)
   }
 
   /**
@@ -121,7 +124,7 @@ export class Replies {
   /** Rejects a pending packet with a reject of this connector's own and frees the slot. */
   rejectSlot(slot: number, code: IlpErrorCode, message: Uint8Array, data: Uint8Array = EMPTY): void {
     const s = this.state
-    this.replySlot(slot, s.rejectScratch, 0, s.writeReject(code, message, data))
+    this.replySlot(slot, s.rejectScratch, 0, s.writeReject(code, message, data), true)
   }
 
   /**
@@ -129,13 +132,14 @@ export class Replies {
    * balances settle here: a Fulfill commits both reservations and, in durable mode, waits for
    * the journal write before it leaves; anything else releases them.
    */
-  replySlot(slot: number, buf: Uint8Array, start: number, end: number): void {
+  replySlot(slot: number, buf: Uint8Array, start: number, end: number, own = false): void {
     const s = this.state
     const pend = s.pending
     const fulfilled = end > start && buf[start] === TYPE_FULFILL
+    if (s.metrics.on) this.count(slot, buf, start, end, fulfilled, own)
     if (pend.destKind[slot] !== TO_JOINED && s.deduplicate) {
       s.dedup.remove(pend.idOf(slot))
-      if (s.followers.size > 0) this.answerFollowers(slot, buf, start, end)
+      if (s.followers.size > 0) this.answerFollowers(slot, buf, start, end, own)
     }
     const sourceKind = pend.sourceKind[slot]
     if (pend.hasBalance[slot] === 1 && this.settleBalances(slot, fulfilled) && sourceKind === FROM_LINK) {
@@ -151,11 +155,28 @@ export class Replies {
       const source = pend.sourceLink[slot]
       if (source !== null && !source.closed) source.sendReply(pend.sourceRequestId[slot], buf, start, end)
     } else if (sourceKind === FROM_WORKER) {
-      this.handover.replyToWorker(pend.sourceWorker[slot], pend.sourceIncarnation[slot], pend.sourceRequestId[slot], buf, start, end)
+      this.handover.replyToWorker(pend.sourceWorker[slot], pend.sourceIncarnation[slot], pend.sourceRequestId[slot], buf, start, end, own)
     } else if (sourceKind === FROM_CONTROL) {
       this.peer.replyToControl(pend.sourceRequestId[slot], buf, start, end)
     }
     pend.release(slot)
+  }
+
+  /**
+   * Metrics: the answer of a packet that arrived on a link of this worker counts for its source
+   * account (with its latency), and of one this worker sent on a link for its next hop.
+   */
+  private count(slot: number, buf: Uint8Array, start: number, end: number, fulfilled: boolean, own: boolean): void {
+    const pend = this.state.pending
+    const m = this.state.metrics
+    const result = fulfilled ? FULFILLED : own ? FAILED : REJECTED
+    const code = fulfilled ? 0 : rejectCodeIndex(buf, start, end)
+    if (pend.destKind[slot] === TO_LINK) m.outgoing(pend.destAccount[slot], result, code, pend.valueOut[slot])
+    if (pend.sourceKind[slot] === FROM_LINK) {
+      const source = pend.sourceAccount[slot]
+      m.incoming(source, result, code, pend.valueIn[slot])
+      m.latency(source, (performance.now() - pend.startedAt[slot]) / 1000)
+    }
   }
 
   /** Commits or releases the slot's reservations; true when the reply must wait for the journal. */
@@ -174,6 +195,7 @@ export class Replies {
       if (amountOut > 0n) balances.releaseOutgoing(worker, dest, amountOut)
       return false
     }
+    this.durability.packets++
     if (amountIn > 0n) {
       balances.commitIncoming(worker, source, amountIn)
       this.durability.markAccount(source)
@@ -186,7 +208,7 @@ export class Replies {
   }
 
   /** The packets that joined this one (deduplication) get the same reply. */
-  private answerFollowers(slot: number, buf: Uint8Array, start: number, end: number): void {
+  private answerFollowers(slot: number, buf: Uint8Array, start: number, end: number, own: boolean): void {
     const s = this.state
     const joined = s.followers.get(slot)
     if (joined === undefined) return
@@ -195,7 +217,7 @@ export class Replies {
       const follower = s.pending.slotOf(joined[i])
       if (follower < 0) continue // it expired or was rejected on its own already
       s.wheel.disarm(follower)
-      this.replySlot(follower, buf, start, end)
+      this.replySlot(follower, buf, start, end, own)
     }
   }
 

@@ -13,6 +13,7 @@ import { type RouteTable, routeTableFromBuffer } from '../../routing/route-table
 import type { Balances } from '../../store/balances'
 import type { AmountBuckets, PacketBuckets } from '../../store/buckets'
 import type { Journal } from '../../store/durable'
+import { MetricCounters, NO_POLICY, codeIndexOf, createMetricsBuffer, policyIndex } from '../../store/metrics'
 import type { RingReader, RingWriter } from '../../store/ring'
 import { createLogger, RateLimitedLog } from '../../log'
 import { DedupTable } from '../dedup'
@@ -20,7 +21,7 @@ import { ExpiryWheel } from '../expiry-wheel'
 import type { Link } from '../links/link'
 import { CAPACITY, PendingTable } from '../pending'
 import { PacketContext } from '../policies/context'
-import { INCOMING_POLICIES, OUTGOING_POLICIES, activePolicies, policyEnabled } from '../policies/index'
+import { INCOMING_POLICIES, OUTGOING_POLICIES, activePolicies, activePolicyNames, policyEnabled } from '../policies/index'
 import { maxPacketAmountOf } from '../policies/max-packet-amount'
 
 export const log = createLogger('packet-path')
@@ -52,6 +53,8 @@ export interface PathOptions {
   maxInFlightPerAccount: number
   /** Posts a cold message to the control plane (peer.* requests and replies). */
   postToControl: (message: PathToControl) => void
+  /** This worker's counters in shared memory (store/metrics.ts); default: a private buffer. */
+  metrics?: MetricCounters
 }
 
 /** The packet path's part of the worker → control plane messages (see contracts/plane-messages). */
@@ -72,6 +75,11 @@ export class PathStats {
 
 export class PathState {
   readonly stats = new PathStats()
+  /** The counters /metrics reads (store/metrics.ts). */
+  readonly metrics: MetricCounters
+  /** The metrics `policy` index of each active incoming and outgoing check, in the order they run. */
+  incomingPolicy: number[] = []
+  outgoingPolicy: number[] = []
   readonly pending: PendingTable
   readonly wheel = new ExpiryWheel(CAPACITY)
   readonly dedup = new DedupTable(CAPACITY)
@@ -97,6 +105,7 @@ export class PathState {
 
   constructor(readonly opts: PathOptions) {
     this.pending = new PendingTable(opts.incarnation * 7919)
+    this.metrics = opts.metrics ?? new MetricCounters(createMetricsBuffer(opts.balances.accounts))
     this.ctx = new PacketContext({
       worker: opts.workerIndex,
       balances: opts.balances,
@@ -126,6 +135,8 @@ export class PathState {
     ctx.env = snapshot.env
     this.incoming = activePolicies(INCOMING_POLICIES, snapshot.disableMiddleware)
     this.outgoing = activePolicies(OUTGOING_POLICIES, snapshot.disableMiddleware)
+    this.incomingPolicy = activePolicyNames(INCOMING_POLICIES, snapshot.disableMiddleware).map((name) => policyIndex('incoming', name))
+    this.outgoingPolicy = activePolicyNames(OUTGOING_POLICIES, snapshot.disableMiddleware).map((name) => policyIndex('outgoing', name))
     this.deduplicate = policyEnabled('deduplicate', snapshot.disableMiddleware)
     this.routes = routeTableFromBuffer(snapshot.routes)
     this.accounts = snapshot.accounts
@@ -155,14 +166,31 @@ export class PathState {
     return this.rejects.write(this.rejectScratch, 0, code, m, data)
   }
 
-  /** Answers request `requestId` on `link` with a reject of this connector's own. */
-  rejectToLink(link: Link, requestId: number, code: IlpErrorCode, message: Uint8Array, data: Uint8Array = EMPTY): void {
+  /**
+   * Answers request `requestId` on `link` with a reject of this connector's own, counted for the
+   * link's account as `failed` (by `policy` when a policy produced it). `amount`: the Prepare's,
+   * which ingress keeps in the context while it handles the packet.
+   */
+  rejectToLink(link: Link, requestId: number, code: IlpErrorCode, message: Uint8Array, data: Uint8Array = EMPTY,
+    policy = NO_POLICY, amount = this.ctx.amount): void {
     this.stats.rejected++
+    if (this.metrics.on) this.metrics.rejectedByPolicy(link.account, policy, codeIndex(code), amount)
     link.sendReply(requestId, this.rejectScratch, 0, this.writeReject(code, message, data))
   }
 }
 
-const EMPTY = new Uint8Array(0)
+export const EMPTY = new Uint8Array(0)
+
+const CODE_INDEX = new Map<string, number>()
+/** The metrics code index of one of ilpd's own codes (a small map lookup, no string is built). */
+function codeIndex(code: IlpErrorCode): number {
+  let i = CODE_INDEX.get(code)
+  if (i === undefined) {
+    i = codeIndexOf(code)
+    CODE_INDEX.set(code, i)
+  }
+  return i
+}
 
 export function text(s: string): Uint8Array {
   return Buffer.from(s, 'utf8')

@@ -122,7 +122,7 @@ export class Switch {
       if (verdict === CONTINUE) continue
       if (verdict === JOINED) return this.join(link, requestId)
       this.releaseOutgoing()
-      s.rejectToLink(link, requestId, c.code, c.message, c.data)
+      s.rejectToLink(link, requestId, c.code, c.message, c.data, s.outgoingPolicy[i])
       return false
     }
 
@@ -135,6 +135,11 @@ export class Switch {
     }
     const slot = id & (CAPACITY - 1)
     pend.fromLink(slot, link, requestId, source, next, expiry, c.reservedIn, c.reservedOut, c.reservedIn > 0n || c.reservedOut > 0n)
+    if (s.metrics.on) {
+      pend.valueIn[slot] = amount
+      pend.valueOut[slot] = outAmount
+      pend.startedAt[slot] = performance.now()
+    }
     pend.condition.set(p.buf.subarray(p.conditionStart, p.conditionStart + 32), slot * 32)
     if (s.deduplicate) this.remember(id, p, outAmount, expiry, next)
 
@@ -157,6 +162,7 @@ export class Switch {
         return false
       }
       s.stats.handedOver++
+      s.metrics.handoff()
     }
     s.wheel.arm(slot, expiry)
     return true
@@ -192,6 +198,11 @@ export class Switch {
     }
     const slot = id & (CAPACITY - 1)
     pend.fromLink(slot, link, requestId, c.source, c.next, c.expiry, c.reservedIn, 0n, c.reservedIn > 0n)
+    if (s.metrics.on) {
+      pend.valueIn[slot] = c.amount
+      pend.valueOut[slot] = 0n
+      pend.startedAt[slot] = performance.now()
+    }
     pend.destKind[slot] = TO_JOINED
     this.addFollower(c.twin, id)
     s.wheel.arm(slot, c.expiry)
@@ -238,6 +249,7 @@ export class Switch {
     pend.sourceRequestId[slot] = sourceId
     pend.destAccount[slot] = account
     pend.expiresAt[slot] = p.expiresAt
+    pend.valueOut[slot] = p.amount()
     if (twin >= 0) {
       pend.destKind[slot] = TO_JOINED
       this.addFollower(twin, id)
@@ -258,7 +270,7 @@ export class Switch {
 
   private refuseHanded(worker: number, incarnation: number, sourceId: number, code: 'T01' | 'T03', message: string): void {
     const s = this.state
-    this.handover.replyToWorker(worker, incarnation, sourceId, s.rejectScratch, 0, s.writeReject(code, text(message)))
+    this.handover.replyToWorker(worker, incarnation, sourceId, s.rejectScratch, 0, s.writeReject(code, text(message)), true)
   }
 
   /** A worker other than this one with a live link of `account`; -1 if none. */

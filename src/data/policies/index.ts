@@ -54,8 +54,17 @@ export const OUTGOING_POLICIES: readonly Policy[] = [
  * alert) are accepted by the config and switch none of these off.
  */
 export function activePolicies(policies: readonly Policy[], disableMiddleware: readonly string[]): Array<(c: PacketContext) => number> {
+  return active(policies, disableMiddleware).map((p) => p.check)
+}
+
+/** The names of `activePolicies`' checks, in the same order (metrics count rejects by policy). */
+export function activePolicyNames(policies: readonly Policy[], disableMiddleware: readonly string[]): string[] {
+  return active(policies, disableMiddleware).map((p) => p.name)
+}
+
+function active(policies: readonly Policy[], disableMiddleware: readonly string[]): Policy[] {
   const off = new Set(disableMiddleware)
-  return policies.filter((p) => p.name === 'network' || !off.has(p.name)).map((p) => p.check)
+  return policies.filter((p) => p.name === 'network' || !off.has(p.name))
 }
 
 /** Whether a policy runs at all (the path skips its bookkeeping when it does not). */
