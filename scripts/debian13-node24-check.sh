@@ -9,13 +9,13 @@
 #   4. chroot: npm ci, the loader check (which uWS build and lmdb binary load), npm test,
 #      then the Dockerfile's build-stage line (npm run build, npm prune --omit=dev, check).
 #
-# Not part of CI: it takes minutes (debootstrap ~2-4 min the first time, the suite ~7+ min).
+# Not part of CI: it takes minutes (debootstrap ~1 min the first time, the suite ~7-8 min).
 # Needs root, debootstrap (installed with apt-get if missing) and network access to Debian's
 # archive and the npm registry. Mounts /proc, /sys, /dev/pts, /dev/shm inside the root and
 # unmounts everything under the root on exit (trap), whatever happens.
 #
 # Usage: sudo scripts/debian13-node24-check.sh [--root DIR] [--fresh] [--log FILE]
-#                                              [--node VERSION] [--npm SPEC] [--no-test]
+#                                              [--node VERSION] [--npm SPEC] [--no-test] [--exec CMD]
 #   --root DIR      where the Debian 13 root lives (default: <repo>/.debian13-root, git-ignored);
 #                   it is reused on the next run unless --fresh
 #   --fresh         delete DIR first and debootstrap again
