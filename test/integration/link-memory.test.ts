@@ -25,51 +25,64 @@ const HOGS = 10
 const STALL_MS = 3000
 const RSS_LIMIT = 400 * MiB
 
-describe('links that never read: bounded memory, closed with 1008 and a reason (1 worker)', () => {
-  let ilpd: IlpdProcess
-  let ports: Record<'hogs' | 'big' | 'alice' | 'bob', number>
+interface HogBench {
+  ilpd: IlpdProcess
+  ports: Record<'hogs' | 'big' | 'alice' | 'bob', number>
+  sockets: WebSocket[]
+  pair: PacedPair
+}
+
+/**
+ * One worker with `hogs` accounts on one port, `big` (answers with 32 KB Fulfills), and an honest
+ * pair alice → bob paced at 2 packets every 20 ms; `env` sets the link bounds.
+ */
+async function startHogBench(hogs: number, env: Record<string, string>): Promise<HogBench> {
+  const [h, g, a, b] = await freePorts(4)
+  const accounts: Record<string, unknown> = {
+    big: listenerAccount(g, 'big-secret'),
+    alice: listenerAccount(a, 'alice-secret'),
+    bob: listenerAccount(b, 'bob-secret'),
+  }
+  // The hogs share one port, told apart by username and secret.
+  for (let i = 0; i < hogs; i++) accounts[`hog${i}`] = listenerAccount(h, `hog${i}-secret`)
+  const ilpd = await startIlpd({ workers: 1, env: { CONNECTOR_SPREAD: '0', ...env, CONNECTOR_ACCOUNTS: JSON.stringify(accounts) } })
   const sockets: WebSocket[] = []
+  const big = await authed(g, 'big', 'big-secret')
+  sockets.push(big)
+  new Responder(big, `${ADDRESS}.big`, { fulfillData: Buffer.alloc(32_000, 7) })
+  const bob = await authed(b, 'bob', 'bob-secret')
+  sockets.push(bob)
+  new Responder(bob, `${ADDRESS}.bob`)
+  const alice = await authed(a, 'alice', 'alice-secret')
+  sockets.push(alice)
+  return { ilpd, ports: { hogs: h, big: g, alice: a, bob: b }, sockets, pair: new PacedPair(new Tracker(alice), `${ADDRESS}.bob`, 2, 20) }
+}
+
+async function stopHogBench(bench: HogBench | undefined): Promise<void> {
+  if (bench === undefined) return
+  bench.pair.stop()
+  for (const s of bench.sockets) s.terminate()
+  const exit = await bench.ilpd.stop()
+  assert.equal(exit.code, 0, `exit on SIGTERM\n${bench.ilpd.tail()}`)
+}
+
+describe('links that never read: bounded memory, closed with 1008 and a reason (1 worker)', () => {
+  let bench: HogBench
+  let ilpd: IlpdProcess
+  let ports: HogBench['ports']
+  let sockets: WebSocket[]
   let pair: PacedPair
 
   before(async () => {
-    const [h, g, a, b] = await freePorts(4)
-    ports = { hogs: h, big: g, alice: a, bob: b }
-    const accounts: Record<string, unknown> = {
-      big: listenerAccount(g, 'big-secret'),
-      alice: listenerAccount(a, 'alice-secret'),
-      bob: listenerAccount(b, 'bob-secret'),
-    }
-    // The ten hogs share one port, told apart by username and secret.
-    for (let i = 0; i < HOGS; i++) accounts[`hog${i}`] = listenerAccount(h, `hog${i}-secret`)
-    ilpd = await startIlpd({
-      workers: 1,
-      env: {
-        CONNECTOR_SPREAD: '0',
-        CONNECTOR_LINK_PAUSE_BYTES: String(1 * MiB),
-        CONNECTOR_LINK_CLOSE_BYTES: String(8 * MiB),
-        CONNECTOR_LINK_STALL_TIMEOUT: String(STALL_MS),
-        CONNECTOR_ACCOUNTS: JSON.stringify(accounts),
-      },
+    bench = await startHogBench(HOGS, {
+      CONNECTOR_LINK_PAUSE_BYTES: String(1 * MiB),
+      CONNECTOR_LINK_CLOSE_BYTES: String(8 * MiB),
+      CONNECTOR_LINK_STALL_TIMEOUT: String(STALL_MS),
     })
-    const big = await authed(g, 'big', 'big-secret')
-    sockets.push(big)
-    new Responder(big, `${ADDRESS}.big`, { fulfillData: Buffer.alloc(32_000, 7) })
-    const bob = await authed(b, 'bob', 'bob-secret')
-    sockets.push(bob)
-    new Responder(bob, `${ADDRESS}.bob`)
-    const alice = await authed(a, 'alice', 'alice-secret')
-    sockets.push(alice)
-    pair = new PacedPair(new Tracker(alice), `${ADDRESS}.bob`, 2, 20)
+    ;({ ilpd, ports, sockets, pair } = bench)
   })
 
-  after(async () => {
-    pair?.stop()
-    for (const s of sockets) s.terminate()
-    if (ilpd) {
-      const exit = await ilpd.stop()
-      assert.equal(exit.code, 0, `exit on SIGTERM\n${ilpd.tail()}`)
-    }
-  })
+  after(() => stopHogBench(bench))
 
   test('ten non-reading links with 32 KB replies: RSS < 400 MiB, each closed with 1008 and a reason, honest pair unaffected', async (t) => {
     pair.start()
@@ -235,51 +248,24 @@ describe('CONNECTOR_MAX_CONNECTIONS_PER_ACCOUNT=3 (2 workers): the 4th is refuse
  * forwarding and the process stays up.
  */
 describe('links together past CONNECTOR_LINK_TOTAL_BYTES are closed, largest first (1 worker)', () => {
+  let bench: HogBench
   let ilpd: IlpdProcess
-  let ports: Record<'hogs' | 'big' | 'alice' | 'bob', number>
-  const sockets: WebSocket[] = []
+  let ports: HogBench['ports']
+  let sockets: WebSocket[]
   let pair: PacedPair
 
   before(async () => {
-    const [h, g, a, b] = await freePorts(4)
-    ports = { hogs: h, big: g, alice: a, bob: b }
-    const accounts: Record<string, unknown> = {
-      big: listenerAccount(g, 'big-secret'),
-      alice: listenerAccount(a, 'alice-secret'),
-      bob: listenerAccount(b, 'bob-secret'),
-    }
-    for (let i = 0; i < 4; i++) accounts[`hog${i}`] = listenerAccount(h, `hog${i}-secret`)
-    ilpd = await startIlpd({
-      workers: 1,
-      env: {
-        CONNECTOR_SPREAD: '0',
-        // Each link may queue 64 MiB and stall for a minute: only the total can close them here.
-        CONNECTOR_LINK_PAUSE_BYTES: String(1 * MiB),
-        CONNECTOR_LINK_CLOSE_BYTES: String(64 * MiB),
-        CONNECTOR_LINK_STALL_TIMEOUT: '60000',
-        CONNECTOR_LINK_TOTAL_BYTES: String(8 * MiB),
-        CONNECTOR_ACCOUNTS: JSON.stringify(accounts),
-      },
+    // Each link may queue 64 MiB and stall for a minute: only the total can close them here.
+    bench = await startHogBench(4, {
+      CONNECTOR_LINK_PAUSE_BYTES: String(1 * MiB),
+      CONNECTOR_LINK_CLOSE_BYTES: String(64 * MiB),
+      CONNECTOR_LINK_STALL_TIMEOUT: '60000',
+      CONNECTOR_LINK_TOTAL_BYTES: String(8 * MiB),
     })
-    const big = await authed(g, 'big', 'big-secret')
-    sockets.push(big)
-    new Responder(big, `${ADDRESS}.big`, { fulfillData: Buffer.alloc(32_000, 7) })
-    const bob = await authed(b, 'bob', 'bob-secret')
-    sockets.push(bob)
-    new Responder(bob, `${ADDRESS}.bob`)
-    const alice = await authed(a, 'alice', 'alice-secret')
-    sockets.push(alice)
-    pair = new PacedPair(new Tracker(alice), `${ADDRESS}.bob`, 2, 20)
+    ;({ ilpd, ports, sockets, pair } = bench)
   })
 
-  after(async () => {
-    pair?.stop()
-    for (const s of sockets) s.terminate()
-    if (ilpd) {
-      const exit = await ilpd.stop()
-      assert.equal(exit.code, 0, `exit on SIGTERM\n${ilpd.tail()}`)
-    }
-  })
+  after(() => stopHogBench(bench))
 
   test('four non-readers of 32 KB replies: closed once together over 8 MiB, with a reason; honest pair unaffected', async (t) => {
     pair.start()
