@@ -439,6 +439,8 @@ export class PacedPair {
     this.timer = setInterval(() => {
       for (let i = 0; i < this.perTick; i++) this.tracker.send(this.destination, this.amount)
     }, this.tickMs)
+    // A test that fails before stop() must not be kept alive by the pacing.
+    this.timer.unref()
   }
 
   stop(): void {
