@@ -101,7 +101,7 @@ describe('links that never read: bounded memory, closed with 1008 and a reason (
     for (let i = 0; i < 5; i++) for (let k = 0; k < 2000; k++) hogs[i].send(`${ADDRESS}.big`, 1)
     let trickling = true
     const trickle = (async () => {
-      while (trickling) {
+      while (trickling && Date.now() < stoppedReadingAt + 30_000) {
         for (let i = 5; i < HOGS; i++) for (let k = 0; k < 20; k++) if (hogs[i].sent.length < 2000) hogs[i].send(`${ADDRESS}.big`, 1)
         await sleep(20)
       }
