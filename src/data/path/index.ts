@@ -11,6 +11,7 @@
  * bigints of its amounts and the sha256 of a Fulfill.
  */
 import type { Snapshot } from '../../contracts/snapshot'
+import type { IlpErrorCode } from '../../protocols/ilp/errors'
 import type { BtpLinkOwner } from '../links/btp-link'
 import type { Link } from '../links/link'
 import { Durability } from './durability'
@@ -84,8 +85,8 @@ export class PacketPath implements BtpLinkOwner {
     this.replies.onReply(link, requestId, buf, start, end)
   }
 
-  onSendFailed(link: Link, requestId: number): void {
-    this.replies.onSendFailed(link, requestId)
+  onSendFailed(link: Link, requestId: number, code?: IlpErrorCode, message?: string): void {
+    this.replies.onSendFailed(link, requestId, code, message)
   }
 
   markDirty(link: Link): void {
