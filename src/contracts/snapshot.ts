@@ -4,9 +4,12 @@
  * copied). A worker swaps its whole snapshot between packets, so no packet sees half an update.
  */
 
-import type { NetworkEnv, Relation } from '../config/schema'
+import type { HttpOutgoing, NetworkEnv, Relation } from '../config/schema'
 
 export type { NetworkEnv, Relation }
+
+/** ilpd POSTs this account's Prepares over ILP-over-HTTP (ilp-plugin-http `options.outgoing`). */
+export type HttpClientTarget = HttpOutgoing
 
 export interface BtpClientTarget {
   /** ws: or wss: URL without credentials. */
@@ -31,6 +34,11 @@ export interface AccountEntry {
   /** ilpd is the BTP client of this account; `clientWorker` runs the link. */
   client: BtpClientTarget | null
   clientWorker: number
+  /**
+   * ilpd is the ILP-over-HTTP client of this account: every worker runs a link to it, and
+   * `clientWorker` asks it for IL-DCP when it is ilpd's parent.
+   */
+  httpClient: HttpClientTarget | null
   /** Incoming: the largest amount accepted in one packet; '' for unlimited. */
   maxPacketAmount: string
   /** Outgoing deduplication: how long an in-flight packet to this account can be joined (ms). */

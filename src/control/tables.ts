@@ -40,6 +40,7 @@ export function buildAccounts(config: IlpdConfig, state: LearnedState): AccountE
       secret: '',
       client: null,
       clientWorker: -1,
+      httpClient: null,
       maxPacketAmount: account.maxPacketAmount ?? '',
       packetLifetime: packetLifetimeOf(account.deduplicate),
     }
@@ -50,6 +51,9 @@ export function buildAccounts(config: IlpdConfig, state: LearnedState): AccountE
     } else if (link.type === 'btp-client') {
       const host = link.host.includes(':') ? `[${link.host}]` : link.host
       entry.client = { url: `${link.protocol}://${host}:${link.port}${link.path}`, username: link.username, token: link.token }
+      entry.clientWorker = index % state.workerCount
+    } else if (link.type === 'http' && link.outgoing !== null) {
+      entry.httpClient = link.outgoing
       entry.clientWorker = index % state.workerCount
     }
     return entry

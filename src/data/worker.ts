@@ -17,6 +17,8 @@ import { MetricCounters } from '../store/metrics'
 import { createLogger, setLogLevel } from '../log'
 import { BtpClient } from './links/btp-client'
 import { BtpServer } from './links/btp-server'
+import { HttpCallbackRegistry } from './links/http-callbacks'
+import { HttpClients } from './links/http-clients'
 import type { Link, LinkBounds } from './links/link'
 import { PacketPath } from './path/index'
 
@@ -133,7 +135,19 @@ function startClients(): void {
     clients.push(client)
     client.start()
   }
+  httpClients.start(snapshot.accounts)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Outgoing ILP-over-HTTP links: one per HTTP account on every worker, up from the start.
+
+/** RFC 35 callbacks the HTTP server receives go to the account's async link on this worker. */
+const httpCallbacks = new HttpCallbackRegistry()
+const httpClients = new HttpClients(init.index, path, httpCallbacks, {
+  linkUp: (link, account) => linkUp(link, account),
+  linkDown: (link) => linkDown(link),
+  onAddress: (account, address) => post({ type: 'address', account, address }),
+})
 
 // ---------------------------------------------------------------------------------------------
 // Control-plane messages, shared-memory doorbell, timers.
@@ -144,6 +158,7 @@ const sweep = setInterval(() => {
   const now = Date.now()
   server.sweep(now, init.limits.linkTotalBytes)
   for (const client of clients) client.link?.checkStall(now)
+  httpClients.sweep(now)
 }, 1000)
 sweep.unref()
 
@@ -209,7 +224,7 @@ port.on('message', (message: ControlToWorker) => {
 function linksDrained(): boolean {
   if (!server.drained()) return false
   for (const client of clients) if ((client.link?.queuedBytes() ?? 0) > 0) return false
-  return true
+  return httpClients.drained()
 }
 
 /**
@@ -240,6 +255,7 @@ function shutdown(graceMs: number): void {
       }
       path.flush()
       for (const client of clients) client.stop()
+      httpClients.stop()
       server.closeAll(1001, 'connector shutting down')
       clearInterval(timer)
       bellClosed = true
@@ -263,6 +279,7 @@ process.on('uncaughtException', (err) => {
   stopping = true
   try {
     for (const client of clients) client.stop()
+    httpClients.stop()
     server.closeAll(1011, 'connector worker failed')
   } finally {
     process.exit(1)

@@ -47,7 +47,13 @@ export interface HttpLinkOwner extends LinkOwner {
   onSendFailed(link: Link, requestId: number, code?: IlpErrorCode, message?: string): void
 }
 
-/** Connection settings of one link's pool (per worker, per account). */
+/**
+ * Connection settings of one link's pool (per worker, per account). HTTP/1.1 answers pipelined
+ * requests in order, so one Prepare the next hop holds for seconds would hold up every Prepare
+ * behind it on that connection (and a connection lost mid-pipeline leaves all of them
+ * ambiguous): ilpd keeps many keep-alive connections without pipelining by default, and uses
+ * HTTP/2 streams, which are independent, when `http2` is set.
+ */
 export interface HttpPoolSettings {
   /** HTTP/1.1: connections × pipelining requests can be on the wire at once. */
   connections: number
@@ -63,8 +69,8 @@ export interface HttpPoolSettings {
 }
 
 export const DEFAULT_POOL_SETTINGS: HttpPoolSettings = {
-  connections: 32,
-  pipelining: 16,
+  connections: 64,
+  pipelining: 1,
   h2Connections: 2,
   h2Streams: 256,
   maxInFlight: 1024,
@@ -181,8 +187,9 @@ export class HttpClientLink extends Link implements HttpCallbackSink {
       connections: h2 ? settings.h2Connections : settings.connections,
       pipelining: h2 ? settings.h2Streams : settings.pipelining,
       allowH2: h2,
-      // h2c: HTTP/2 with prior knowledge on a plain connection (undici ≥ 7.5).
-      ...(h2 && url.protocol === 'http:' ? { useH2c: true } : {}),
+      // h2c: HTTP/2 with prior knowledge on a plain connection. A Pool hands its own
+      // connector to its clients, so the flag goes to the connector, not the client.
+      ...(h2 && url.protocol === 'http:' ? { connect: { useH2c: true } } : {}),
       maxConcurrentStreams: settings.h2Streams,
       connectTimeout: settings.connectTimeoutMs,
       // No timeout shorter than the packet's own expiry (sweep aborts at expiry): RFC 35 gives
@@ -195,23 +202,23 @@ export class HttpClientLink extends Link implements HttpCallbackSink {
     })
     this.jwt = target.auth?.kind === 'jwt' ? new JwtSigner(target.auth.secret, target.auth.expiryMs) : null
     this.async = target.callbackUrl !== null ? new AsyncRequests() : null
-    this.headers = this.buildHeaders(Date.now())
+    const now = Date.now()
+    this.jwtToken = this.jwt?.current(now) ?? ''
+    this.headers = this.buildHeaders(now, true)
   }
 
-  private buildHeaders(now: number): string[] {
+  /** `async`: with Callback-Url and Prefer (async mode); without them the peer answers in the body. */
+  private buildHeaders(now: number, async: boolean): string[] {
     const t = this.target
     const h = ['content-type', CONTENT_TYPE_OCTET_STREAM, 'accept', CONTENT_TYPE_OCTET_STREAM]
     const auth = t.auth
     if (auth !== null) {
       this.authAt = h.length + 1
       if (auth.kind === 'token') h.push('authorization', `Bearer ${auth.token}`)
-      else {
-        this.jwtToken = this.jwt!.current(now)
-        h.push('authorization', `Bearer ${this.jwtToken}`)
-      }
+      else h.push('authorization', `Bearer ${this.jwt!.current(now)}`)
     }
     if (t.name !== null) h.push(HEADER_PEER_NAME, t.name)
-    if (t.callbackUrl !== null) h.push(HEADER_CALLBACK_URL, t.callbackUrl, HEADER_PREFER, PREFER_RESPOND_ASYNC)
+    if (async && t.callbackUrl !== null) h.push(HEADER_CALLBACK_URL, t.callbackUrl, HEADER_PREFER, PREFER_RESPOND_ASYNC)
     return h
   }
 
@@ -418,12 +425,12 @@ export class HttpClientLink extends Link implements HttpCallbackSink {
     void this.pool.destroy().catch(() => undefined)
   }
 
-  /** Cold: one request outside the packet path (IL-DCP), with this link's headers and pool. */
+  /** Cold: one sync request outside the packet path (IL-DCP), on this link's pool. */
   async request(body: Uint8Array, expiresAt: number): Promise<{ status: number, body: Buffer }> {
     const res = await this.pool.request({
       path: this.path,
       method: 'POST',
-      headers: this.headersNow(Date.now(), ''),
+      headers: this.buildHeaders(Date.now(), false),
       body: Buffer.from(body),
       signal: AbortSignal.timeout(Math.max(1, expiresAt - Date.now())),
     })
