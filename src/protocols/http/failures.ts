@@ -39,7 +39,7 @@ export function failureForError(err: Error & { code?: string }, account: string)
   const what = code === 'ECONNREFUSED' ? 'refused the connection'
     : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'cannot be resolved'
       : code === 'UND_ERR_CONNECT_TIMEOUT' ? 'did not accept the connection in time'
-        : code.startsWith('ERR_TLS') || code.includes('CERT') ? 'failed the TLS handshake'
+        : /TLS|SSL|CERT|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code) ? 'failed the TLS handshake'
           : 'could not be reached'
   return { code: 'T01', message: `HTTP peer ${account} ${what}${code === '' ? '' : ` (${code})`}` }
 }
