@@ -143,11 +143,12 @@ function startClients(): void {
 
 /** RFC 35 callbacks the HTTP server receives go to the account's async link on this worker. */
 const httpCallbacks = new HttpCallbackRegistry()
-const httpClients = new HttpClients(init.index, path, httpCallbacks, {
+const httpClients = new HttpClients(init.index, init.workerCount, path, httpCallbacks, {
   linkUp: (link, account) => linkUp(link, account),
   linkDown: (link) => linkDown(link),
   onAddress: (account, address) => post({ type: 'address', account, address }),
 })
+path.handover.onCallback = (account, requestId, reply) => httpClients.onHandedCallback(account, requestId, reply)
 
 // ---------------------------------------------------------------------------------------------
 // Control-plane messages, shared-memory doorbell, timers.

@@ -29,7 +29,7 @@ import type { IlpErrorCode } from '../../protocols/ilp/errors'
 import { PrepareView, writeForwardedPrepare } from '../../protocols/ilp/packet'
 import { failureForError, failureForStatus } from '../../protocols/http/failures'
 import { JwtSigner } from '../../protocols/http/jwt-sign'
-import { newRequestId } from '../../protocols/http/request-id'
+import { newRequestId, workerOfRequestId } from '../../protocols/http/request-id'
 import {
   CONTENT_TYPE_OCTET_STREAM, HEADER_CALLBACK_URL, HEADER_PEER_NAME, HEADER_PREFER, HEADER_REQUEST_ID, MAX_REPLY_BYTES,
   PREFER_RESPOND_ASYNC,
@@ -45,6 +45,8 @@ const log = createLogger('http-client')
 export interface HttpLinkOwner extends LinkOwner {
   onReply(link: Link, requestId: number, buf: Uint8Array, start: number, end: number): void
   onSendFailed(link: Link, requestId: number, code?: IlpErrorCode, message?: string): void
+  /** Passes an async reply to the worker that sent its Prepare; false if it cannot. */
+  handCallback(worker: number, account: number, requestId: string, reply: Uint8Array): boolean
 }
 
 /**
@@ -175,6 +177,7 @@ export class HttpClientLink extends Link implements HttpCallbackSink {
     readonly target: HttpClientTarget,
     readonly accountId: string,
     private readonly worker: number,
+    private readonly workerCount: number,
     private readonly owner: HttpLinkOwner,
     private readonly settings: HttpPoolSettings = DEFAULT_POOL_SETTINGS,
   ) {
@@ -381,8 +384,23 @@ export class HttpClientLink extends Link implements HttpCallbackSink {
 
   // ---- async replies (the HTTP server's callback endpoint) ---------------------------------
 
-  /** The peer POSTed the reply for `requestId` to ilpd's callback URL. */
+  /**
+   * The peer POSTed the reply for `requestId` to ilpd's callback URL, and the connection landed
+   * on this worker. A reply for a Prepare another worker sent (the Request-Id names it) goes
+   * there through the ring and is answered 'accepted' here: that worker drops it, and nothing
+   * moves, if it turns out to be a second reply or too late (the one case where the peer sees
+   * 200 rather than 400 for those).
+   */
   deliver(requestId: string, reply: Uint8Array): CallbackOutcome {
+    if (this.async === null || this.closed) return 'unknown'
+    const sender = workerOfRequestId(requestId)
+    if (sender < 0 || sender >= this.workerCount) return 'unknown'
+    if (sender !== this.worker) return this.owner.handCallback(sender, this.account, requestId, reply) ? 'accepted' : 'unknown'
+    return this.take(requestId, reply)
+  }
+
+  /** A reply for a Prepare this link sent (from this worker's server, or handed over). */
+  take(requestId: string, reply: Uint8Array): CallbackOutcome {
     if (this.async === null || this.closed) return 'unknown'
     const id = this.async.take(requestId, Date.now())
     if (id === UNKNOWN || id === DUPLICATE) {

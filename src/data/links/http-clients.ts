@@ -32,6 +32,7 @@ export class HttpClients {
 
   constructor(
     private readonly worker: number,
+    private readonly workerCount: number,
     private readonly owner: HttpLinkOwner,
     private readonly callbacks: HttpCallbackRegistry,
     private readonly hooks: HttpClientHooks,
@@ -41,7 +42,7 @@ export class HttpClients {
   start(accounts: readonly AccountEntry[]): void {
     for (const account of accounts) {
       if (account.httpClient === null) continue
-      const link = new HttpClientLink(account.httpClient, account.id, this.worker, this.owner, this.settings)
+      const link = new HttpClientLink(account.httpClient, account.id, this.worker, this.workerCount, this.owner, this.settings)
       this.links.push(link)
       this.hooks.linkUp(link, account.index)
       if (link.async !== null) this.callbacks.register(account.index, link)
@@ -49,6 +50,16 @@ export class HttpClients {
         account: account.id, url: link.remote, mode: link.async !== null ? 'async' : 'sync', http2: account.httpClient.http2,
       })
       if (account.relation === 'parent' && account.clientWorker === this.worker) this.requestAddress(link, account, MIN_BACKOFF_MS)
+    }
+  }
+
+  /** An async reply another worker's HTTP server received for a Prepare a link here sent. */
+  onHandedCallback(account: number, requestId: string, reply: Uint8Array): void {
+    for (const link of this.links) {
+      if (link.account === account) {
+        link.take(requestId, reply)
+        return
+      }
     }
   }
 

@@ -93,6 +93,11 @@ export class PacketPath implements BtpLinkOwner {
     this.output.markLink(link)
   }
 
+  /** An async HTTP reply for a Prepare a link on worker `worker` sent (see Handover.handCallback). */
+  handCallback(worker: number, account: number, requestId: string, reply: Uint8Array): boolean {
+    return this.handover.handCallback(worker, account, requestId, reply)
+  }
+
   accountId(account: number): string {
     return this.state.accounts[account]?.id ?? String(account)
   }
