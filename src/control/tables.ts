@@ -40,6 +40,7 @@ export function buildAccounts(config: IlpdConfig, state: LearnedState): AccountE
       secret: '',
       client: null,
       clientWorker: -1,
+      httpServer: null,
       maxPacketAmount: account.maxPacketAmount ?? '',
       packetLifetime: packetLifetimeOf(account.deduplicate),
     }
@@ -51,6 +52,9 @@ export function buildAccounts(config: IlpdConfig, state: LearnedState): AccountE
       const host = link.host.includes(':') ? `[${link.host}]` : link.host
       entry.client = { url: `${link.protocol}://${host}:${link.port}${link.path}`, username: link.username, token: link.token }
       entry.clientWorker = index % state.workerCount
+    } else if (link.type === 'http' && link.incoming !== null) {
+      const { port, host, auth } = link.incoming
+      entry.httpServer = { port, host: host ?? '0.0.0.0', auth, callbackAuth: link.outgoing?.auth ?? null }
     }
     return entry
   })
