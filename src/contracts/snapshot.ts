@@ -4,7 +4,7 @@
  * copied). A worker swaps its whole snapshot between packets, so no packet sees half an update.
  */
 
-import type { HttpOutgoing, NetworkEnv, Relation } from '../config/schema'
+import type { HttpLink, HttpOutgoing, NetworkEnv, Relation } from '../config/schema'
 
 export type { NetworkEnv, Relation }
 
@@ -39,10 +39,24 @@ export interface AccountEntry {
    * `clientWorker` asks it for IL-DCP when it is ilpd's parent.
    */
   httpClient: HttpClientTarget | null
+  /**
+   * ilpd's ILP-over-HTTP server for this account (every worker listens on the port), null for
+   * none. `callbackAuth`: the credential ilpd sends with RFC 35 callbacks (the account's
+   * outgoing auth), null for none.
+   */
+  httpServer: HttpServerEntry | null
   /** Incoming: the largest amount accepted in one packet; '' for unlimited. */
   maxPacketAmount: string
   /** Outgoing deduplication: how long an in-flight packet to this account can be joined (ms). */
   packetLifetime: number
+}
+
+export interface HttpServerEntry {
+  port: number
+  /** Bind address; '0.0.0.0' for all interfaces. */
+  host: string
+  auth: NonNullable<HttpLink['incoming']>['auth']
+  callbackAuth: NonNullable<HttpLink['outgoing']>['auth']
 }
 
 export interface Snapshot {

@@ -246,8 +246,11 @@ export class Connector {
   private async checkPortsFree(): Promise<void> {
     const seen = new Set<string>()
     for (const a of this.snapshot.accounts) {
-      if (a.listenerPort === 0) continue
-      const key = `${a.listenerHost}:${a.listenerPort}`
+      const http = a.httpServer
+      if (a.listenerPort === 0 && http === null) continue
+      const host = http === null ? a.listenerHost : http.host
+      const port = http === null ? a.listenerPort : http.port
+      const key = `${host}:${port}`
       if (seen.has(key)) continue
       seen.add(key)
       await new Promise<void>((resolve, reject) => {
@@ -255,7 +258,7 @@ export class Connector {
         server.once('error', (err: NodeJS.ErrnoException) => {
           reject(new Error(`account ${a.id}: cannot listen on ${key}: ${err.code === 'EADDRINUSE' ? 'port already in use (another ilpd?)' : err.message}`))
         })
-        server.listen({ host: a.listenerHost, port: a.listenerPort, exclusive: true }, () => server.close(() => resolve()))
+        server.listen({ host, port, exclusive: true }, () => server.close(() => resolve()))
       })
     }
   }

@@ -19,6 +19,7 @@ import { BtpClient } from './links/btp-client'
 import { BtpServer } from './links/btp-server'
 import { HttpCallbackRegistry } from './links/http-callbacks'
 import { HttpClients } from './links/http-clients'
+import { HttpServer } from './links/http-server'
 import type { Link, LinkBounds } from './links/link'
 import { PacketPath } from './path/index'
 
@@ -113,6 +114,14 @@ const server = new BtpServer(path, bounds, {
   authFailed: (account) => metrics.authFailure(account),
 })
 
+// ILP-over-HTTP: every worker serves every HTTP port; callbacks for ilpd's own async Prepares
+// reach the account's outgoing link through the registry.
+const httpCallbacks = new HttpCallbackRegistry()
+const httpServer = new HttpServer(path, httpCallbacks, {
+  accounts: () => snapshot.accounts,
+  authFailed: (account) => metrics.authFailure(account),
+})
+
 // ---------------------------------------------------------------------------------------------
 // BTP clients assigned to this worker.
 
@@ -141,8 +150,8 @@ function startClients(): void {
 // ---------------------------------------------------------------------------------------------
 // Outgoing ILP-over-HTTP links: one per HTTP account on every worker, up from the start.
 
-/** RFC 35 callbacks the HTTP server receives go to the account's async link on this worker. */
-const httpCallbacks = new HttpCallbackRegistry()
+// RFC 35 callbacks the HTTP server receives go to the account's async link on this worker
+// (httpCallbacks above); one for a Prepare another worker sent goes there through the ring.
 const httpClients = new HttpClients(init.index, init.workerCount, path, httpCallbacks, {
   linkUp: (link, account) => linkUp(link, account),
   linkDown: (link) => linkDown(link),
@@ -158,6 +167,7 @@ const timer = setInterval(() => path.advanceTimers(Date.now()), 5)
 const sweep = setInterval(() => {
   const now = Date.now()
   server.sweep(now, init.limits.linkTotalBytes)
+  httpServer.sweep(now)
   for (const client of clients) client.link?.checkStall(now)
   httpClients.sweep(now)
 }, 1000)
@@ -187,7 +197,7 @@ const statsTimer = setInterval(() => {
   post({
     type: 'stats', prepares: s.prepares, fulfilled: s.fulfilled, rejected: s.rejected, handedOver: s.handedOver,
     deduplicated: s.deduplicated, inFlight: path.inFlight, rejectsByCode: Object.fromEntries(s.rejectsByCode),
-    authFailures: server.authFailures, loop,
+    authFailures: server.authFailures + httpServer.authFailures, loop,
   })
 }, 1000)
 statsTimer.unref()
@@ -198,6 +208,7 @@ port.on('message', (message: ControlToWorker) => {
       snapshot = message.snapshot
       fitMetrics(snapshot.accounts.length)
       path.install(snapshot)
+      httpServer.install(snapshot.accounts)
       log.debug('snapshot installed', { version: snapshot.version, accounts: snapshot.accounts.length })
       break
     case 'worker-lost':
@@ -223,7 +234,7 @@ port.on('message', (message: ControlToWorker) => {
 })
 
 function linksDrained(): boolean {
-  if (!server.drained()) return false
+  if (!server.drained() || !httpServer.drained()) return false
   for (const client of clients) if ((client.link?.queuedBytes() ?? 0) > 0) return false
   return httpClients.drained()
 }
@@ -240,6 +251,7 @@ function shutdown(graceMs: number): void {
   stopping = true
   path.state.stopping = true
   server.stopListening()
+  httpServer.stopListening()
   const deadline = Date.now() + graceMs
   const wait = setInterval(() => {
     if ((path.inFlight > 0 || path.unsettled > 0) && Date.now() < deadline) return
@@ -258,6 +270,7 @@ function shutdown(graceMs: number): void {
       for (const client of clients) client.stop()
       httpClients.stop()
       server.closeAll(1001, 'connector shutting down')
+      httpServer.closeAll(1001, 'connector shutting down')
       clearInterval(timer)
       bellClosed = true
       myBell.ring()
@@ -282,12 +295,13 @@ process.on('uncaughtException', (err) => {
     for (const client of clients) client.stop()
     httpClients.stop()
     server.closeAll(1011, 'connector worker failed')
+    httpServer.closeAll(1011, 'connector worker failed')
   } finally {
     process.exit(1)
   }
 })
 
-server.start(snapshot.accounts).then(() => {
+Promise.all([server.start(snapshot.accounts), httpServer.start(snapshot.accounts)]).then(() => {
   startClients()
   log.debug('worker started', { incarnation: init.incarnation, accounts: snapshot.accounts.length })
   post({ type: 'ready' })

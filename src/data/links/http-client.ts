@@ -31,8 +31,7 @@ import { failureForError, failureForStatus } from '../../protocols/http/failures
 import { JwtSigner } from '../../protocols/http/jwt-sign'
 import { newRequestId, workerOfRequestId } from '../../protocols/http/request-id'
 import {
-  CONTENT_TYPE_OCTET_STREAM, HEADER_CALLBACK_URL, HEADER_PEER_NAME, HEADER_PREFER, HEADER_REQUEST_ID, MAX_REPLY_BYTES,
-  PREFER_RESPOND_ASYNC,
+  CONTENT_TYPE, H_CALLBACK_URL, H_PEER_NAME, H_PREFER, H_REQUEST_ID, MAX_REPLY_BYTES, PREFER_RESPOND_ASYNC,
 } from '../../protocols/http/wire'
 import { createLogger, RateLimitedLog, withoutCredentials } from '../../log'
 import { AsyncRequests, DUPLICATE, UNKNOWN } from './http-async'
@@ -213,15 +212,15 @@ export class HttpClientLink extends Link implements HttpCallbackSink {
   /** `async`: with Callback-Url and Prefer (async mode); without them the peer answers in the body. */
   private buildHeaders(now: number, async: boolean): string[] {
     const t = this.target
-    const h = ['content-type', CONTENT_TYPE_OCTET_STREAM, 'accept', CONTENT_TYPE_OCTET_STREAM]
+    const h = ['content-type', CONTENT_TYPE, 'accept', CONTENT_TYPE]
     const auth = t.auth
     if (auth !== null) {
       this.authAt = h.length + 1
       if (auth.kind === 'token') h.push('authorization', `Bearer ${auth.token}`)
       else h.push('authorization', `Bearer ${this.jwt!.current(now)}`)
     }
-    if (t.name !== null) h.push(HEADER_PEER_NAME, t.name)
-    if (async && t.callbackUrl !== null) h.push(HEADER_CALLBACK_URL, t.callbackUrl, HEADER_PREFER, PREFER_RESPOND_ASYNC)
+    if (t.name !== null) h.push(H_PEER_NAME, t.name)
+    if (async && t.callbackUrl !== null) h.push(H_CALLBACK_URL, t.callbackUrl, H_PREFER, PREFER_RESPOND_ASYNC)
     return h
   }
 
@@ -238,7 +237,7 @@ export class HttpClientLink extends Link implements HttpCallbackSink {
     }
     if (requestId === '') return this.headers
     const h = this.headers.slice()
-    h.push(HEADER_REQUEST_ID, requestId)
+    h.push(H_REQUEST_ID, requestId)
     return h
   }
 
