@@ -99,6 +99,10 @@ describe('two ilpd as HTTP peers: CCP over HTTP with no static routes', () => {
   let west: IlpdProcess
   let carol: Plugin
   let dave: Plugin
+  let westOptions: Parameters<typeof startIlpd>[0]
+
+  type Routing = { routingTableId: string, localRoutingTable: Record<string, unknown>, peers: Record<string, { receive?: { routingTableId: string } }> }
+  const routing = async (p: IlpdProcess): Promise<Routing> => (await p.admin<Routing>('GET', '/routing')).body
 
   before(async () => {
     const [eHttp, wHttp, eCarol, wDave] = await freePorts(4)
@@ -112,7 +116,7 @@ describe('two ilpd as HTTP peers: CCP over HTTP with no static routes', () => {
         }),
       },
     })
-    west = await startIlpd({
+    westOptions = {
       name: 'west',
       env: {
         CONNECTOR_ILP_ADDRESS: 'test.west',
@@ -121,7 +125,8 @@ describe('two ilpd as HTTP peers: CCP over HTTP with no static routes', () => {
           dave: listenerAccount(wDave, 'dave-secret'),
         }),
       },
-    })
+    }
+    west = await startIlpd(westOptions)
     carol = await connectPlugin(btpUrl('carol', 'carol-secret', eCarol))
     dave = await connectPlugin(btpUrl('dave', 'dave-secret', wDave))
     fulfillingReceiver(carol, 'test.east.carol')
@@ -145,5 +150,18 @@ describe('two ilpd as HTTP peers: CCP over HTTP with no static routes', () => {
     assert.equal(toDave.type, 'fulfill', JSON.stringify(toDave.reject))
     const toCarol = await sendPrepare(dave, { destination: 'test.east.carol.z', amount: 10 })
     assert.equal(toCarol.type, 'fulfill', JSON.stringify(toCarol.reject))
+  })
+
+  test('a restarted HTTP peer is asked for its new table at once (no connect event; ilp-connector waits for the routes to expire)', async () => {
+    const before = await routing(west)
+    await disconnectAll()
+    assert.equal((await west.stop()).code, 0)
+    west = await startIlpd(westOptions)
+    const now = await routing(west)
+    assert.notEqual(now.routingTableId, before.routingTableId, 'a restart makes a new routing table id')
+    const deadline = Date.now() + 10_000
+    while (Date.now() < deadline && (await routing(east)).peers.west?.receive?.routingTableId !== now.routingTableId) await sleep(100)
+    assert.equal((await routing(east)).peers.west?.receive?.routingTableId, now.routingTableId,
+      'east follows the restarted peer\'s table well within CONNECTOR_ROUTE_EXPIRY (45 s)')
   })
 })
