@@ -123,3 +123,19 @@ test('the relay target refuses scenarios other than one-hop', { timeout: 10_000 
   assert.equal(r.code, 2, r.out)
   assert.match(r.out, /relay target runs the one-hop scenario only/)
 })
+
+test('the in-process path bench over two worker threads forwards with half the packets crossing workers', { timeout: 60_000 }, async () => {
+  const file = path.resolve(__dirname, '..', '..', 'bench', 'micro', 'path-workers.bench.js')
+  const out = await new Promise<string>((resolve) => {
+    const child = spawn(process.execPath, [file, '--quick'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let text = ''
+    child.stdout.on('data', (d: Buffer) => { text += d.toString() })
+    child.on('exit', () => resolve(text))
+  })
+  const one = /\| 1 \| ([\d,]+) \| 0% \|/.exec(out)
+  const two = /\| 2 \| ([\d,]+) \| (\d+)% \|/.exec(out)
+  assert.ok(one !== null && two !== null, out)
+  assert.ok(Number(one[1].replace(/,/g, '')) > 0, out)
+  assert.ok(Number(two[1].replace(/,/g, '')) > 0, out)
+  assert.equal(two[2], '50', out)
+})
