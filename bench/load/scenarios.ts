@@ -18,12 +18,11 @@
  *   ceiling    the generator alone against the echo server (no connector)
  *   external   a connector already running: --sender/--receiver URLs and --destination
  */
-import { spawn } from 'node:child_process'
 import * as path from 'node:path'
 import { LoadError, runLoad, type LoadResult } from './generator'
 import type { ReceiverSpec, SenderSpec } from './streams'
 import {
-  freePorts, RunningConnector, startConnector, TargetError, type ConnectorConfig, type Target,
+  freePorts, RunningConnector, spawnMeasured, startConnector, TargetError, type ConnectorConfig, type Target,
 } from './targets'
 
 export const SCENARIOS = ['one-hop', 'reject', 'bad-auth', 'chain-2', 'chain-4', 'many', 'flood', 'http', 'http-async', 'ceiling', 'external'] as const
@@ -272,7 +271,7 @@ function startEcho(): Promise<{ port: number, runner: RunningConnector }> {
 /** Starts one of this folder's helper processes and waits for its {"ready":true,"port":N} line. */
 async function startHelper(name: string, script: string, args: string[]): Promise<{ port: number, runner: RunningConnector }> {
   const file = path.join(__dirname, script)
-  const proc = spawn(process.execPath, [file, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const proc = spawnMeasured(process.execPath, [file, '--port', '0', ...args], { node: true })
   const runner = new RunningConnector(name, name, proc)
   const deadline = Date.now() + 10_000
   while (Date.now() < deadline) {

@@ -28,11 +28,16 @@ export interface HttpAnswer {
   body: Buffer
 }
 
-/** One agent for the whole test file, so keep-alive is exercised (and closed in `closeHttp`). */
-const agent = new Agent({ keepAliveTimeout: 5000, connections: 32 })
+function newAgent(): Agent {
+  return new Agent({ keepAliveTimeout: 5000, connections: 32 })
+}
+/** One agent per test suite, so keep-alive is exercised; `closeHttp` closes it (and starts a fresh one). */
+let agent = newAgent()
 
 export async function closeHttp(): Promise<void> {
-  await agent.close()
+  const old = agent
+  agent = newAgent()
+  await old.close()
 }
 
 /** POSTs `body` to ilpd's HTTP port with the given token (null: no Authorization) and headers. */

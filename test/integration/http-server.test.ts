@@ -140,20 +140,6 @@ describe('ILP-over-HTTP server (ilp-plugin-http accounts served by ilpd)', () =>
   })
 
   describe('bad input: a clear status, nothing forwarded, no balance moves', () => {
-    test('missing, wrong and expired credentials, a JWT without exp or with another secret: 401', async () => {
-      const before = await balances()
-      const seen = bobRx.received.length
-      const bytes = makePacket({ destination: `${ADDRESS}.bob`, amount: 10 }).bytes
-      const now = Math.floor(Date.now() / 1000)
-      for (const token of [null, 'kid-tokem', 'kid-token-longer', hs256({ exp: now - 60 }, 'jwt-kid-secret'), hs256({ sub: 'jwtkid' }, 'jwt-kid-secret'), hs256({ exp: now + 30 }, 'not-the-secret')]) {
-        const answer = await postIlp(httpPort, bytes, { token })
-        assert.equal(answer.status, 401, `token ${token}`)
-        assert.equal(answer.headers['www-authenticate'], 'Bearer')
-      }
-      assert.equal(bobRx.received.length, seen)
-      assert.deepEqual(await balances(), before)
-    })
-
     test('over 33,857 bytes: 413 before the body is read (Content-Length) and while it is read (chunked)', async () => {
       const before = await balances()
       const byLength = await rawHttp(httpPort, rawRequest('POST', '/', { headers: ['Authorization: Bearer kid-token'], contentLength: 33_858 }))
@@ -184,6 +170,36 @@ describe('ILP-over-HTTP server (ilp-plugin-http accounts served by ilpd)', () =>
       const put = await rawHttp(httpPort, rawRequest('PUT', '/', { headers: ['Authorization: Bearer kid-token'], body: 'x' }))
       assert.equal(put.status, 405)
       assert.equal(header(put, 'allow'), 'GET, HEAD, POST')
+    })
+    test('missing, wrong and expired credentials, a JWT without exp or with another secret: 401', async () => {
+      const before = await balances()
+      const seen = bobRx.received.length
+      const bytes = makePacket({ destination: `${ADDRESS}.bob`, amount: 10 }).bytes
+      const now = Math.floor(Date.now() / 1000)
+      for (const token of [null, 'kid-tokem', 'kid-token-longer', hs256({ exp: now - 60 }, 'jwt-kid-secret'), hs256({ sub: 'jwtkid' }, 'jwt-kid-secret'), hs256({ exp: now + 30 }, 'not-the-secret')]) {
+        const answer = await postIlp(httpPort, bytes, { token })
+        assert.equal(answer.status, 401, `token ${token}`)
+        assert.equal(answer.headers['www-authenticate'], 'Bearer')
+      }
+      assert.equal(bobRx.received.length, seen)
+      assert.deepEqual(await balances(), before)
+    })
+
+    test('failed credentials back off: after a few in a row the port answers 429 with Retry-After, even to a right token, then recovers', async () => {
+      const bytes = makePacket({ destination: `${ADDRESS}.bob`, amount: 1 }).bytes
+      const statuses: number[] = []
+      // Five failures are free (auth-backoff.ts); earlier tests may have used some of them.
+      for (let i = 0; i < 10 && !statuses.includes(429); i++) statuses.push((await postIlp(httpPort, bytes, { token: 'guess-' + i })).status)
+      assert.equal(statuses.at(-1), 429, String(statuses))
+      assert.ok(statuses.slice(0, -1).every((s) => s === 401), String(statuses))
+      const during = await postIlp(httpPort, bytes, { token: 'kid-token' })
+      assert.equal(during.status, 429, 'a loopback source is never trusted, so its right token waits too')
+      assert.ok(Number(during.headers['retry-after']) >= 1)
+      const waitMs = Number(/retry in (\d+) ms/.exec(during.body.toString())?.[1])
+      assert.ok(waitMs > 0 && waitMs <= 30_000, during.body.toString())
+      await new Promise((resolve) => setTimeout(resolve, waitMs + 50))
+      const later = await postIlp(httpPort, bytes, { token: 'kid-token' })
+      assert.equal(later.status, 200)
     })
   })
 

@@ -1,139 +1,132 @@
 /**
- * Interop with ilp-plugin-http@1.6.1, the reference ILP-over-HTTP plugin, in sync mode:
- *   - ilpd's client → the plugin's Koa server, with a static token and with HS256 JWTs that the
- *     plugin verifies (jsonwebtoken); a wrong token is refused by the plugin (401) and ilpd
- *     answers T01;
- *   - the plugin's client → ilpd's HTTP server: IL-DCP over HTTP gives the child its address;
- *   - a STREAM payment (ilp-protocol-stream) from an ilp-plugin-btp child through ilpd to an
- *     ilp-plugin-http child, both directions of HTTP in use, exactly the amount arrives.
+ * Interop: ilp-plugin-http@1.6.1 (the reference's plugin, unchanged) as the CLIENT of ilpd's
+ * ILP-over-HTTP server. Each plugin is configured as an operator would configure it against an
+ * ilp-plugin-http peer, with the static token, the JWT secret, or the legacy `secretToken` /
+ * `secret` options (which send the credential without `Bearer `). Proves:
+ * - Prepares it sends are forwarded to a BTP child and the Fulfill comes back; balances exact;
+ * - IL-DCP through the plugin (ilp-protocol-ildcp) gives it test.ilpd.<account id>;
+ * - an ilp-protocol-stream payment from the HTTP child to a BTP child delivers the exact amount.
+ * The other direction (ilpd's client POSTing to the plugin's own server) is the HTTP client's
+ * half of ILP-over-HTTP and is tested with it.
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as ILDCP from 'ilp-protocol-ildcp'
-import PluginHttp from 'ilp-plugin-http'
 import { createConnection, createServer, type Connection } from 'ilp-protocol-stream'
-import { type Plugin, btpUrl, connectPlugin, disconnectAll, fulfillingReceiver, sendPrepare, withTimeout } from '../helpers/btp'
+import { type Plugin, btpUrl, connectPlugin, disconnectAll, fulfillingReceiver, makePacket, sendPacket, withTimeout } from '../helpers/btp'
 import { getBalances } from '../helpers/balances'
+import { httpAccount } from '../helpers/http'
 import { IlpdProcess, listenerAccount, startIlpd } from '../helpers/process'
 import { freePorts } from '../helpers/ports'
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const PluginHttp = require('ilp-plugin-http').default as new (options: Record<string, unknown>) => Plugin
+
 const ADDRESS = 'test.ilpd'
-const LIMITS = { minimum: '-1000000000000', maximum: '1000000000000' }
 
-type HttpPlugin = InstanceType<typeof PluginHttp>
-
-function httpChild(incoming: Record<string, unknown>, outgoing: Record<string, unknown>): Record<string, unknown> {
-  return { relation: 'child', plugin: 'ilp-plugin-http', assetCode: 'USD', assetScale: 9, balance: LIMITS, options: { incoming, outgoing } }
-}
-
-describe('ilp-plugin-http@1.6.1 as ilpd\'s HTTP peer (sync mode)', () => {
+describe('ilp-plugin-http@1.6.1 as a client of ilpd', () => {
   let ilpd: IlpdProcess
-  let alice: Plugin
-  let bob: HttpPlugin
-  let carol: HttpPlugin
-  const plugins: HttpPlugin[] = []
+  let httpPort: number
+  let pluginPorts: number[]
+  let bob: Plugin
+  let rcvPort: number
+  const plugins: Plugin[] = []
 
   before(async () => {
-    const [a, bobPort, bobIlpd, carolPort, carolIlpd, davePort] = await freePorts(6)
+    const [h, b, r, ...rest] = await freePorts(8)
+    httpPort = h
+    rcvPort = r
+    pluginPorts = rest
     ilpd = await startIlpd({
       env: {
         CONNECTOR_SPREAD: '0',
         CONNECTOR_ACCOUNTS: JSON.stringify({
-          alice: listenerAccount(a, 'alice-secret', { balance: LIMITS }),
-          bob: httpChild({ port: bobIlpd, host: '127.0.0.1', staticToken: 'bob-to-ilpd' }, { url: `http://127.0.0.1:${bobPort}/`, staticToken: 'ilpd-to-bob' }),
-          carol: httpChild({ port: carolIlpd, host: '127.0.0.1', jwtSecret: 'carol-to-ilpd-secret' },
-            { url: `http://127.0.0.1:${carolPort}/`, jwtSecret: 'ilpd-to-carol-secret', jwtExpiry: 10_000 }),
-          // ilpd's token for dave is not the one dave's plugin accepts.
-          dave: { ...httpChild({ port: carolIlpd, host: '127.0.0.1', staticToken: 'dave-to-ilpd' }, { url: `http://127.0.0.1:${davePort}/`, staticToken: 'wrong' }) },
+          tok: httpAccount(h, { staticToken: 'tok-token' }, { balance: { maximum: '1000000000' } }),
+          jwt: httpAccount(h, { jwtSecret: 'jwt-secret' }, { balance: { maximum: '1000000000' } }),
+          oldtok: httpAccount(h, { secretToken: 'old-token' }),
+          oldjwt: httpAccount(h, { secret: 'old-secret' }),
+          bob: listenerAccount(b, 'bob-secret', { balance: { minimum: '-1000000000', maximum: '1000000000' } }),
+          rcv: listenerAccount(r, 'rcv-secret'),
         }),
       },
     })
-    alice = await connectPlugin(btpUrl('alice', 'alice-secret', a))
-    bob = new PluginHttp({
-      incoming: { port: bobPort, staticToken: 'ilpd-to-bob' },
-      outgoing: { url: `http://127.0.0.1:${bobIlpd}/`, staticToken: 'bob-to-ilpd' },
-    })
-    carol = new PluginHttp({
-      incoming: { port: carolPort, jwtSecret: 'ilpd-to-carol-secret' },
-      outgoing: { url: `http://127.0.0.1:${carolIlpd}/`, jwtSecret: 'carol-to-ilpd-secret' },
-    })
-    const dave = new PluginHttp({ incoming: { port: davePort, staticToken: 'dave-real-token' }, outgoing: { url: `http://127.0.0.1:${carolIlpd}/`, staticToken: 'dave-to-ilpd' } })
-    plugins.push(bob, carol, dave)
-    for (const p of plugins) await p.connect()
-    dave.registerDataHandler(async () => Buffer.alloc(0))
+    bob = await connectPlugin(btpUrl('bob', 'bob-secret', b))
   })
 
   after(async () => {
-    await disconnectAll()
     for (const p of plugins) await p.disconnect()
+    await disconnectAll()
     if (ilpd) assert.equal((await ilpd.stop()).code, 0, ilpd.tail())
   })
 
-  test('ilpd → ilp-plugin-http (static token): fulfilled, the plugin saw the Prepare as sent', async () => {
-    const rx = fulfillingReceiver(bob as unknown as Plugin, `${ADDRESS}.bob`)
+  /** A plugin whose outgoing side is ilpd's HTTP port; its own server (incoming) is unused here. */
+  async function plugin(i: number, outgoing: Record<string, unknown>): Promise<Plugin> {
+    const p = new PluginHttp({
+      incoming: { port: pluginPorts[i], staticToken: 'ilpd-to-plugin' },
+      outgoing: { url: `http://127.0.0.1:${httpPort}/`, ...outgoing },
+    })
+    await p.connect()
+    plugins.push(p)
+    return p
+  }
+
+  test('Prepares from the plugin (static token, JWT, legacy secretToken and secret) are fulfilled by a BTP child', async () => {
+    const rx = fulfillingReceiver(bob, `${ADDRESS}.bob`)
+    const clients = [
+      await plugin(0, { staticToken: 'tok-token' }),
+      await plugin(1, { jwtSecret: 'jwt-secret' }),
+      await plugin(2, { secretToken: 'old-token' }),
+      await plugin(3, { secret: 'old-secret' }),
+    ]
     const before = await getBalances(ilpd)
-    const reply = await sendPrepare(alice, { destination: `${ADDRESS}.bob.x`, amount: 1234, payload: Buffer.from('hello') })
-    assert.equal(reply.type, 'fulfill', JSON.stringify(reply.reject))
-    assert.equal(rx.received.length, 1)
-    assert.equal(rx.received[0].prepare.amount, '1234')
-    assert.deepEqual(rx.received[0].prepare.data, reply.packet.prepare.data)
+    for (const [i, client] of clients.entries()) {
+      const packet = makePacket({ destination: `${ADDRESS}.bob.${i}`, amount: 100 + i })
+      const reply = await sendPacket(client, packet.bytes)
+      assert.equal(reply.type, 'fulfill', `client ${i}: ${reply.reject?.code} ${reply.reject?.message}`)
+      assert.ok(reply.fulfill!.fulfillment.equals(packet.fulfillment))
+    }
+    assert.equal(rx.received.length, 4)
     const after = await getBalances(ilpd)
-    assert.equal(after.alice.balance - before.alice.balance, 1234n)
-    assert.equal(after.bob.balance - before.bob.balance, -1234n)
+    assert.equal(after.tok.balance - before.tok.balance, 100n)
+    assert.equal(after.jwt.balance - before.jwt.balance, 101n)
+    assert.equal(after.bob.balance - before.bob.balance, -(100n + 101n + 102n + 103n))
   })
 
-  test('ilpd → ilp-plugin-http (JWT): the plugin verifies ilpd\'s HS256 token', async () => {
-    fulfillingReceiver(carol as unknown as Plugin, `${ADDRESS}.carol`)
-    const replies = await Promise.all(Array.from({ length: 5 }, () => sendPrepare(alice, { destination: `${ADDRESS}.carol.x`, amount: 9 })))
-    for (const r of replies) assert.equal(r.type, 'fulfill', JSON.stringify(r.reject))
+  test('a plugin with a wrong token gets no Fulfill (401 becomes an error in the plugin)', async () => {
+    const client = await plugin(4, { staticToken: 'not-a-token' })
+    await assert.rejects(client.sendData(makePacket({ destination: `${ADDRESS}.bob`, amount: 1 }).bytes), /code=401/)
   })
 
-  test('ilp-plugin-http refuses ilpd\'s token (401): T01 from ilpd, nothing moves', async () => {
-    const before = await getBalances(ilpd)
-    const reply = await sendPrepare(alice, { destination: `${ADDRESS}.dave.x`, amount: 5 })
-    assert.equal(reply.type, 'reject')
-    assert.equal(reply.reject!.code, 'T01')
-    assert.equal(reply.reject!.triggeredBy, ADDRESS)
-    assert.match(reply.reject!.message, /credentials \(401\)/)
-    assert.deepEqual(await getBalances(ilpd), before)
-  })
-
-  test('ilp-plugin-http → ilpd: IL-DCP over HTTP gives the child its address', async () => {
-    const info = await ILDCP.fetch((data: Buffer) => bob.sendData(data))
-    assert.equal(info.clientAddress, `${ADDRESS}.bob`)
+  test('IL-DCP through the plugin: test.ilpd.<account id>, USD, scale 9', async () => {
+    const client = plugins[0]
+    const info = await withTimeout(ILDCP.fetch(client.sendData.bind(client)), 5000, 'IL-DCP fetch')
+    assert.equal(info.clientAddress, `${ADDRESS}.tok`)
     assert.equal(info.assetCode, 'USD')
     assert.equal(info.assetScale, 9)
   })
 
-  test('STREAM: an ilp-plugin-btp child pays an ilp-plugin-http child through ilpd; exactly the amount arrives', async () => {
-    const amount = 250_000
-    bob.deregisterDataHandler()
-    const server = await createServer({ plugin: bob as never })
-    let serverConn: Connection | null = null
+  test('an ilp-protocol-stream payment from the HTTP child to a BTP child delivers exactly the amount', async () => {
+    const amount = 1_000_000
+    const receiver = await connectPlugin(btpUrl('rcv', 'rcv-secret', rcvPort))
+    const server = await createServer({ plugin: receiver as never })
     const received = new Promise<Connection>((resolve) => {
       server.on('connection', (conn: Connection) => {
-        serverConn = conn
         conn.on('stream', (stream) => stream.setReceiveMax(Number.MAX_SAFE_INTEGER))
         resolve(conn)
       })
     })
     const { destinationAccount, sharedSecret } = server.generateAddressAndSecret()
-    assert.ok(destinationAccount.startsWith(`${ADDRESS}.bob.`), destinationAccount)
-    const before = await getBalances(ilpd)
-    const client = await withTimeout(createConnection({ plugin: alice as never, destinationAccount, sharedSecret, slippage: 0 }), 10_000, 'STREAM connect')
+    const sender = plugins[0]
+    const client = await withTimeout(createConnection({ plugin: sender as never, destinationAccount, sharedSecret, slippage: 0 }), 10_000, 'STREAM connect')
+    const serverConn = await withTimeout(received, 5000, 'server connection')
     try {
-      const stream = client.createStream()
-      await withTimeout(stream.sendTotal(amount), 30_000, 'STREAM sendTotal')
-      const conn = await withTimeout(received, 5000, 'server connection')
+      await withTimeout(client.createStream().sendTotal(amount), 30_000, 'STREAM sendTotal')
+      assert.equal(client.totalSent, String(amount))
       assert.equal(client.totalDelivered, String(amount))
-      assert.equal(conn.totalReceived, String(amount))
+      assert.equal(serverConn.totalReceived, String(amount))
     } finally {
-      await withTimeout(client.end(), 5000, 'client end').catch(() => client.destroy())
-      const conn = serverConn as Connection | null
-      if (conn !== null) await withTimeout(conn.destroy(), 2000, 'server connection destroy').catch(() => undefined)
+      client.destroy()
+      await withTimeout(serverConn.destroy(), 2000, 'server connection destroy').catch(() => undefined)
     }
-    const after = await getBalances(ilpd)
-    assert.equal(after.alice.balance - before.alice.balance, BigInt(amount))
-    assert.equal(after.bob.balance - before.bob.balance, -BigInt(amount))
   })
 })

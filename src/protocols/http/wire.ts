@@ -48,7 +48,7 @@ export function bearerToken(header: string): string | null {
   const value = header.trim()
   if (value === '') return null
   const space = value.indexOf(' ')
-  if (space < 0) return value
+  if (space < 0) return value.toLowerCase() === 'bearer' ? null : value
   if (value.slice(0, space).toLowerCase() !== 'bearer') return null
   const token = value.slice(space + 1).trim()
   return token === '' ? null : token
