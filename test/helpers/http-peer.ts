@@ -57,17 +57,21 @@ export class HttpPeer {
 
   private constructor(private readonly server: http.Server | http2.Http2Server) {}
 
-  /** Listens on 127.0.0.1:`port` (0: any free port). `h2c`: HTTP/2 with prior knowledge only. */
-  static async start(port = 0, options: { h2c?: boolean } = {}): Promise<HttpPeer> {
+  /**
+   * Listens on 127.0.0.1:`port` (0: any free port). `h2c`: HTTP/2 with prior knowledge only.
+   * `tls`: HTTPS with HTTP/2 and HTTP/1.1 offered by ALPN.
+   */
+  static async start(port = 0, options: { h2c?: boolean, tls?: { key: Buffer, cert: Buffer } } = {}): Promise<HttpPeer> {
     let peer: HttpPeer
     const onRequest = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void => {
       const chunks: Buffer[] = []
       req.on('data', (c: Buffer) => chunks.push(c))
       req.on('end', () => peer.handle(req, res, Buffer.concat(chunks)))
     }
-    const server = options.h2c === true ? http2.createServer(onRequest) : http.createServer(onRequest)
+    const server = options.tls !== undefined ? http2.createSecureServer({ ...options.tls, allowHTTP1: true }, onRequest)
+      : options.h2c === true ? http2.createServer(onRequest) : http.createServer(onRequest)
     peer = new HttpPeer(server)
-    if (options.h2c === true) {
+    if (options.h2c === true || options.tls !== undefined) {
       (server as http2.Http2Server).on('session', (session) => {
         peer.sessions.add(session)
         session.on('close', () => peer.sessions.delete(session))
@@ -75,11 +79,14 @@ export class HttpPeer {
     }
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()))
     peer.port = (server.address() as AddressInfo).port
+    peer.secure = options.tls !== undefined
     return peer
   }
 
+  secure = false
+
   get url(): string {
-    return `http://127.0.0.1:${this.port}/ilp`
+    return `${this.secure ? 'https' : 'http'}://127.0.0.1:${this.port}/ilp`
   }
 
   private handle(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse, body: Buffer): void {

@@ -8,9 +8,12 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { createHmac } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
 import { IlpPacket, type Plugin, btpUrl, connectPlugin, disconnectAll, sendPrepare } from '../helpers/btp'
-import { getBalances } from '../helpers/balances'
+import { getBalances, makeTempDir, removeTempDir } from '../helpers/balances'
 import { HttpPeer } from '../helpers/http-peer'
 import { IlpdProcess, listenerAccount, startIlpd } from '../helpers/process'
 import { freePort, freePorts } from '../helpers/ports'
@@ -213,5 +216,51 @@ describe('outgoing ILP-over-HTTP: a port that only speaks HTTP/2 (h2c with prior
     for (const r of replies) assert.equal(r.type, 'fulfill', JSON.stringify(r.reject))
     assert.equal(peer.requests.length, 10)
     for (const req of peer.requests) assert.equal(req.httpVersion, '2.0')
+  })
+})
+
+describe('outgoing ILP-over-HTTP over TLS: h2 by ALPN with http2, HTTP/1.1 without', () => {
+  let ilpd: IlpdProcess
+  let alice: Plugin
+  let peer: HttpPeer
+  let dir: string
+
+  before(async () => {
+    dir = makeTempDir('ilpd-tls-')
+    const key = path.join(dir, 'key.pem')
+    const cert = path.join(dir, 'cert.pem')
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
+      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' })
+    peer = await HttpPeer.start(0, { tls: { key: fs.readFileSync(key), cert: fs.readFileSync(cert) } })
+    const a = await freePort()
+    ilpd = await startIlpd({
+      env: {
+        NODE_EXTRA_CA_CERTS: cert,
+        CONNECTOR_ACCOUNTS: JSON.stringify({
+          alice: listenerAccount(a, 'alice-secret'),
+          h2: httpAccount({ url: peer.url, staticToken: 'tok', http2: true }),
+          h1: httpAccount({ url: peer.url, staticToken: 'tok' }),
+        }),
+      },
+    })
+    alice = await connectPlugin(btpUrl('alice', 'alice-secret', a))
+  })
+
+  after(async () => {
+    await disconnectAll()
+    if (ilpd) assert.equal((await ilpd.stop()).code, 0)
+    await peer?.stop()
+    if (dir) removeTempDir(dir)
+  })
+
+  test('http2: true speaks h2 over TLS; without it HTTP/1.1 over TLS; both fulfilled', async () => {
+    for (const [account, version] of [['h2', '2.0'], ['h1', '1.1']]) {
+      const seen = peer.requests.length
+      const replies = await Promise.all(Array.from({ length: 5 }, () => sendPrepare(alice, { destination: `${ADDRESS}.${account}.x`, amount: 10 })))
+      for (const r of replies) assert.equal(r.type, 'fulfill', JSON.stringify(r.reject))
+      const requests = peer.requests.slice(seen)
+      assert.equal(requests.length, 5)
+      for (const req of requests) assert.equal(req.httpVersion, version, account)
+    }
   })
 })
