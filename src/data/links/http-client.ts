@@ -62,7 +62,7 @@ export interface HttpPoolSettings {
   /** HTTP/2: sessions, and streams per session. */
   h2Connections: number
   h2Streams: number
-  /** Requests with undici at once; more wait in the link. */
+  /** Requests with undici at once (a few per connection, so undici's own queue stays short); more wait in the link. */
   maxInFlight: number
   /** Requests waiting in the link beyond which a Prepare is answered T03. */
   maxWaiting: number
@@ -74,7 +74,7 @@ export const DEFAULT_POOL_SETTINGS: HttpPoolSettings = {
   pipelining: 1,
   h2Connections: 2,
   h2Streams: 256,
-  maxInFlight: 1024,
+  maxInFlight: 256,
   maxWaiting: 8192,
   connectTimeoutMs: 10_000,
 }
