@@ -22,12 +22,15 @@ export interface MessageRelayReply {
 
 export class FakeConnector {
   /** Every credit request, in arrival order, with the status it got. */
+  /** `status` 0: applied, and the answer was lost on purpose (`loseCreditAnswers`). */
   readonly creditRequests: CreditRequest[] = []
   /** Credits applied, by Idempotency-Key: what a real connector would add to the balance. */
   readonly credited = new Map<string, { account: string, amount: string, scale: number }>()
   readonly messages: Array<{ account: string, body: Buffer }> = []
   /** Answer this many further credit requests with 503 (counting down). */
   failCredits = 0
+  /** Apply this many further credits, then drop the connection instead of answering (a lost answer). */
+  loseCreditAnswers = 0
   /** Body of a successful credit answer; default: the request's Quantity echoed. */
   creditReplyBody: ((quantity: unknown) => string) | null = null
   relay: ((account: string, body: Buffer) => Promise<MessageRelayReply>) | null = null
@@ -45,6 +48,10 @@ export class FakeConnector {
       req.on('data', (c: Buffer) => chunks.push(c))
       req.on('end', () => {
         void connector!.handle(req, Buffer.concat(chunks)).then(({ status, body, type }) => {
+          if (status === 0) {
+            req.socket.destroy()
+            return
+          }
           res.writeHead(status, { 'content-type': type }).end(body)
         }, (err: unknown) => {
           res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err))
@@ -106,6 +113,11 @@ export class FakeConnector {
       return { status: 409, body: 'key reused', type: 'text/plain' }
     }
     if (earlier === undefined) this.credited.set(key, { account, amount: q.amount, scale: q.scale })
+    if (this.loseCreditAnswers > 0) {
+      this.loseCreditAnswers--
+      record.status = 0
+      return { status: 0, body: '', type: '' }
+    }
     record.status = 201
     const reply = this.creditReplyBody !== null ? this.creditReplyBody(quantity) : JSON.stringify({ amount: q.amount, scale: q.scale })
     return { status: 201, body: reply, type: 'application/json' }

@@ -171,7 +171,7 @@ describe('settlement engine: the receiving engine and a failing connector', () =
     for (const [i, key] of keys.entries()) {
       assert.equal((await requestSettlement(pair.alice.url, 'bob', key, { amount: String(10 + i), scale: 6 })).status, 201)
     }
-    await eventually(() => pair.connB.credited.size === 3, 20_000, 'three credits applied')
+    await eventually(() => pair.connB.credited.size === 3 && pair.connB.creditRequests.filter((r) => r.status === 201).length === 3, 20_000, 'three credits applied and acknowledged')
     assert.equal(pair.connB.failCredits, 0, 'the connector answered 503 six times first')
     // Every request for one transfer carried the same key and amount; three keys for three transfers.
     const byKey = new Map<string, Set<string>>()
@@ -184,6 +184,16 @@ describe('settlement engine: the receiving engine and a failing connector', () =
     for (const bodies of byKey.values()) assert.equal(bodies.size, 1)
     assert.ok(pair.connB.creditRequests.length >= 9, 'the failed attempts were retried')
     assert.equal(pair.connB.totalCredited('alice', 6), 33n)
+
+    // The connector applies a credit and the answer is lost: the retry carries the same key, so
+    // the connector replays instead of crediting twice.
+    pair.connB.loseCreditAnswers = 2
+    assert.equal((await requestSettlement(pair.alice.url, 'bob', 'lost-answer', { amount: '100', scale: 6 })).status, 201)
+    await eventually(() => pair.connB.creditRequests.filter((r) => r.status === 201).length === 4, 20_000, 'the fourth credit acknowledged')
+    const lost = pair.connB.creditRequests.slice(-3)
+    assert.deepEqual(lost.map((r) => r.status), [0, 0, 201])
+    assert.equal(new Set(lost.map((r) => r.key)).size, 1, 'one key for the three attempts')
+    assert.equal(pair.connB.totalCredited('alice', 6), 133n)
     // No more requests once each was acknowledged.
     const count = pair.connB.creditRequests.length
     await new Promise((r) => setTimeout(r, 500))
