@@ -34,8 +34,9 @@ async function startPair(aliceEnv: Record<string, string> = {}): Promise<Pair> {
   const alice = await startEngine({ ledger, store: path.join(dir, 'alice.mdb'), account: 'alice-ledger', connectorUrl: connA.url, openingBalance: 1_000_000n, ledgerScale: 6, env: aliceEnv })
   const bob = await startEngine({ ledger, store: path.join(dir, 'bob.mdb'), account: 'bob-ledger', connectorUrl: connB.url, openingBalance: 0n, ledgerScale: 6 })
   linkConnectors(connA, 'bob', () => alice.url, connB, 'alice', () => bob.url)
-  for (const [engine, id] of [[alice, 'bob'], [bob, 'alice']] as const) {
-    const setup = await call(engine.url, 'POST', '/accounts', { json: { id } })
+  const aliceAuth: Record<string, string> = aliceEnv.ENGINE_API_TOKEN !== undefined ? { authorization: `Bearer ${aliceEnv.ENGINE_API_TOKEN}` } : {}
+  for (const [engine, id, headers] of [[alice, 'bob', aliceAuth], [bob, 'alice', {}]] as const) {
+    const setup = await call(engine.url, 'POST', '/accounts', { json: { id }, headers })
     assert.equal(setup.status, 201)
     assert.deepEqual(setup.body, { id })
   }
@@ -146,10 +147,12 @@ describe('settlement engine: two engines on one local ledger', () => {
 
   test('sub-unit leftovers are kept and paid once they add up', async () => {
     // Connector scale 9, ledger scale 6: 400 nano-units are below one ledger unit (1000 nano).
-    const before = await readLedger(pair.ledger, (l) => l.balance('bob-ledger')!)
     for (let i = 0; i < 5; i++) assert.equal((await requestSettlement(pair.alice.url, 'bob', `leftover-${i}`, { amount: '400', scale: 9 })).status, 201)
     // 5 × 400 = 2000 nano = 2 ledger units, in whichever requests crossed a unit.
-    await eventually(() => readLedger(pair.ledger, (l) => l.balance('bob-ledger')! - before === 2n), 10_000, 'two ledger units paid')
+    const paidForLeftoverKeys = (): Promise<bigint> => readLedger(pair.ledger, (l) => [0, 1, 2, 3, 4].reduce((sum, i) => sum + BigInt(l.getTransfer(`alice-ledger/leftover-${i}`)?.amount ?? '0'), 0n))
+    await eventually(async () => (await paidForLeftoverKeys()) === 2n, 10_000, 'two ledger units paid')
+    const transfers = await readLedger(pair.ledger, (l) => [0, 1, 2, 3, 4].filter((i) => l.getTransfer(`alice-ledger/leftover-${i}`) !== null))
+    assert.deepEqual(transfers, [2, 4], 'the third and fifth requests each completed a unit')
     const info = await call<{ leftover: { amount: string, scale: number } }>(pair.alice.url, 'GET', '/accounts/bob')
     assert.equal(BigInt(info.body.leftover.amount) * 10n ** BigInt(9 - info.body.leftover.scale), 0n)
   })
@@ -198,5 +201,43 @@ describe('settlement engine: the receiving engine and a failing connector', () =
     const count = pair.connB.creditRequests.length
     await new Promise((r) => setTimeout(r, 500))
     assert.equal(pair.connB.creditRequests.length, count)
+  })
+})
+
+describe('settlement engine: configuration and bad requests', () => {
+  test('a bad configuration is refused at start with every problem named', async () => {
+    const proc = await startEngine({ ledger: '', store: '', account: 'a:b', connectorUrl: 'not a url', waitReady: false })
+    const status = await proc.exited
+    assert.equal(status.code, 2)
+    const line = proc.logs.find((l) => l.level === 'error')
+    assert.ok(line !== undefined, proc.tail())
+    for (const name of ['ENGINE_LEDGER', 'ENGINE_STORE', 'ENGINE_ACCOUNT_NAME', 'ENGINE_CONNECTOR_URL']) assert.match(String(line.msg), new RegExp(name))
+  })
+
+  test('with ENGINE_API_TOKEN every request needs the bearer token; unknown paths and methods are refused', async () => {
+    const pair = await startPair({ ENGINE_API_TOKEN: 'engine-secret-token' })
+    try {
+      const auth = { authorization: 'Bearer engine-secret-token' }
+      assert.equal((await call(pair.alice.url, 'POST', '/accounts', { json: { id: 'bob' } })).status, 401)
+      assert.equal((await call(pair.alice.url, 'POST', '/accounts', { json: { id: 'bob' }, headers: { authorization: 'Bearer wrong' } })).status, 401)
+      assert.equal((await call(pair.alice.url, 'POST', '/accounts', { json: { id: 'bob' }, headers: auth })).status, 201)
+      const cases: Array<[string, string, number]> = [
+        ['GET', '/', 404], ['GET', '/accounts', 405], ['PUT', '/accounts/bob', 405], ['GET', '/accounts/bob/settlements', 405],
+        ['POST', '/accounts/bob/nothing', 404], ['POST', '/accounts/%E0%A4%A/settlements', 400], ['POST', '/accounts/a:b/settlements', 400],
+        ['DELETE', '/accounts/never-set-up', 404],
+      ]
+      for (const [method, urlPath, status] of cases) {
+        assert.equal((await call(pair.alice.url, method, urlPath, { headers: auth, json: method === 'POST' ? {} : undefined })).status, status, `${method} ${urlPath}`)
+      }
+      assert.equal((await call(pair.alice.url, 'POST', '/accounts', { json: { id: 'x'.repeat(129) }, headers: auth })).status, 400)
+      assert.equal((await call(pair.alice.url, 'POST', '/accounts', { bytes: Buffer.from('{not json'), headers: { ...auth, 'content-type': 'application/json' } })).status, 400)
+      assert.equal((await call(pair.alice.url, 'POST', '/accounts/bob/settlements', { json: { amount: '1', scale: 0 }, headers: { ...auth, 'idempotency-key': 'k'.repeat(129) } })).status, 400)
+      assert.equal((await call(pair.alice.url, 'DELETE', '/accounts/bob', { headers: auth })).status, 204)
+      assert.equal((await call(pair.alice.url, 'DELETE', '/accounts/bob', { headers: auth })).status, 204, 'a retried delete is still a success')
+      assert.equal((await requestSettlement(pair.alice.url, 'bob', 'after-delete', { amount: '1', scale: 0 })).status, 401)
+      assert.equal(pair.alice.running, true)
+    } finally {
+      await stopPair(pair)
+    }
   })
 })
