@@ -210,7 +210,11 @@ export class SettlementEngine {
         this.kick()
       }).catch((err: unknown) => {
         const delay = this.retries.failed(name, Date.now())
-        log.debug('identity exchange failed; retrying', { account: account.id, err: String(err), retryInMs: delay })
+        // Failing a few times is normal (the peer has not set up its side yet); a long run is not.
+        const attempt = this.retries.attemptsOf(name)
+        const fields = { account: account.id, attempt, err: String(err), retryInMs: delay }
+        if (attempt % 10 === 5) log.warn('no identity from the peer engine yet; settlements to it wait', fields)
+        else log.debug('identity exchange failed; retrying', fields)
       }).finally(() => {
         this.inFlight.delete(name)
       })
