@@ -63,10 +63,6 @@ export class SettlementEngine {
     })
   }
 
-  get ledgerScale(): number {
-    return this.ledger.meta.scale
-  }
-
   /** Our identity on the ledger for `account`. */
   identityFor(account: EngineAccount): PeerIdentity {
     return { ledger: this.ledger.meta.id, account: this.options.ledgerAccount, tag: account.tag }
