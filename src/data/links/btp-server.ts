@@ -195,6 +195,9 @@ export class BtpServer {
       },
     })
     const listener: Listener = { app, socket: null, ready: Promise.resolve() }
+    // Registered first: uWS may call back before listen() returns.
+    this.listeners.set(key, listener)
+    this.apps.push(app)
     listener.ready = new Promise((resolve, reject) => {
       app.listen(host, port, (socket) => {
         if (socket) {
@@ -210,8 +213,6 @@ export class BtpServer {
         }
       })
     })
-    this.listeners.set(key, listener)
-    this.apps.push(app)
     return listener.ready
   }
 
