@@ -32,6 +32,8 @@ const log = createLogger('store')
 
 export const STORE_FORMAT = 'ilpd-store-1'
 export const STORE_FILE = 'ilpd.mdb'
+/** The named sub-database of runtime accounts. */
+export const ACCOUNTS_DB = 'accounts'
 
 /** A problem with the store an operator must fix; reported without a stack trace. */
 export class StoreError extends Error {
@@ -202,11 +204,26 @@ function probe(file: string, isNew: boolean): void {
 
 /** The control plane's handle: load and compact at startup, settlements, adjustments. */
 export class BalanceStore {
-  /** The `accounts` sub-database (see the top of this file); null for the memory store. */
-  private readonly accounts: Database<unknown, string> | null
+  /** The `accounts` sub-database (see the top of this file), once it exists. */
+  private accountsDb: Database<unknown, string> | null = null
 
-  private constructor(private readonly db: RootDatabase<unknown, string> | null, readonly location: string) {
-    this.accounts = db === null ? null : db.openDB<unknown, string>({ name: 'accounts', encoding: 'json', compression: false })
+  private constructor(private readonly db: RootDatabase<unknown, string> | null, readonly location: string) {}
+
+  /**
+   * The sub-database is made with the first runtime account: LMDB keeps it as a record of the
+   * root (key `accounts`, not JSON), which a store without runtime accounts then never holds.
+   */
+  private accounts(create: boolean): Database<unknown, string> | null {
+    const db = this.db
+    if (this.accountsDb !== null || db === null) return this.accountsDb
+    if (!create) {
+      // Its record is not a value get() can read; the key itself says it exists.
+      let exists = false
+      for (const key of db.getKeys({ start: ACCOUNTS_DB, limit: 1 })) exists = key === ACCOUNTS_DB
+      if (!exists) return null
+    }
+    this.accountsDb = db.openDB<unknown, string>({ name: ACCOUNTS_DB, encoding: 'json', compression: false })
+    return this.accountsDb
   }
 
   /**
@@ -346,18 +363,17 @@ export class BalanceStore {
   /** Accounts added or updated at runtime, as stored (id → settings, to be parsed again). */
   runtimeAccounts(): Array<{ id: string, settings: unknown }> {
     const out: Array<{ id: string, settings: unknown }> = []
-    if (this.accounts === null) return out
-    for (const { key, value } of this.accounts.getRange({})) out.push({ id: key, settings: value })
+    for (const { key, value } of this.accounts(false)?.getRange({}) ?? []) out.push({ id: key, settings: value })
     return out
   }
 
   /** Stores (or replaces) a runtime account's settings; resolves once committed. */
   async saveAccount(id: string, settings: unknown): Promise<void> {
-    await this.accounts?.put(id, settings)
+    await this.accounts(true)?.put(id, settings)
   }
 
   async removeAccount(id: string): Promise<void> {
-    await this.accounts?.remove(id)
+    await this.accounts(false)?.remove(id)
   }
 
   async close(): Promise<void> {
