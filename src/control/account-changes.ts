@@ -17,6 +17,8 @@
 import { accountSetProblems, envName, parseAccount, type Account, type SettingKey } from '../config'
 import { describeSegmentProblem } from '../protocols/ilp/address'
 import { createLogger } from '../log'
+import { AmountBuckets, PacketBuckets } from '../store/buckets'
+import { configureRateLimit, configureThroughput } from '../store/limits'
 import type { Connector } from './connector'
 import { HttpError } from './http-error'
 import type { AccountOrigin } from './registry'
@@ -68,8 +70,12 @@ export class AccountChanges {
 
   // ---- start ----------------------------------------------------------------------------
 
-  /** Brings back the accounts stored by earlier runs (before any worker starts). */
-  restore(): void {
+  /**
+   * Brings back the accounts stored by earlier runs (before any worker starts). One that no longer
+   * fits (its port is taken, it collides with a configured account) is left out and logged, and
+   * its record kept for the next start: a stale runtime account does not stop ilpd.
+   */
+  async restore(): Promise<void> {
     const store = this.c.store
     if (store === null) return
     for (const { id, settings } of store.runtimeAccounts()) {
@@ -78,7 +84,10 @@ export class AccountChanges {
         continue
       }
       try {
+        checkId(id)
+        if (this.c.registry.fullFor(id)) throw new Error(`no account slot left (CONNECTOR_MAX_ACCOUNTS is ${this.c.registry.capacity})`)
         const account = this.check(id, settings, null)
+        await this.checkPort(account, null)
         this.place(id, account, 'runtime', null)
         log.info('runtime account restored from the store', { account: id })
       } catch (err) {
@@ -157,6 +166,8 @@ export class AccountChanges {
     if (replacing !== null) delete accounts[replacing]
     accounts[id] = parsed.account
     const problems = accountSetProblems({ ...this.c.config, accounts }, where)
+    const limits = limitsProblem(parsed.account)
+    if (limits !== null) problems.push(`account ${id}: ${limits}`)
     if (problems.length > 0) throw new HttpError(400, problems.join('; '))
     return parsed.account
   }
@@ -200,6 +211,17 @@ function checkId(id: string): void {
   const problem = describeSegmentProblem(id)
   if (problem !== null) throw new HttpError(400, `the account id must be an ILP address segment: it ${problem}, got ${JSON.stringify(id.slice(0, 100))}`)
   if (id === '__proto__') throw new HttpError(400, 'the account id "__proto__" is reserved; choose another name')
+}
+
+/** What shared memory would refuse of the account's rate limit and throughput (tried on scratch buckets). */
+function limitsProblem(account: Account): string | null {
+  try {
+    configureRateLimit(PacketBuckets.create(1), 0, account.rateLimit)
+    configureThroughput(AmountBuckets.create(1), AmountBuckets.create(1), 0, account.throughput)
+  } catch (err) {
+    return (err as Error).message
+  }
+  return null
 }
 
 function linkChanged(a: Account, b: Account): boolean {

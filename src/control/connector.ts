@@ -224,7 +224,7 @@ export class Connector {
   /** Starts the workers and the admin API; resolves when every listener accepts connections. */
   async start(): Promise<void> {
     this.openStore()
-    this.accounts.restore()
+    await this.accounts.restore()
     this.state.version++
     this.snapshot = buildSnapshot(this.config, this.state)
     await this.checkPortsFree()

@@ -5,11 +5,12 @@
  * without touching its links; PUT with a new port closes the old links (close frame with the
  * reason) and the old port; DELETE closes its links with a reason, rejects its packets in flight
  * (T01), closes its port (connections refused), and keeps its balance, which re-adding finds;
- * after a restart the runtime account is back (stored in LMDB), and CONNECTOR_ACCOUNTS wins for
- * an id it names.
+ * after a restart the runtime account is back (stored in LMDB), CONNECTOR_ACCOUNTS wins for an
+ * id it names, and a stored account whose port was taken meanwhile is left out (ilpd still starts).
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import net from 'node:net'
 import type WebSocket from 'ws'
 import { IlpdProcess, listenerAccount, startIlpd } from '../helpers/process'
 import { freePorts, isListening, sleep } from '../helpers/ports'
@@ -223,5 +224,26 @@ describe('accounts added, changed and removed at runtime (2 workers, LMDB)', () 
     assert.equal(await isListening(carolPort2), false)
     assert.equal(await balanceOf(ilpd, 'carol'), balance + 5n)
     assert.ok(ilpd.logs.some((l) => l.msg?.startsWith('stored runtime account not restored: CONNECTOR_ACCOUNTS names it')))
+  })
+
+  test('a stored account whose port another process took is left out at start (ilpd starts), and comes back once the port is free', async () => {
+    const [erinPort] = await freePorts(1)
+    const accounts = JSON.parse(env.CONNECTOR_ACCOUNTS) as Record<string, unknown>
+    const withCarol = { ...env, CONNECTOR_ACCOUNTS: JSON.stringify({ ...accounts, carol: carol(carolPort, { maxPacketAmount: '7' }) }) }
+    assert.equal((await ilpd.admin('POST', '/accounts/erin', listenerAccount(erinPort, 'erin-secret'))).status, 201)
+    await ilpd.stop()
+    const squatter = net.createServer().listen(erinPort, '127.0.0.1')
+    try {
+      ilpd = await startIlpd({ workers: 2, env: withCarol })
+      assert.equal((await ilpd.admin('GET', '/accounts/erin')).status, 404)
+      const line = ilpd.logs.find((l) => l.msg === 'stored runtime account not restored' && l.account === 'erin')
+      assert.match(String(line?.problem), /in use/)
+      await ilpd.stop()
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve))
+    }
+    ilpd = await startIlpd({ workers: 2, env: withCarol })
+    assert.equal((await ilpd.admin<AccountBody>('GET', '/accounts/erin')).body.info.origin, 'runtime')
+    assert.equal(await isListening(erinPort), true)
   })
 })

@@ -83,6 +83,7 @@ describe('admin API account routes: bad requests (max 3 accounts, token)', () =>
       ['POST', '/accounts/carol', good(freeOne, { maxPacketAmount: '18446744073709551616' }), 400, /uint64/],
       ['POST', '/accounts/carol', good(freeOne, { balance: { minimum: '10', maximum: '5' } }), 400, /above balance.maximum/],
       ['POST', '/accounts/carol', good(freeOne, { unknownKey: 1 }), 400, /unknownKey/],
+      ['POST', '/accounts/carol', good(freeOne, { rateLimit: { capacity: 2 ** 40, refillPeriod: 2 ** 30 } }), 400, /must stay below 2\^53/],
       ['POST', '/accounts/carol', good(freeOne).replace('{', '{"__proto__": {"polluted": true}, '), 400, /__proto__/],
       ['POST', '/accounts/carol', JSON.stringify({ relation: 'child', plugin: 'ilp-plugin-btp', assetCode: 'USD', assetScale: 9, options: {} }), 400, /listener/],
       // against the other accounts and the machine
