@@ -94,12 +94,20 @@ function linkUp(link: Link, account: number): void {
   if (path.linksOf(account) === 1) post({ type: 'account-link', account, up: true })
 }
 
-function linkDown(link: Link): void {
+/**
+ * path.linkDown, and the control plane hears when it was the account's last link here (CCP).
+ * False if the link was down already: a link closed by ilpd (account removed) is taken down at
+ * once, and again when its socket's close event comes.
+ */
+function linkDown(link: Link): boolean {
   const account = link.account
   const before = account >= 0 ? path.linksOf(account) : 0
   path.linkDown(link)
-  if (before > 0 && path.linksOf(account) === 0) post({ type: 'account-link', account, up: false })
-  if (account >= 0 && !stopping) log.info('account disconnected', { account: snapshot.accounts[account]?.id, link: link.id })
+  const after = account >= 0 ? path.linksOf(account) : 0
+  if (after === before) return false
+  if (after === 0) post({ type: 'account-link', account, up: false })
+  if (!stopping) log.info('account disconnected', { account: snapshot.accounts[account]?.id, link: link.id })
+  return true
 }
 
 const server = new BtpServer(path, bounds, {
@@ -150,8 +158,7 @@ function clientHooks(account: AccountEntry): ClientHooks {
       post({ type: 'link', account: index, connected: true })
     },
     linkDown: (link) => {
-      linkDown(link)
-      post({ type: 'link', account: account.index, connected: false })
+      if (linkDown(link)) post({ type: 'link', account: account.index, connected: false })
     },
   }
 }
@@ -188,6 +195,11 @@ function installSnapshot(next: Snapshot, ack: number | undefined): void {
   fitMetrics(next.accounts.length)
   path.install(next)
   log.debug('snapshot installed', { version: next.version, accounts: next.accounts.length })
+  if (stopping) {
+    // No new listener or client once shutting down; what is open closes with the rest.
+    if (ack !== undefined) post({ type: 'snapshot-applied', ack, problems: ['the worker is shutting down'] })
+    return
+  }
   void accountLinks.apply(next.accounts).then((problems) => {
     for (const problem of problems) log.error('could not open an account link', { problem })
     if (ack !== undefined) post({ type: 'snapshot-applied', ack, problems })
