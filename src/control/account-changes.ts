@@ -21,6 +21,7 @@ import { AmountBuckets, PacketBuckets } from '../store/buckets'
 import { configureRateLimit, configureThroughput } from '../store/limits'
 import type { Connector } from './connector'
 import { HttpError } from './http-error'
+import { portProblem } from './port-check'
 import type { AccountOrigin } from './registry'
 
 const log = createLogger('accounts')
@@ -179,7 +180,7 @@ export class AccountChanges {
     const shared = Object.values(this.c.config.accounts).some((a) => a.link.type === 'btp-listener' && a.link.port === link.port)
     if (shared) return // accountSetProblems checked host and secret against the accounts there
     if (before !== null && before.link.type === 'btp-listener' && before.link.port === link.port) return
-    const problem = await this.c.portProblem(link.host ?? '0.0.0.0', link.port)
+    const problem = await portProblem(link.host ?? '0.0.0.0', link.port)
     if (problem !== null) throw new HttpError(409, problem)
   }
 

@@ -4,7 +4,6 @@
  * immutable snapshots; a crashed worker is replaced and the packets other workers had handed to
  * it are rejected.
  */
-import net from 'node:net'
 import path from 'node:path'
 import { Worker } from 'node:worker_threads'
 import type { Account, IlpdConfig } from '../config'
@@ -24,6 +23,8 @@ import type { ControlToWorker, EventLoopStats, WorkerInit, WorkerLimits, WorkerS
 import { AdminApi } from './admin-api'
 import { AccountChanges } from './account-changes'
 import { AccountRegistry } from './registry'
+import { portProblem } from './port-check'
+import { SnapshotAcks } from './snapshot-acks'
 import { ConnectorMetrics } from './metrics'
 import { PeerChannel } from './peer-channel'
 import { fulfillLength, prepareLength, writeFulfill, writePrepare } from '../protocols/ilp/packet'
@@ -96,9 +97,8 @@ export class Connector {
   private readonly outgoingBuckets: AmountBuckets
   /** The balances the store held at start, for accounts that come (back) at runtime. */
   private storedBalances = new Map<string, bigint>()
-  /** Snapshots published with an ack: the workers that have not applied them yet. */
-  private readonly acks = new Map<number, { waiting: Set<number>, problems: string[], done: () => void }>()
-  private nextAck = 1
+  /** Snapshots published for an account change, until every worker has applied them. */
+  private readonly acks = new SnapshotAcks()
   store: BalanceStore | null = null
   settlements: SettlementWatcher | null = null
   /** GET /metrics (control/metrics.ts). */
@@ -286,24 +286,10 @@ export class Connector {
     this.settlements.start()
   }
 
-  /**
-   * Can (host, port) be listened on? A plain exclusive bind proves nothing else holds it (see
-   * checkPortsFree). Returns a problem or null.
-   */
-  portProblem(host: string, port: number): Promise<string | null> {
-    return new Promise((resolve) => {
-      const server = net.createServer()
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        resolve(`cannot listen on ${host}:${port}: ${err.code === 'EADDRINUSE' ? 'port already in use' : err.message}`)
-      })
-      server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(null)))
-    })
-  }
 
   /**
-   * Workers share each listener port through SO_REUSEPORT, which would also let a second ilpd
-   * (or anything else of the same user) silently share it and take half the connections. A plain
-   * bind first proves the port is really free.
+   * Every listener port must be free before the workers share it through SO_REUSEPORT (see
+   * port-check.ts).
    */
   private async checkPortsFree(): Promise<void> {
     const seen = new Set<string>()
@@ -312,13 +298,8 @@ export class Connector {
       const key = `${a.listenerHost}:${a.listenerPort}`
       if (seen.has(key)) continue
       seen.add(key)
-      await new Promise<void>((resolve, reject) => {
-        const server = net.createServer()
-        server.once('error', (err: NodeJS.ErrnoException) => {
-          reject(new Error(`account ${a.id}: cannot listen on ${key}: ${err.code === 'EADDRINUSE' ? 'port already in use (another ilpd?)' : err.message}`))
-        })
-        server.listen({ host: a.listenerHost, port: a.listenerPort, exclusive: true }, () => server.close(() => resolve()))
-      })
+      const problem = await portProblem(a.listenerHost, a.listenerPort)
+      if (problem !== null) throw new Error(`account ${a.id}: ${problem}`)
     }
   }
 
@@ -424,7 +405,7 @@ export class Connector {
         if (!this.stopping) this.ccp.linkEvent(slot.index, message.account, message.up)
         break
       case 'snapshot-applied':
-        this.workerApplied(slot.index, message.ack, message.problems)
+        this.acks.applied(slot.index, message.ack, message.problems)
         break
       case 'stopped':
         break
@@ -459,7 +440,7 @@ export class Connector {
     }
     this.broadcast({ type: 'worker-lost', worker: slot.index, incarnation: lost })
     // Its replacement starts from the current snapshot: nothing to wait for from this one.
-    for (const ack of this.acks.keys()) this.workerApplied(slot.index, ack, [])
+    this.acks.workerLost(slot.index)
     this.peers.workerLost(slot.index)
     this.ccp.workerLost(slot.index)
     slot.restarts++
@@ -490,30 +471,9 @@ export class Connector {
    * (a new port accepts, a removed account's links are closed), with what failed to open.
    */
   publishAndWait(timeoutMs = 10_000): Promise<string[]> {
-    const ack = this.nextAck++
-    const waiting = new Set(this.workers.filter((w) => w.worker !== null).map((w) => w.index))
-    const problems: string[] = []
-    const applied = new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        problems.push(`workers ${[...waiting].join(', ')} did not apply the change within ${timeoutMs} ms`)
-        this.acks.delete(ack)
-        resolve()
-      }, timeoutMs)
-      this.acks.set(ack, { waiting, problems, done: () => { clearTimeout(timer); resolve() } })
-    })
+    const { ack, applied } = this.acks.expect(this.workers.filter((w) => w.worker !== null).map((w) => w.index), timeoutMs)
     this.publish(ack)
-    if (waiting.size === 0) this.workerApplied(-1, ack, [])
-    return applied.then(() => problems)
-  }
-
-  private workerApplied(worker: number, ack: number, problems: string[]): void {
-    const pending = this.acks.get(ack)
-    if (pending === undefined) return
-    for (const p of problems) if (!pending.problems.includes(p)) pending.problems.push(p)
-    pending.waiting.delete(worker)
-    if (pending.waiting.size > 0) return
-    this.acks.delete(ack)
-    pending.done()
+    return applied
   }
 
   /** The live accounts changed (control/account-changes.ts): `config.accounts` follows. */
