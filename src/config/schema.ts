@@ -57,7 +57,7 @@ const PacketAmount = PositiveAmount.refine((v) => !POSITIVE_STRING.test(v) || Bi
 export const MAX_TIMER_MS = 2 ** 31 - 1
 /** 128 workers already join 16,256 rings of 4 MiB (virtual) each; more cores than that are rare. */
 export const MAX_WORKERS = 128
-/** Shared memory per account slot is ~100 bytes + 64 per worker; a million slots is already 100+ MiB. */
+/** Shared memory per account slot: ~370 bytes (balance words, limit buckets) + ~70 per worker; a million slots is ~0.5 GiB. */
 export const MAX_ACCOUNTS = 1_000_000
 const Port = z.number().int().min(1).max(65535)
 /** A duration in ms, from `min` up to what a timer can wait. */
