@@ -4,7 +4,8 @@
  * every worker and forwards both ways; PUT changes its maxPacketAmount for the next packet
  * without touching its links; PUT with a new port closes the old links (close frame with the
  * reason) and the old port; DELETE closes its links with a reason, rejects its packets in flight
- * (T01), closes its port (connections refused), and keeps its balance, which re-adding finds;
+ * (T01), closes its port (connections refused), and keeps its balance, which re-adding finds; an
+ * account can join a port another account uses, and leave it without closing it for the other;
  * after a restart the runtime account is back (stored in LMDB), CONNECTOR_ACCOUNTS wins for an
  * id it names, and a stored account whose port was taken meanwhile is left out (ilpd still starts).
  */
@@ -196,6 +197,20 @@ describe('accounts added, changed and removed at runtime (2 workers, LMDB)', () 
     void new Responder(ws, `${ADDRESS}.carol`)
     assert.equal((await sendOne(fromAlice, `${ADDRESS}.carol`, 7)).outcome, 'fulfill')
     assert.equal(await balanceOf(ilpd, 'carol'), balance - 7n)
+  })
+
+  test('an account added on a port another account uses joins it; removing it leaves the port and the other account\'s links up', async () => {
+    const res = await ilpd.admin<AccountBody>('POST', '/accounts/dora', listenerAccount(alicePort, 'dora-secret'))
+    assert.equal(res.status, 201, JSON.stringify(res.body))
+    const dora = await connect(alicePort, 'dora', 'dora-secret')
+    void new Responder(dora, `${ADDRESS}.dora`)
+    assert.equal((await sendOne(fromAlice, `${ADDRESS}.dora`, 3)).outcome, 'fulfill')
+    const closed = closeInfo(dora)
+    assert.equal((await ilpd.admin('DELETE', '/accounts/dora')).status, 200)
+    assert.match((await closed).reason, /dora was removed/)
+    assert.equal(await isListening(alicePort), true, 'alice still has her port')
+    assert.equal(fromAlice.isOpen, true, 'and her link')
+    assert.equal((await sendOne(fromAlice, `${ADDRESS}.carol`, 1)).outcome, 'fulfill')
   })
 
   test('after a restart the runtime account is back with its balance; the environment wins for an id it names', async () => {
