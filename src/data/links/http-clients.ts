@@ -39,7 +39,26 @@ export class HttpClients {
     private readonly settings: HttpPoolSettings = DEFAULT_POOL_SETTINGS,
   ) {}
 
-  start(accounts: readonly AccountEntry[]): void {
+  /**
+   * Opens a link for every account with `options.outgoing` that has none, and closes the links
+   * of accounts removed (or without `outgoing` now): at start, and for each new snapshot.
+   */
+  apply(accounts: readonly AccountEntry[]): void {
+    if (this.stopped) return
+    for (let i = this.links.length - 1; i >= 0; i--) {
+      const link = this.links[i]
+      const account = accounts[link.account]
+      if (account !== undefined && account.removed !== true && account.httpClient !== null && account.httpClient.url === link.target.url) continue
+      this.links.splice(i, 1)
+      this.callbacks.unregister(link.account)
+      this.hooks.linkDown(link)
+      link.close(1001, 'account removed or changed')
+    }
+    const open = new Set(this.links.map((l) => l.account))
+    this.start(accounts.filter((a) => a.removed !== true && a.httpClient !== null && !open.has(a.index)))
+  }
+
+  private start(accounts: readonly AccountEntry[]): void {
     for (const account of accounts) {
       if (account.httpClient === null) continue
       const link = new HttpClientLink(account.httpClient, account.id, this.worker, this.workerCount, this.owner, this.settings)
