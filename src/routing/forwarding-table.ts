@@ -11,9 +11,11 @@
  *   one (children, configured routes under the own address), or when DRAGON filters it: a less
  *   specific prefix that ilpd announces, through a next hop whose relation is at least as good,
  *   already covers it (route-aggregation.net; filtering only, no aggregation).
- * Unlike ilp-connector, every `update` re-exports the whole table, so a more specific route that
- * DRAGON hid is announced again as soon as its aggregate is withdrawn; and a change of path or
- * auth is a change too, not only a change of next hop.
+ * Unlike ilp-connector, a change of a prefix's announcement re-exports every prefix under it, so
+ * a more specific route that DRAGON hid is announced again as soon as its aggregate is
+ * withdrawn; and a change of path or auth is a change too, not only a change of next hop.
+ * `update` re-exports only the prefixes it is told changed (and, through DRAGON, those under
+ * them), so a peer's update of 300 routes costs 300 exports, not one per route ilpd knows.
  *
  * The log is sparse, as in ilp-connector: when a prefix changes again, its older log slot becomes
  * null, so a peer catching up only gets the latest state of each prefix. `currentEpoch` is the
@@ -75,6 +77,9 @@ export class ForwardingTable {
   readonly log: Array<LogEntry | null> = []
   /** The latest entry of each prefix ever announced (withdrawn ones stay, with route null). */
   readonly entries = new Map<string, LogEntry>()
+  /** Prefixes with a local route, and for each ancestor the ones below it (DRAGON re-exports). */
+  private readonly indexed = new Set<string>()
+  private readonly under = new Map<string, Set<string>>()
   /** sha256 of a local route's auth, by the auth's bytes (export is re-run on every change). */
   private authCache = new WeakMap<Uint8Array, Uint8Array>()
 
@@ -97,8 +102,8 @@ export class ForwardingTable {
     return relation === undefined ? -1 : RELATION_PRIORITY[relation]
   }
 
-  /** The route ilpd announces for `route`, or null (withdrawn); `exported` holds shorter prefixes' results. */
-  private exportOf(route: SelectedRoute, ctx: ExportContext, exported: Map<string, ExportedRoute | null>): ExportedRoute | null {
+  /** The route ilpd announces for `route`, or null (withdrawn); shorter prefixes are already exported. */
+  private exportOf(route: SelectedRoute, ctx: ExportContext): ExportedRoute | null {
     const own = ctx.ownAddress
     if (own === '') return null
     if (!isStrictlyUnder(route.prefix, ctx.globalPrefix)) return null
@@ -107,7 +112,7 @@ export class ForwardingTable {
     // DRAGON: a less specific announced prefix through an at-least-as-good next hop covers it.
     const mine = this.priority(route.nextHop, ctx)
     for (const p of ancestors(route.prefix)) {
-      const parent = exported.get(p)
+      const parent = this.entries.get(p)?.route
       if (parent === undefined || parent === null) continue
       if (parent.nextHop === '') continue // ilpd originates it: never filters
       if (this.priority(parent.nextHop, ctx) < mine) continue
@@ -117,27 +122,63 @@ export class ForwardingTable {
   }
 
   /**
-   * Re-exports the local table; every prefix whose announcement changed gets a new epoch.
-   * Returns the number of new epochs.
+   * Re-exports the prefixes of the local table in `changed` (all of them when it is omitted):
+   * every prefix whose announcement changed gets a new epoch. Returns the number of new epochs.
    */
-  update(local: ReadonlyMap<string, SelectedRoute>, ctx: ExportContext): number {
-    // Shorter prefixes first, so DRAGON sees each ancestor's export.
-    const prefixes = [...new Set([...local.keys(), ...this.entries.keys()])].sort((a, b) => a.length - b.length)
-    const exported = new Map<string, ExportedRoute | null>()
+  update(local: ReadonlyMap<string, SelectedRoute>, ctx: ExportContext, changed?: Iterable<string>): number {
+    // Shorter prefixes first, so DRAGON sees each ancestor's export; a prefix whose announcement
+    // changes queues the prefixes under it, which are longer, so one pass by length does it.
+    const byLength: string[][] = []
+    const queued = new Set<string>()
+    const enqueue = (prefix: string): void => {
+      if (queued.has(prefix)) return
+      queued.add(prefix)
+      const bucket = byLength[prefix.length] ??= []
+      bucket.push(prefix)
+    }
+    if (changed === undefined) {
+      for (const prefix of local.keys()) enqueue(prefix)
+      for (const prefix of this.entries.keys()) enqueue(prefix)
+    } else {
+      for (const prefix of changed) enqueue(prefix)
+    }
     let changes = 0
-    for (const prefix of prefixes) {
-      const route = local.get(prefix)
-      const next = route === undefined ? null : this.exportOf(route, ctx, exported)
-      exported.set(prefix, next)
-      const current = this.entries.get(prefix)
-      if (sameExport(current?.route ?? null, next)) continue
-      const entry: LogEntry = { prefix, route: next, epoch: this.currentEpoch++ }
-      if (current !== undefined) this.log[current.epoch] = null
-      this.log[entry.epoch] = entry
-      this.entries.set(prefix, entry)
-      changes++
+    for (let length = 0; length < byLength.length; length++) {
+      const bucket = byLength[length]
+      if (bucket === undefined) continue
+      for (const prefix of bucket) {
+        const route = local.get(prefix)
+        this.index(prefix, route !== undefined)
+        const next = route === undefined ? null : this.exportOf(route, ctx)
+        const current = this.entries.get(prefix)
+        if (sameExport(current?.route ?? null, next)) continue
+        const entry: LogEntry = { prefix, route: next, epoch: this.currentEpoch++ }
+        if (current !== undefined) this.log[current.epoch] = null
+        this.log[entry.epoch] = entry
+        this.entries.set(prefix, entry)
+        changes++
+        const below = this.under.get(prefix)
+        if (below !== undefined) for (const p of below) enqueue(p)
+      }
     }
     return changes
+  }
+
+  /** Keeps `under` (ancestor → prefixes with a local route below it) in step with the local table. */
+  private index(prefix: string, present: boolean): void {
+    if (present === this.indexed.has(prefix)) return
+    if (present) this.indexed.add(prefix)
+    else this.indexed.delete(prefix)
+    for (const a of ancestors(prefix)) {
+      let set = this.under.get(a)
+      if (present) {
+        if (set === undefined) this.under.set(a, set = new Set())
+        set.add(prefix)
+      } else if (set !== undefined) {
+        set.delete(prefix)
+        if (set.size === 0) this.under.delete(a)
+      }
+    }
   }
 
   /**

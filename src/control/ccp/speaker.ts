@@ -25,7 +25,10 @@ import { RejectBuilder } from '../../protocols/ilp/reject'
 import { PrepareView } from '../../protocols/ilp/packet'
 import { CCP_CONTROL_DESTINATION, CCP_UPDATE_DESTINATION, ccpFulfill, decodeRouteControl, decodeRouteUpdate } from '../../protocols/ccp'
 import { ForwardingTable } from '../../routing/forwarding-table'
-import { type LearnedFrom, type RouteRelation, type SelectedRoute, type StaticRoute, globalPrefixOf, selectRoutes } from '../../routing/selection'
+import {
+  type Candidate, RELATION_PRIORITY, type RouteRelation, type SelectedRoute, type StaticRoute, globalPrefixOf, sameSelected, selectPrefix,
+  staticsByPrefix,
+} from '../../routing/selection'
 import { type Clock, systemClock } from './clock'
 import { CcpReceiver } from './receiver'
 import { CcpSender } from './sender'
@@ -87,8 +90,12 @@ const FULFILL = ccpFulfill()
 
 export class CcpSpeaker {
   readonly table = new ForwardingTable()
-  private local = new Map<string, SelectedRoute>()
-  private learned = new Map<string, number>()
+  private readonly local = new Map<string, SelectedRoute>()
+  private readonly learned = new Map<string, number>()
+  /** The static routes of the last refresh, one per prefix. */
+  private statics = new Map<string, StaticRoute>()
+  /** The next refresh re-selects and re-exports every prefix (first run, new address). */
+  private full = true
   private readonly peers = new Map<number, Peer>()
   private readonly byId = new Map<string, Peer>()
   private readonly view = new PrepareView()
@@ -180,13 +187,17 @@ export class CcpSpeaker {
 
   private peerUp(peer: Peer): void {
     this.log.debug('ccp peer connected', { peer: peer.account.id })
-    if (this.address !== '') peer.receiver?.linkUp()
+    if (this.address === '' || peer.receiver === null) return
+    const before = peer.receiver.size
+    peer.receiver.linkUp()
+    // Remembered routes are back in selection.
+    if (peer.receiver.size !== before) this.schedulePublish()
   }
 
   private peerDown(peer: Peer): void {
     peer.sender?.reset()
     if (peer.receiver?.linkDown() === true) {
-      this.log.info('peer disconnected: its routes are withdrawn', { peer: peer.account.id })
+      this.log.info('peer disconnected: its routes are withdrawn (and remembered for its hold-down time)', { peer: peer.account.id })
       this.schedulePublish()
     }
   }
@@ -207,36 +218,65 @@ export class CcpSpeaker {
   }
 
   /**
-   * Re-runs selection and export (called by the connector's publish(), before it builds the
-   * snapshot). Returns the learned routes for the trie.
+   * Brings selection and export up to date (called by the connector's publish(), before it
+   * builds the snapshot): only the prefixes that changed since the last call are selected and
+   * exported again, so a peer's update costs what it carries, not what ilpd knows. Returns the
+   * learned routes for the trie (the same map every time, updated in place).
    */
   refresh(): Map<string, number> {
     const own = this.hooks.ownAddress()
-    if (own !== this.address) this.addressChanged(own)
-    const learned: LearnedFrom[] = []
+    if (own !== this.address) {
+      this.addressChanged(own)
+      this.full = true
+    }
+    const statics = staticsByPrefix(this.hooks.staticRoutes())
+    const dirty = new Set<string>()
     for (const peer of this.peers.values()) {
-      if (peer.receiver !== null && peer.receiver.routes.size > 0) {
-        learned.push({ accountId: peer.account.id, relation: peer.account.relation as RouteRelation, routes: peer.receiver.routes })
+      if (peer.receiver !== null) for (const prefix of peer.receiver.drainChanged()) dirty.add(prefix)
+    }
+    if (this.full) {
+      for (const prefix of this.local.keys()) dirty.add(prefix)
+      for (const prefix of statics.keys()) dirty.add(prefix)
+      for (const peer of this.peers.values()) if (peer.receiver !== null) for (const prefix of peer.receiver.prefixes()) dirty.add(prefix)
+    } else {
+      for (const [prefix, route] of statics) {
+        const before = this.statics.get(prefix)
+        if (before === undefined || before.nextHop !== route.nextHop || before.origin !== route.origin) dirty.add(prefix)
       }
+      for (const prefix of this.statics.keys()) if (!statics.has(prefix)) dirty.add(prefix)
     }
-    this.local = selectRoutes(this.hooks.staticRoutes(), learned, (prefix) => this.auth(prefix))
-    const next = new Map<string, number>()
-    for (const route of this.local.values()) {
-      if (route.origin === 'learned') next.set(route.prefix, this.byId.get(route.nextHop)!.account.index)
+    this.statics = statics
+    const changed: string[] = []
+    for (const prefix of dirty) {
+      const next = selectPrefix(prefix, statics.get(prefix), this.candidates(prefix), (p) => this.auth(p))
+      if (sameSelected(this.local.get(prefix), next)) continue
+      changed.push(prefix)
+      if (next === undefined) this.local.delete(prefix)
+      else this.local.set(prefix, next)
+      if (next?.origin === 'learned') this.learned.set(prefix, this.byId.get(next.nextHop)!.account.index)
+      else this.learned.delete(prefix)
     }
-    this.learned = next
-    if (this.settings.broadcastEnabled) {
+    if (this.settings.broadcastEnabled && (this.full || changed.length > 0)) {
       const changes = this.table.update(this.local, {
         ownAddress: this.address,
         globalPrefix: this.settings.globalPrefix,
         relationOf: (id) => this.byId.get(id)?.account.relation,
-      })
+      }, this.full ? undefined : changed)
       if (changes > 0) {
         this.log.debug('forwarding table changed', { epochs: changes, currentEpoch: this.table.currentEpoch })
         for (const peer of this.peers.values()) peer.sender?.schedule()
       }
     }
-    return next
+    this.full = false
+    return this.learned
+  }
+
+  /** The learned routes offered for `prefix`, one per receiving account that has one. */
+  private * candidates(prefix: string): IterableIterator<Candidate> {
+    for (const peer of this.peers.values()) {
+      const route = peer.receiver?.route(prefix)
+      if (route !== undefined) yield { accountId: peer.account.id, priority: RELATION_PRIORITY[peer.account.relation as RouteRelation], route }
+    }
   }
 
   /** ilpd's address is now known or changed: what was learned under the old one is void. */
