@@ -66,7 +66,8 @@ export class CcpReceiver {
   readonly stale = new Map<string, LearnedRoute>()
   /** When the stale routes go even if the new table has not caught up (ms since epoch). */
   staleUntil = 0
-  /** Route controls the peer fulfilled (stats and tests). */
+  /** Route controls sent, and those the peer fulfilled (metrics and tests). */
+  controlsSent = 0
   controlsAccepted = 0
   /** Prefixes whose route (as `route()` answers) may have changed since the last `drainChanged`. */
   private changed = new Set<string>()
@@ -179,6 +180,7 @@ export class CcpReceiver {
       return
     }
     this.inFlight = true
+    this.controlsSent++
     const prepare = encodeRouteControl({
       mode: Mode.MODE_SYNC,
       lastKnownRoutingTableId: this.routingTableId,

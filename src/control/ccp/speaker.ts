@@ -69,8 +69,17 @@ export interface CcpHooks {
   publish(): void
 }
 
+/** CCP messages from one account (GET /metrics, control/metrics-ccp.ts). */
+export interface CcpPeerCounts {
+  controlsReceived: number
+  controlsRejected: number
+  updatesReceived: number
+  updatesRejected: number
+}
+
 interface Peer {
   account: AccountEntry
+  counts: CcpPeerCounts
   sender: CcpSender | null
   receiver: CcpReceiver | null
   /** Workers with at least one link of the account. */
@@ -112,6 +121,7 @@ export class CcpSpeaker {
       const send = (prepare: Uint8Array): Promise<Uint8Array> => hooks.sendPrepare(account.index, prepare)
       const peer: Peer = {
         account,
+        counts: { controlsReceived: 0, controlsRejected: 0, updatesReceived: 0, updatesRejected: 0 },
         workers: new Set(),
         sender: s.sendRoutes && settings.broadcastEnabled
           ? new CcpSender({
@@ -316,8 +326,22 @@ export class CcpSpeaker {
     const peer = this.peers.get(account.index)
     if (this.view.read(prepare, 0, prepare.length) !== null) return this.reject('unreadable ccp message')
     const destination = this.view.destination()
-    if (destination === CCP_CONTROL_DESTINATION) return this.handleControl(peer, prepare)
-    if (destination === CCP_UPDATE_DESTINATION) return this.handleUpdate(peer, prepare)
+    if (destination === CCP_CONTROL_DESTINATION) {
+      const reply = this.handleControl(peer, prepare)
+      if (peer !== undefined) {
+        peer.counts.controlsReceived++
+        if (reply !== FULFILL) peer.counts.controlsRejected++
+      }
+      return reply
+    }
+    if (destination === CCP_UPDATE_DESTINATION) {
+      const reply = this.handleUpdate(peer, prepare)
+      if (peer !== undefined) {
+        peer.counts.updatesReceived++
+        if (reply !== FULFILL) peer.counts.updatesRejected++
+      }
+      return reply
+    }
     return this.reject(`unrecognized ccp message. destination=${destination}`)
   }
 
@@ -402,6 +426,11 @@ export class CcpSpeaker {
       }
     }
     return { routingTableId: this.table.routingTableId, currentEpoch: this.table.currentEpoch, localRoutingTable, forwardingRoutingTable, routingLog, peers }
+  }
+
+  /** Per account: what its CCP sender and receiver did, and the messages it sent (metrics). */
+  counts(): Array<{ account: AccountEntry, received: CcpPeerCounts, sender: CcpSender | null, receiver: CcpReceiver | null }> {
+    return [...this.peers.values()].map((p) => ({ account: p.account, received: p.counts, sender: p.sender, receiver: p.receiver }))
   }
 
   /** The sender and receiver of an account (tests). */
