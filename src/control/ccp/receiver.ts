@@ -233,6 +233,8 @@ export class CcpReceiver {
     }
     this.routingTableId = id
     this.epoch = 0
+    // The new table's hold-down starts now (the old routes have theirs in staleUntil).
+    this.expiry = 0
   }
 
   /** The current table has caught up with the peer: the old table's leftovers go, all at once. */

@@ -13,6 +13,13 @@
  * forwarding table has new epochs. Static changes (admin routes, an address from IL-DCP) go
  * through the same publish(), so they are announced too (ilp-connector waits for a heartbeat).
  *
+ * HTTP peers (a link with no connect event, link type 'http'): the peer counts as up from the
+ * start, so route control goes out at start (retried until the peer fulfills it), and again when
+ * the peer shows it restarted: an update with a new routing table id, or a route control that
+ * knows nothing of ilpd's table from a peer ilpd had learned from. (ilp-connector sends route
+ * control only on connect, which ilp-plugin-http emits once, so it never learns the new routes of
+ * a restarted HTTP peer: that peer's sender waits, idle, for a route control that never comes.)
+ *
  * CONNECTOR_ROUTE_BROADCAST_ENABLED=false: nothing is announced (route control gets F00) and
  * the forwarding table stays empty; local, configured and learned routes still route packets
  * (in ilp-connector the whole routing table is then empty, §0.5 of the fact sheet).
@@ -23,7 +30,9 @@ import type { AccountEntry } from '../../contracts/snapshot'
 import { createLogger, type Logger } from '../../log'
 import { RejectBuilder } from '../../protocols/ilp/reject'
 import { PrepareView } from '../../protocols/ilp/packet'
-import { CCP_CONTROL_DESTINATION, CCP_UPDATE_DESTINATION, ccpFulfill, decodeRouteControl, decodeRouteUpdate } from '../../protocols/ccp'
+import {
+  CCP_CONTROL_DESTINATION, CCP_UPDATE_DESTINATION, ZERO_ROUTING_TABLE_ID, ccpFulfill, decodeRouteControl, decodeRouteUpdate,
+} from '../../protocols/ccp'
 import { ForwardingTable } from '../../routing/forwarding-table'
 import {
   type Candidate, RELATION_PRIORITY, type RouteRelation, type SelectedRoute, type StaticRoute, globalPrefixOf, sameSelected, selectPrefix,
@@ -42,8 +51,11 @@ export interface CcpSettings {
   /** HMAC key for route auth (CONNECTOR_ROUTING_SECRET, base64; random when empty). */
   secret: Uint8Array
   globalPrefix: string
-  /** Per account id: sendRoutes / receiveRoutes. */
-  accounts: ReadonlyMap<string, { sendRoutes: boolean, receiveRoutes: boolean }>
+  /**
+   * Per account id: sendRoutes / receiveRoutes, and whether its link reports connects
+   * (linkEvents false: ILP over HTTP, where a peer is simply assumed up; see HTTP peers above).
+   */
+  accounts: ReadonlyMap<string, { sendRoutes: boolean, receiveRoutes: boolean, linkEvents?: boolean }>
 }
 
 export function ccpSettings(config: IlpdConfig): CcpSettings {
@@ -54,7 +66,9 @@ export function ccpSettings(config: IlpdConfig): CcpSettings {
     routeExpiry: config.routeExpiry,
     secret: config.routingSecret === '' ? randomBytes(32) : Buffer.from(config.routingSecret, 'base64'),
     globalPrefix: globalPrefixOf(config.env),
-    accounts: new Map(Object.entries(config.accounts).map(([id, a]) => [id, { sendRoutes: a.sendRoutes, receiveRoutes: a.receiveRoutes }])),
+    accounts: new Map(Object.entries(config.accounts).map(([id, a]) => [id, {
+      sendRoutes: a.sendRoutes, receiveRoutes: a.receiveRoutes, linkEvents: a.link.type !== 'http',
+    }])),
   }
 }
 
@@ -84,6 +98,8 @@ interface Peer {
   receiver: CcpReceiver | null
   /** Workers with at least one link of the account. */
   workers: Set<number>
+  /** No connect events (HTTP): up from the start, whatever the workers report. */
+  alwaysUp: boolean
 }
 
 export interface RoutingStatus {
@@ -112,6 +128,7 @@ export class CcpSpeaker {
   private address = ''
   private publishPending = false
   private cleanupTimer: unknown = null
+  private started = false
   private stopped = false
 
   constructor(private readonly settings: CcpSettings, private readonly hooks: CcpHooks, private readonly clock: Clock = systemClock, log?: Logger) {
@@ -123,6 +140,7 @@ export class CcpSpeaker {
         account,
         counts: { controlsReceived: 0, controlsRejected: 0, updatesReceived: 0, updatesRejected: 0 },
         workers: new Set(),
+        alwaysUp: settings.accounts.get(account.id)?.linkEvents === false,
         sender: s.sendRoutes && settings.broadcastEnabled
           ? new CcpSender({
             accountId: account.id,
@@ -148,6 +166,8 @@ export class CcpSpeaker {
 
   start(): void {
     this.cleanupTimer = this.clock.setInterval(() => this.cleanup(), this.settings.cleanupInterval)
+    this.started = true
+    for (const peer of this.peers.values()) if (peer.alwaysUp) this.peerUp(peer)
   }
 
   stop(): void {
@@ -178,7 +198,7 @@ export class CcpSpeaker {
   /** A worker's first link of `account` came up, or its last one went down. */
   linkEvent(worker: number, account: number, up: boolean): void {
     const peer = this.peers.get(account)
-    if (peer === undefined || this.stopped) return
+    if (peer === undefined || peer.alwaysUp || this.stopped) return
     const wasUp = peer.workers.size > 0
     if (up) peer.workers.add(worker)
     else peer.workers.delete(worker)
@@ -298,7 +318,7 @@ export class CcpSpeaker {
     for (const peer of this.peers.values()) {
       if (peer.receiver === null) continue
       if (before !== '') peer.receiver.reset()
-      if (peer.workers.size > 0) peer.receiver.linkUp()
+      if (peer.workers.size > 0 || (peer.alwaysUp && this.started)) peer.receiver.linkUp()
     }
     for (const peer of this.peers.values()) peer.sender?.schedule()
   }
@@ -366,6 +386,14 @@ export class CcpSpeaker {
       lastKnownEpoch: control.lastKnownEpoch, features: control.features,
     })
     peer.sender.handleRouteControl(control)
+    const receiver = peer.receiver
+    if (peer.alwaysUp && receiver !== null && control.lastKnownRoutingTableId === ZERO_ROUTING_TABLE_ID &&
+      receiver.routingTableId !== ZERO_ROUTING_TABLE_ID) {
+      // An HTTP peer ilpd had learned from starts from nothing: it restarted, and its sender
+      // waits for a route control. After the reply, so the peer sees the Fulfill first.
+      this.log.info('HTTP peer restarted (its route control knows no table of ilpd\'s): asking for its routes', { peer: peer.account.id })
+      setImmediate(() => receiver.sendRouteControl())
+    }
     return FULFILL
   }
 
@@ -380,8 +408,14 @@ export class CcpSpeaker {
     } catch (err) {
       return this.reject((err as Error).message)
     }
+    const knownTable = peer.receiver.routingTableId
     const outcome = peer.receiver.handleUpdate(update, { ownAddress: this.address, globalPrefix: this.settings.globalPrefix })
     if (outcome.changed) this.schedulePublish()
+    if (peer.alwaysUp && outcome.kind !== 'gap' && knownTable !== ZERO_ROUTING_TABLE_ID && update.routingTableId !== knownTable) {
+      // An HTTP peer's new table: confirm it with a route control (no connect event will).
+      const receiver = peer.receiver
+      setImmediate(() => receiver.sendRouteControl())
+    }
     switch (outcome.kind) {
       case 'gap': {
         this.log.info('gap in route updates from peer: asking again', { peer: peer.account.id, message: outcome.message })
