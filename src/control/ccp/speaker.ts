@@ -34,13 +34,14 @@ import {
   CCP_CONTROL_DESTINATION, CCP_UPDATE_DESTINATION, ZERO_ROUTING_TABLE_ID, ccpFulfill, decodeRouteControl, decodeRouteUpdate,
 } from '../../protocols/ccp'
 import { ForwardingTable } from '../../routing/forwarding-table'
-import {
-  type Candidate, RELATION_PRIORITY, type RouteRelation, type SelectedRoute, type StaticRoute, globalPrefixOf, sameSelected, selectPrefix,
-  staticsByPrefix,
-} from '../../routing/selection'
+import { LocalTable } from '../../routing/local-table'
+import { type Candidate, RELATION_PRIORITY, type RouteRelation, type SelectedRoute, type StaticRoute, globalPrefixOf } from '../../routing/selection'
 import { type Clock, systemClock } from './clock'
 import { CcpReceiver } from './receiver'
 import { CcpSender } from './sender'
+import { type RoutingStatus, routingStatus } from './routing-status'
+
+export type { RoutingStatus }
 
 export interface CcpSettings {
   broadcastEnabled: boolean
@@ -102,23 +103,12 @@ interface Peer {
   alwaysUp: boolean
 }
 
-export interface RoutingStatus {
-  routingTableId: string
-  currentEpoch: number
-  localRoutingTable: Record<string, { nextHop: string, path: string }>
-  forwardingRoutingTable: Record<string, { nextHop: string, path: string } | null>
-  routingLog: Array<{ prefix: string, route?: { nextHop: string, path: string }, epoch: number }>
-  peers: Record<string, { send?: { epoch: number, mode: 'IDLE' | 'SYNC' }, receive?: { routingTableId: string, epoch: number } }>
-}
 
 const FULFILL = ccpFulfill()
 
 export class CcpSpeaker {
   readonly table = new ForwardingTable()
-  private readonly local = new Map<string, SelectedRoute>()
-  private readonly learned = new Map<string, number>()
-  /** The static routes of the last refresh, one per prefix. */
-  private statics = new Map<string, StaticRoute>()
+  private readonly localRoutes = new LocalTable()
   /** The next refresh re-selects and re-exports every prefix (first run, new address). */
   private full = true
   private readonly peers = new Map<number, Peer>()
@@ -181,12 +171,12 @@ export class CcpSpeaker {
 
   /** Learned routes that enter the trie: prefix → account index (static routes win in buildRoutes). */
   learnedRoutes(): Map<string, number> {
-    return this.learned
+    return this.localRoutes.learned
   }
 
   /** The local routing table (for the admin API and tests). */
   localTable(): ReadonlyMap<string, SelectedRoute> {
-    return this.local
+    return this.localRoutes.routes
   }
 
   private auth(prefix: string): Uint8Array {
@@ -259,35 +249,24 @@ export class CcpSpeaker {
       this.addressChanged(own)
       this.full = true
     }
-    const statics = staticsByPrefix(this.hooks.staticRoutes())
-    const dirty = new Set<string>()
+    const dirty: string[] = []
     for (const peer of this.peers.values()) {
-      if (peer.receiver !== null) for (const prefix of peer.receiver.drainChanged()) dirty.add(prefix)
+      if (peer.receiver !== null) for (const prefix of peer.receiver.drainChanged()) dirty.push(prefix)
     }
-    if (this.full) {
-      for (const prefix of this.local.keys()) dirty.add(prefix)
-      for (const prefix of statics.keys()) dirty.add(prefix)
-      for (const peer of this.peers.values()) if (peer.receiver !== null) for (const prefix of peer.receiver.prefixes()) dirty.add(prefix)
-    } else {
-      for (const [prefix, route] of statics) {
-        const before = this.statics.get(prefix)
-        if (before === undefined || before.nextHop !== route.nextHop || before.origin !== route.origin) dirty.add(prefix)
-      }
-      for (const prefix of this.statics.keys()) if (!statics.has(prefix)) dirty.add(prefix)
-    }
-    this.statics = statics
-    const changed: string[] = []
-    for (const prefix of dirty) {
-      const next = selectPrefix(prefix, statics.get(prefix), this.candidates(prefix), (p) => this.auth(p))
-      if (sameSelected(this.local.get(prefix), next)) continue
-      changed.push(prefix)
-      if (next === undefined) this.local.delete(prefix)
-      else this.local.set(prefix, next)
-      if (next?.origin === 'learned') this.learned.set(prefix, this.byId.get(next.nextHop)!.account.index)
-      else this.learned.delete(prefix)
-    }
+    const receivers = [...this.peers.values()].flatMap((p) => (p.receiver === null ? [] : [p.receiver]))
+    const changed = this.localRoutes.update({
+      statics: this.hooks.staticRoutes(),
+      dirty,
+      all: this.full,
+      known: function * () {
+        for (const r of receivers) yield * r.prefixes()
+      },
+      candidates: (prefix) => this.candidates(prefix),
+      authOf: (prefix) => this.auth(prefix),
+      indexOf: (id) => this.byId.get(id)!.account.index,
+    })
     if (this.settings.broadcastEnabled && (this.full || changed.length > 0)) {
-      const changes = this.table.update(this.local, {
+      const changes = this.table.update(this.localRoutes.routes, {
         ownAddress: this.address,
         globalPrefix: this.settings.globalPrefix,
         relationOf: (id) => this.byId.get(id)?.account.relation,
@@ -298,7 +277,7 @@ export class CcpSpeaker {
       }
     }
     this.full = false
-    return this.learned
+    return this.localRoutes.learned
   }
 
   /** The learned routes offered for `prefix`, one per receiving account that has one. */
@@ -435,31 +414,7 @@ export class CcpSpeaker {
 
   /** ilp-connector's GET /routing shape (paths space-joined, auth left out). */
   status(): RoutingStatus {
-    const show = (nextHop: string, path: readonly string[]): { nextHop: string, path: string } => ({ nextHop, path: path.join(' ') })
-    const localRoutingTable: RoutingStatus['localRoutingTable'] = {}
-    for (const [prefix, route] of [...this.local].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      localRoutingTable[prefix] = show(route.nextHop, route.path)
-    }
-    const forwardingRoutingTable: RoutingStatus['forwardingRoutingTable'] = {}
-    for (const [prefix, entry] of this.table.entries) {
-      forwardingRoutingTable[prefix] = entry.route === null ? null : show(entry.route.nextHop, entry.route.path)
-    }
-    const routingLog: RoutingStatus['routingLog'] = []
-    for (const entry of this.table.log) {
-      if (entry === null || entry === undefined) continue
-      routingLog.push(entry.route === null
-        ? { prefix: entry.prefix, epoch: entry.epoch }
-        : { prefix: entry.prefix, route: show(entry.route.nextHop, entry.route.path), epoch: entry.epoch })
-    }
-    const peers: RoutingStatus['peers'] = {}
-    for (const peer of this.peers.values()) {
-      if (peer.sender === null && peer.receiver === null) continue
-      peers[peer.account.id] = {
-        ...(peer.sender !== null ? { send: peer.sender.status() } : {}),
-        ...(peer.receiver !== null ? { receive: peer.receiver.status() } : {}),
-      }
-    }
-    return { routingTableId: this.table.routingTableId, currentEpoch: this.table.currentEpoch, localRoutingTable, forwardingRoutingTable, routingLog, peers }
+    return routingStatus(this.localRoutes.routes, this.table, [...this.peers.values()].map((p) => ({ id: p.account.id, sender: p.sender, receiver: p.receiver })))
   }
 
   /** Per account: what its CCP sender and receiver did, and the messages it sent (metrics). */
