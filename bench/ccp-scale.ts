@@ -97,7 +97,7 @@ async function oneRun(mode: Mode, routes: number, perUpdate: number, inflight: n
     const sampler = (async () => {
       while (sampling) {
         await sleep(1000)
-        const m = (await scrape(ilpd)).exposition
+        const m = await metrics(ilpd)
         const q = (quantile: string): number => Number(select(m, 'ilpd_control_event_loop_lag_seconds', { quantile })[0]?.text ?? 0)
         lags.push({ p99: q('0.99'), max: q('1') })
       }
@@ -122,7 +122,7 @@ async function oneRun(mode: Mode, routes: number, perUpdate: number, inflight: n
     await Promise.all(senders)
     await sampler
 
-    const m = (await scrape(ilpd)).exposition
+    const m = await metrics(ilpd)
     const compiles = (where: string): number => Number(select(m, 'ilpd_route_table_compiles_total', { where })[0]?.text ?? 0)
     let misrouted = 0
     let arrived = 0
@@ -153,6 +153,18 @@ async function oneRun(mode: Mode, routes: number, perUpdate: number, inflight: n
   } finally {
     await disconnectAll()
     await ilpd.stop(20_000)
+  }
+}
+
+/** GET /metrics, retried: a control plane that was blocked may reset a kept-alive connection. */
+async function metrics(ilpd: Awaited<ReturnType<typeof startIlpd>>): Promise<Awaited<ReturnType<typeof scrape>>['exposition']> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await scrape(ilpd)).exposition
+    } catch (err) {
+      if (attempt >= 5) throw err
+      await sleep(100)
+    }
   }
 }
 

@@ -87,7 +87,7 @@ describe('a 100,000-route table over CCP', () => {
       }
       const reply = await sendPrepare(kid, { destination, amount: 1 })
       assert.equal(reply.type, 'fulfill', `${destination}: ${JSON.stringify(reply.reject)}`)
-      assert.equal(big.payments.at(-1)!.destination, destination)
+      assert.ok(big.payments.some((p) => p.destination === destination), `${destination} reached the peer`)
     }
     paying = false
     await payments
