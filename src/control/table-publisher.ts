@@ -7,8 +7,9 @@
  *             └─▶ large table: compiled in a piscina thread ──▶ installed when it is done
  *   publish() while a compile runs: remembered; one more compile when it ends (never a queue)
  *
- * The threshold is where compiling on the pool costs the control plane's event loop less than
- * compiling in place (README, "Routing (CCP)": measured by bench/ccp-scale.ts). Either way a
+ * The threshold is where the pool stops costing more time end to end than compiling in place
+ * (README, "Routing (CCP)", has the figures; bench/ccp-scale.ts measures 100,000 routes both
+ * ways). Either way a
  * worker gets a whole table at once: it swaps its snapshot between packets, so no packet sees
  * half a table. A publish that cannot be compiled is reported to the caller (an admin route
  * past the length limit) before anything is deferred: the static routes are checked in place,
