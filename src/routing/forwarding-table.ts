@@ -24,11 +24,25 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { RELATION_PRIORITY, type RouteRelation, type SelectedRoute, isStrictlyUnder } from './selection'
 
-export interface ExportedRoute {
-  /** The local next hop (account id, '' for ilpd); never sent on the wire. */
-  nextHop: string
-  path: string[]
-  auth: Uint8Array
+/**
+ * A route as ilpd announces it. `auth` (sha256 of the local route's auth) is computed the first
+ * time a sender reads it: a table of 100,000 learned routes costs no hashing until it is sent.
+ */
+export class ExportedRoute {
+  private hashed: Uint8Array | null = null
+
+  constructor(
+    /** The local next hop (account id, '' for ilpd); never sent on the wire. */
+    readonly nextHop: string,
+    readonly path: string[],
+    /** The local route's auth, before the hash. */
+    readonly sourceAuth: Uint8Array,
+  ) {}
+
+  get auth(): Uint8Array {
+    if (this.hashed === null) this.hashed = sha256(this.sourceAuth)
+    return this.hashed
+  }
 }
 
 export interface LogEntry {
@@ -61,7 +75,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 function sameExport(a: ExportedRoute | null, b: ExportedRoute | null): boolean {
   if (a === null || b === null) return a === b
-  return a.nextHop === b.nextHop && samePath(a.path, b.path) && sameBytes(a.auth, b.auth)
+  return a.nextHop === b.nextHop && samePath(a.path, b.path) && (a.sourceAuth === b.sourceAuth || sameBytes(a.sourceAuth, b.sourceAuth))
 }
 
 /** The segment-aligned proper ancestors of a prefix, longest first ('g.a.b' → 'g.a', 'g'). */
@@ -80,20 +94,9 @@ export class ForwardingTable {
   /** Prefixes with a local route, and for each ancestor the ones below it (DRAGON re-exports). */
   private readonly indexed = new Set<string>()
   private readonly under = new Map<string, Set<string>>()
-  /** sha256 of a local route's auth, by the auth's bytes (export is re-run on every change). */
-  private authCache = new WeakMap<Uint8Array, Uint8Array>()
 
   constructor(routingTableId: string = randomUUID()) {
     this.routingTableId = routingTableId
-  }
-
-  private hashedAuth(auth: Uint8Array): Uint8Array {
-    let hashed = this.authCache.get(auth)
-    if (hashed === undefined) {
-      hashed = sha256(auth)
-      this.authCache.set(auth, hashed)
-    }
-    return hashed
   }
 
   private priority(nextHop: string, ctx: ExportContext): number {
@@ -118,7 +121,7 @@ export class ForwardingTable {
       if (this.priority(parent.nextHop, ctx) < mine) continue
       return null
     }
-    return { nextHop: route.nextHop, path, auth: this.hashedAuth(route.auth) }
+    return new ExportedRoute(route.nextHop, path, route.auth)
   }
 
   /**
@@ -148,7 +151,7 @@ export class ForwardingTable {
       if (bucket === undefined) continue
       for (const prefix of bucket) {
         const route = local.get(prefix)
-        this.index(prefix, route !== undefined)
+        this.index(prefix, route !== undefined, ctx.globalPrefix)
         const next = route === undefined ? null : this.exportOf(route, ctx)
         const current = this.entries.get(prefix)
         if (sameExport(current?.route ?? null, next)) continue
@@ -164,12 +167,17 @@ export class ForwardingTable {
     return changes
   }
 
-  /** Keeps `under` (ancestor → prefixes with a local route below it) in step with the local table. */
-  private index(prefix: string, present: boolean): void {
+  /**
+   * Keeps `under` (ancestor → prefixes with a local route below it) in step with the local table.
+   * Ancestors not strictly under the global prefix are never announced, so never change what
+   * DRAGON hides: they are left out (the global prefix alone would list every route).
+   */
+  private index(prefix: string, present: boolean, globalPrefix: string): void {
     if (present === this.indexed.has(prefix)) return
     if (present) this.indexed.add(prefix)
     else this.indexed.delete(prefix)
     for (const a of ancestors(prefix)) {
+      if (!isStrictlyUnder(a, globalPrefix)) break
       let set = this.under.get(a)
       if (present) {
         if (set === undefined) this.under.set(a, set = new Set())
