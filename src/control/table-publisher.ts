@@ -39,8 +39,11 @@ export interface TablePublisherOptions {
   threshold: number
   /** What the next snapshot is made of (read when its compile starts). */
   parts(): SnapshotParts
-  /** The compiled snapshot: the connector keeps it and posts it to every worker. */
-  install(snapshot: Snapshot): void
+  /**
+   * The compiled snapshot: the connector keeps it and posts it to every worker, once per ack
+   * of the publishes it answers (none: once, without an ack).
+   */
+  install(snapshot: Snapshot, acks: number[]): void
   log: Logger
 }
 
@@ -59,12 +62,17 @@ export class TablePublisher {
   private compiling = false
   private again = false
   private closed = false
+  /** Acks of publishes not yet in a compiled snapshot (control/snapshot-acks.ts). */
+  private acks: number[] = []
   readonly stats: PublisherStats = { inPlace: 0, pooled: 0, coalesced: 0, lastCompileMs: 0 }
 
   constructor(private readonly o: TablePublisherOptions) {}
 
-  /** A change to publish. Throws, and publishes nothing, if the static routes cannot be compiled. */
-  publish(): void {
+  /**
+   * A change to publish; `ack` is answered by the workers once they run a snapshot that has it.
+   * Throws, and publishes nothing, if the static routes cannot be compiled.
+   */
+  publish(ack?: number): void {
     if (this.closed) return
     const parts = this.o.parts()
     const size = parts.learned.size + parts.statics.length
@@ -72,6 +80,7 @@ export class TablePublisher {
       // Checked now, so the caller hears of a bad static route; the learned ones were checked on import.
       buildRouteTable(parts.statics, { shared: false })
     }
+    if (ack !== undefined) this.acks.push(ack)
     if (this.compiling) {
       if (this.again) this.stats.coalesced++
       this.again = true
@@ -82,7 +91,7 @@ export class TablePublisher {
       const routes = buildRouteTable(combined(parts), { shared: true })
       this.stats.inPlace++
       this.stats.lastCompileMs = performance.now() - started
-      this.o.install({ ...parts.base, routes: routes.buffer as SharedArrayBuffer })
+      this.o.install({ ...parts.base, routes: routes.buffer as SharedArrayBuffer }, this.acks.splice(0))
       return
     }
     this.compileOnPool(parts)
@@ -104,6 +113,7 @@ export class TablePublisher {
     this.compiling = true
     const started = performance.now()
     const task = encodeCompileTask(parts.learned, parts.statics)
+    const acks = this.acks.splice(0)
     this.pool ??= new Piscina<CompileTask, SharedArrayBuffer>({
       filename: path.join(__dirname, '..', 'routing', 'compile-task.js'),
       name: 'compileRouteTable',
@@ -116,7 +126,7 @@ export class TablePublisher {
       this.stats.pooled++
       this.stats.lastCompileMs = performance.now() - started
       this.o.log.debug('route table compiled on the pool', { routes: task.count, ms: Math.round(this.stats.lastCompileMs) })
-      this.o.install({ ...parts.base, routes })
+      this.o.install({ ...parts.base, routes }, acks)
     }, (err: Error) => {
       // Cannot happen with checked routes; the workers keep the table they have.
       this.o.log.error('route table could not be compiled; the workers keep the previous one', { routes: task.count, error: err.message })
