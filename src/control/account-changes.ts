@@ -193,7 +193,7 @@ export class AccountChanges {
     if (problem !== null) log.error('account limits could not be set', { account: id, problem })
     this.c.settlements?.setAccount(index, id, account)
     if (before === null || before.relation !== account.relation || before.sendRoutes !== account.sendRoutes || before.receiveRoutes !== account.receiveRoutes) {
-      this.c.ccp.setPeer(index, id, this.c.accountEntries()[index], { sendRoutes: account.sendRoutes, receiveRoutes: account.receiveRoutes })
+      this.c.ccp.setPeer(index, id, this.c.accountEntries()[index], { sendRoutes: account.sendRoutes, receiveRoutes: account.receiveRoutes, linkEvents: account.link.type !== 'http' })
     }
   }
 
