@@ -12,6 +12,7 @@ import { resolveAddressParent } from '../config'
 import { createLogger, logLevel, setLogLevel, type LogLevel } from '../log'
 import { describePrefixProblem } from '../protocols/ilp/address'
 import { createRingBuffer } from '../store/ring'
+import { REQUEST_IDS_BYTES } from '../store/request-ids'
 import { AmountBuckets, PacketBuckets } from '../store/buckets'
 import { configureRateLimit, configureThroughput } from '../store/limits'
 import { Balances, INT64_MAX, INT64_MIN, createBalanceBuffers, toInt64Limit } from '../store/balances'
@@ -76,6 +77,8 @@ export class Connector {
   private readonly rings: SharedArrayBuffer[][] = []
   private readonly doorbells: SharedArrayBuffer
   private readonly connectionCounts: SharedArrayBuffer
+  /** RFC 35 async Request-Ids, shared by the workers and kept across worker replacements. */
+  private readonly requestIds = new SharedArrayBuffer(REQUEST_IDS_BYTES)
   private readonly incarnations: SharedArrayBuffer
   private nextIncarnation = 1
   readonly peers: PeerChannel
@@ -314,6 +317,7 @@ export class Connector {
       limits: this.limits(),
       logLevel: logLevel(),
       metrics: { buffer: this.workers[index].metrics.buffer, enabled: this.metricsEnabled },
+      requestIds: this.requestIds,
     }
     const worker = new Worker(path.join(__dirname, '..', 'data', 'worker.js'), { workerData: init })
     const slot = this.workers[index]

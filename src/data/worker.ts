@@ -14,6 +14,7 @@ import { Balances } from '../store/balances'
 import { AmountBuckets, PacketBuckets } from '../store/buckets'
 import { Journal } from '../store/durable'
 import { MetricCounters } from '../store/metrics'
+import { SharedRequestIds } from '../store/request-ids'
 import { createLogger, setLogLevel } from '../log'
 import { BtpClient } from './links/btp-client'
 import { BtpServer } from './links/btp-server'
@@ -116,7 +117,7 @@ const server = new BtpServer(path, bounds, {
 // ILP-over-HTTP: every worker serves every HTTP port; callbacks for ilpd's own async Prepares
 // reach the account's outgoing link through the registry.
 const httpCallbacks = new HttpCallbackRegistry()
-const httpServer = new HttpServer(path, httpCallbacks, {
+const httpServer = new HttpServer(path, httpCallbacks, new SharedRequestIds(init.requestIds), {
   accounts: () => snapshot.accounts,
   authFailed: (account) => metrics.authFailure(account),
 })

@@ -27,6 +27,7 @@ import {
   accountInPath, bearerToken, H_AUTHORIZATION, H_CALLBACK_URL, H_CONTENT_LENGTH, H_CONTENT_TYPE, H_REQUEST_ID,
   isIlpContentType, MAX_PREPARE_BYTES, MAX_REPLY_BYTES,
 } from '../../protocols/http/wire'
+import type { SharedRequestIds } from '../../store/request-ids'
 import { AuthBackoff } from './auth-backoff'
 import type { BtpLinkOwner } from './btp-link'
 import { HttpPortAuth } from './http-auth'
@@ -62,8 +63,10 @@ export class HttpServer {
   private readonly requests: HttpRequests
   authFailures = 0
 
-  constructor(private readonly owner: BtpLinkOwner, callbacks: HttpCallbackRegistry, private readonly hooks: HttpServerHooks) {
-    this.requests = new HttpRequests(owner, callbacks)
+  constructor(
+    private readonly owner: BtpLinkOwner, callbacks: HttpCallbackRegistry, requestIds: SharedRequestIds, private readonly hooks: HttpServerHooks,
+  ) {
+    this.requests = new HttpRequests(owner, callbacks, requestIds)
   }
 
   /** Opens every HTTP port of the account table; resolves when all accept connections. */
@@ -195,7 +198,6 @@ export class HttpServer {
   sweep(now: number): void {
     const deadline = now - BODY_DEADLINE_MS
     for (const link of this.links.values()) {
-      link.sweepSeen(now)
       for (const exchange of [...link.slowReaders(deadline)]) {
         const port = this.ports.get(link.port)
         if (port === undefined) continue
