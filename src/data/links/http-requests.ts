@@ -10,7 +10,7 @@
  * HOT PATH for sync Prepares: a body that arrives in one chunk (the usual case) is handed on in
  * place, with no copy; the packet path copies what it keeps before the chunk goes back to uWS.
  */
-import type { UwsApp } from '../../native/uws'
+import type { us_listen_socket, UwsApp } from '../../native/uws'
 import { createLogger, RateLimitedLog } from '../../log'
 import { isRequestId, MAX_PREPARE_BYTES, parseCallbackUrl } from '../../protocols/http/wire'
 import { FulfillView, PrepareView, RejectView, TYPE_FULFILL, TYPE_PREPARE, TYPE_REJECT } from '../../protocols/ilp/packet'
@@ -37,7 +37,13 @@ export interface Port {
   host: string
   app: UwsApp
   auth: HttpPortAuth
+  /** Requests being read. */
   open: number
+  /** Accounts served on the port (it closes with the last). */
+  users: Set<number>
+  socket: us_listen_socket | null
+  /** Resolves once the port accepts connections. */
+  ready: Promise<void>
 }
 
 export class HttpRequests {
