@@ -93,6 +93,8 @@ export class HttpServer {
     let ready: Promise<void> = Promise.resolve()
     const port: Port = { port: portNumber, host, app, auth: new HttpPortAuth(portNumber, []), open: 0, users: new Set(), socket: null, ready }
     app.any('/*', (res, req) => this.onRequest(port, res, req))
+    // Before listen: uWS may call back synchronously, and the callback checks the port is still wanted.
+    this.ports.set(portNumber, port)
     ready = new Promise((resolve, reject) => {
       app.listen(host, portNumber, (socket) => {
         if (socket && this.ports.get(portNumber) === port) {
@@ -108,7 +110,6 @@ export class HttpServer {
       })
     })
     port.ready = ready
-    this.ports.set(portNumber, port)
     return port
   }
 
