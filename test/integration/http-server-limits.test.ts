@@ -210,3 +210,28 @@ describe('ILP-over-HTTP and SIGTERM', () => {
     }
   })
 })
+
+describe('ILP-over-HTTP accounts added and removed at runtime (admin API, 2 workers)', () => {
+  test('an HTTP account added on a new port is served at once; removed, its port refuses connections', async () => {
+    const [h, b] = await freePorts(2)
+    const ilpd = await startIlpd({
+      workers: 2,
+      env: { CONNECTOR_SPREAD: '0', CONNECTOR_ACCOUNTS: JSON.stringify({ bob: listenerAccount(b, 'bob-secret') }) },
+    })
+    try {
+      const bob = await connectPlugin(btpUrl('bob', 'bob-secret', b))
+      fulfillingReceiver(bob, `${ADDRESS}.bob`)
+      assert.equal((await ilpd.admin('POST', '/accounts/late', httpAccount(h, { staticToken: 'late-token' }))).status, 201)
+      const answer = await postIlp(h, makePacket({ destination: `${ADDRESS}.bob`, amount: 5 }).bytes, { token: 'late-token' })
+      assert.equal(answer.status, 200)
+      assert.equal(parseReply(answer.body).type, 'fulfill')
+      assert.equal((await ilpd.admin('DELETE', '/accounts/late')).status, 200)
+      await closeHttp()
+      await assert.rejects(postIlp(h, makePacket({ destination: `${ADDRESS}.bob`, amount: 5 }).bytes, { token: 'late-token' }), /ECONNREFUSED/)
+    } finally {
+      await disconnectAll()
+      await closeHttp()
+      await ilpd.stop()
+    }
+  })
+})
