@@ -21,6 +21,7 @@ import { AccountLinks, type LinkType } from './links/account-links'
 import { BtpClient, type ClientHooks } from './links/btp-client'
 import { BtpServer } from './links/btp-server'
 import { HttpCallbackRegistry } from './links/http-callbacks'
+import { HttpClients } from './links/http-clients'
 import { HttpServer } from './links/http-server'
 import type { Link, LinkBounds } from './links/link'
 import { PacketPath } from './path/index'
@@ -216,11 +217,24 @@ function installSnapshot(next: Snapshot, ack: number | undefined): void {
     if (ack !== undefined) post({ type: 'snapshot-applied', ack, problems: ['the worker is shutting down'] })
     return
   }
+  httpClients.apply(next.accounts)
   void accountLinks.apply(next.accounts).then((problems) => {
     for (const problem of problems) log.error('could not open an account link', { problem })
     if (ack !== undefined) post({ type: 'snapshot-applied', ack, problems })
   })
 }
+
+// ---------------------------------------------------------------------------------------------
+// Outgoing ILP-over-HTTP links: one per HTTP account on every worker, up from the start.
+
+// RFC 35 callbacks the HTTP server receives go to the account's async link on this worker
+// (httpCallbacks above); one for a Prepare another worker sent goes there through the ring.
+const httpClients = new HttpClients(init.index, init.workerCount, path, httpCallbacks, {
+  linkUp: (link, account) => linkUp(link, account),
+  linkDown: (link) => linkDown(link),
+  onAddress: (account, address) => post({ type: 'address', account, address }),
+})
+path.handover.onCallback = (account, requestId, reply) => httpClients.onHandedCallback(account, requestId, reply)
 
 // ---------------------------------------------------------------------------------------------
 // Control-plane messages, shared-memory doorbell, timers.
@@ -232,6 +246,7 @@ const sweep = setInterval(() => {
   server.sweep(now, init.limits.linkTotalBytes)
   httpServer.sweep(now)
   for (const client of clients.values()) client.link?.checkStall(now)
+  httpClients.sweep(now)
 }, 1000)
 sweep.unref()
 
@@ -294,7 +309,7 @@ port.on('message', (message: ControlToWorker) => {
 function linksDrained(): boolean {
   if (!server.drained() || !httpServer.drained()) return false
   for (const client of clients.values()) if ((client.link?.queuedBytes() ?? 0) > 0) return false
-  return true
+  return httpClients.drained()
 }
 
 /**
@@ -326,6 +341,7 @@ function shutdown(graceMs: number): void {
       }
       path.flush()
       for (const client of clients.values()) client.stop()
+      httpClients.stop()
       server.closeAll(1001, 'connector shutting down')
       httpServer.closeAll(1001, 'connector shutting down')
       clearInterval(timer)
@@ -350,6 +366,7 @@ process.on('uncaughtException', (err) => {
   stopping = true
   try {
     for (const client of clients.values()) client.stop()
+    httpClients.stop()
     server.closeAll(1011, 'connector worker failed')
     httpServer.closeAll(1011, 'connector worker failed')
   } finally {
@@ -357,8 +374,10 @@ process.on('uncaughtException', (err) => {
   }
 })
 
+// The HTTP server opens through accountLinks (link type 'http'); the HTTP clients after it.
 accountLinks.apply(snapshot.accounts).then((problems) => {
   if (problems.length > 0) throw new Error(problems.join('; '))
+  httpClients.apply(snapshot.accounts)
   log.debug('worker started', { incarnation: init.incarnation, accounts: snapshot.accounts.length })
   post({ type: 'ready' })
 }, (err: Error) => {

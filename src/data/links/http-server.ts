@@ -1,8 +1,9 @@
 /**
  * ILP-over-HTTP server (RFC 35, both modes) on uWebSockets.js: one uWS app per distinct HTTP port
  * in every worker, opened with the first account on it and closed with the last, sharing the
- * port with the other workers through SO_REUSEPORT like the BTP listeners. Every request authenticates on its own (http-auth.ts); the account's HttpServerLink
- * (http-link.ts) carries it into the packet path.
+ * port with the other workers through SO_REUSEPORT like the BTP listeners. Every request
+ * authenticates on its own (http-auth.ts); the account's HttpServerLink (http-link.ts) carries
+ * it into the packet path.
  *
  *   GET / HEAD (any path)                   ─▶ 200 "OK", no auth (health check, as ilp-plugin-http)
  *   POST, bad or missing credential         ─▶ 401 (429 while the source is backing off)

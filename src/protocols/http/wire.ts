@@ -90,3 +90,9 @@ export function parseCallbackUrl(value: string): URL | null {
     return null
   }
 }
+
+/** Sent by ilpd's client in async mode: RFC 35's 2021–2024 text made this the async signal. */
+export const H_PREFER = 'prefer'
+export const PREFER_RESPOND_ASYNC = 'respond-async'
+/** ilp-plugin-http's `outgoing.name` (default: the incoming port); informational, never an identity. */
+export const H_PEER_NAME = 'ilp-peer-name'

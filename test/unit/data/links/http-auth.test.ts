@@ -7,7 +7,7 @@ import { signHs256 } from '../../../../src/protocols/http/jwt'
 function entry(index: number, id: string, httpServer: HttpServerEntry | null): AccountEntry {
   return {
     index, id, relation: 'child', assetCode: 'USD', assetScale: 9, childAddress: '', listenerPort: 0, listenerHost: '', secret: '',
-    client: null, clientWorker: -1, httpServer, maxPacketAmount: '', packetLifetime: 0,
+    client: null, clientWorker: -1, httpClient: null, httpServer, maxPacketAmount: '', packetLifetime: 0,
   }
 }
 
