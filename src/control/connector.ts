@@ -24,6 +24,7 @@ import { AdminApi } from './admin-api'
 import { AccountChanges } from './account-changes'
 import { AccountRegistry } from './registry'
 import { portProblem } from './port-check'
+import { REQUEST_IDS_BYTES } from '../store/request-ids'
 import { SnapshotAcks } from './snapshot-acks'
 import { ConnectorMetrics } from './metrics'
 import { type ControlLoopMonitor, registerCcpMetrics } from './metrics-ccp'
@@ -87,6 +88,8 @@ export class Connector {
   private readonly rings: SharedArrayBuffer[][] = []
   private readonly doorbells: SharedArrayBuffer
   private readonly connectionCounts: SharedArrayBuffer
+  /** RFC 35 async Request-Ids, shared by the workers and kept across worker replacements. */
+  private readonly requestIds = new SharedArrayBuffer(REQUEST_IDS_BYTES)
   private readonly incarnations: SharedArrayBuffer
   private nextIncarnation = 1
   readonly peers: PeerChannel
@@ -373,6 +376,7 @@ export class Connector {
       limits: this.limits(),
       logLevel: logLevel(),
       metrics: { buffer: this.workers[index].metrics.buffer, enabled: this.metricsEnabled },
+      requestIds: this.requestIds,
     }
     const worker = new Worker(path.join(__dirname, '..', 'data', 'worker.js'), { workerData: init })
     const slot = this.workers[index]
