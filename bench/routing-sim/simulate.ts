@@ -56,6 +56,16 @@ const IDLE_BETWEEN_EVENTS = 1000
 /** How often quiescence is checked (simulated ms). */
 const CHECK_EVERY = 50
 
+/** Runs the network until it is quiescent (true) or `maxMs` of simulated time passed (false). */
+export async function settle(net: Network, maxMs: number): Promise<boolean> {
+  const from = net.clock.now()
+  for (let t = from + CHECK_EVERY; t <= from + maxMs; t += CHECK_EVERY) {
+    await net.clock.runUntil(t)
+    if (net.quiescent()) return true
+  }
+  return false
+}
+
 export async function simulate(shape: Shape, o: SimulateOptions): Promise<EventResult[]> {
   const topology = generate(shape, { nodes: o.nodes, seed: o.seed, minDelay: o.minDelay, maxDelay: o.maxDelay })
   const net = new Network(topology, o.settings ?? DEFAULT_SIM_SETTINGS)
@@ -85,15 +95,7 @@ export async function simulate(shape: Shape, o: SimulateOptions): Promise<EventR
     net.lastChange = at
     net.lastContent = at
     apply[event]()
-    const maxSettle = o.maxSettleMs ?? 600_000
-    let converged = false
-    for (let t = at + CHECK_EVERY; t <= at + maxSettle; t += CHECK_EVERY) {
-      await net.clock.runUntil(t)
-      if (net.quiescent()) {
-        converged = true
-        break
-      }
-    }
+    const converged = await settle(net, o.maxSettleMs ?? 600_000)
     const verdict = verify(net)
     const after = net.counters()
     const live = net.nodes.filter((n) => n.alive)
