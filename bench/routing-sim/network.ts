@@ -16,7 +16,7 @@
 import type { AccountEntry } from '../../src/contracts/snapshot'
 import type { Logger } from '../../src/log'
 import { CcpSpeaker, type CcpSettings } from '../../src/control/ccp/speaker'
-import { Mode, encodeRouteUpdate } from '../../src/protocols/ccp'
+import { Mode, describeReply, isFulfill } from '../../src/protocols/ccp'
 import { PrepareView } from '../../src/protocols/ilp/packet'
 import { buildReject } from '../../src/protocols/ilp/reject'
 import { SimClock } from './sim-clock'
@@ -30,12 +30,16 @@ export const silentLog = { debug: silent, info: silent, warn: silent, error: sil
 /** What one node sent, by kind. */
 export interface Counters {
   controls: number
-  /** Route updates carrying at least one new or withdrawn route. */
+  /** Route updates that cover at least one epoch (from < to), even if every slot in it was empty. */
   updates: number
-  /** Route updates carrying nothing (keep-alives of the hold-down time). */
+  /** Route updates with from = to: keep-alives for the hold-down time. */
   heartbeats: number
-  /** Prepare bytes of the controls and updates (heartbeats not counted). */
+  /** Prepare bytes of the controls and updates (not of heartbeats). */
   bytes: number
+}
+
+function readUInt32(buf: Uint8Array, at: number): number {
+  return ((buf[at] << 24) | (buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]) >>> 0
 }
 
 export function zeroCounters(): Counters {
@@ -60,8 +64,6 @@ export class SimNode {
   speaker!: CcpSpeaker
   alive = false
   readonly sent = zeroCounters()
-  /** Length of a heartbeat Prepare from this node (an update with content is longer). */
-  heartbeatLength = 0
   private learned = new Map<string, number>()
   private epoch = 0
 
@@ -104,6 +106,8 @@ export class Network {
   /** Simulated time of the last change of any node's local table, and of the last content delivered. */
   lastChange = 0
   lastContent = 0
+  /** Replies other than a Fulfill that a speaker gave, by kind and reason (digits dropped). */
+  readonly rejects = new Map<string, number>()
   private readonly view = new PrepareView()
 
   constructor(readonly topology: Topology, readonly settings: SimSettings = DEFAULT_SIM_SETTINGS) {
@@ -147,10 +151,6 @@ export class Network {
       },
     }, this.clock, silentLog)
     node.noteRefresh(node.speaker.refresh())
-    node.heartbeatLength = encodeRouteUpdate({
-      routingTableId: node.speaker.table.routingTableId, currentEpochIndex: 0, fromEpochIndex: 0, toEpochIndex: 0,
-      holdDownTime: this.settings.routeExpiry, speaker: node.address, newRoutes: [], withdrawnRoutes: [],
-    }).length
   }
 
   /** The other end of a node's account. */
@@ -166,7 +166,9 @@ export class Network {
     if (!link.up || !node.alive) return Promise.resolve(closed())
     this.view.read(prepare, 0, prepare.length)
     const isControl = this.view.destination() === 'peer.route.control'
-    const content = isControl || prepare.length > node.heartbeatLength
+    // Route update data: routingTableId (16 bytes), currentEpochIndex, fromEpochIndex, toEpochIndex (UInt32 each).
+    const from = this.view.dataStart + 20
+    const content = isControl || readUInt32(prepare, from) !== readUInt32(prepare, from + 4)
     if (isControl) node.sent.controls++
     else if (content) node.sent.updates++
     else node.sent.heartbeats++
@@ -187,6 +189,10 @@ export class Network {
       this.clock.setTimeout(() => {
         if (link.generation !== generation) return done(closed())
         const reply = other.speaker.handle(other.accounts[otherAccount], prepare)
+        if (!isFulfill(reply)) {
+          const reason = `${isControl ? 'control' : 'update'}: ${describeReply(reply).replace(/^(\S+) \S+: /, '$1 ').replace(/[0-9a-f-]{36}|\d+/g, '#')}`
+          this.rejects.set(reason, (this.rejects.get(reason) ?? 0) + 1)
+        }
         this.clock.setTimeout(() => done(link.generation === generation ? reply : closed()), delay)
       }, delay)
     })

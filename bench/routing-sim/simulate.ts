@@ -36,6 +36,8 @@ export interface EventResult {
   bytesMean: number
   bytesMax: number
   verdict: Verdict
+  /** Rejected controls and updates in the event's window, by reason. */
+  rejects: Record<string, number>
   /** Wall-clock ms the event took to simulate. */
   wallMs: number
 }
@@ -91,6 +93,7 @@ export async function simulate(shape: Shape, o: SimulateOptions): Promise<EventR
   for (const event of EVENTS) {
     const wallStart = performance.now()
     const before = net.counters()
+    const rejectsBefore = new Map(net.rejects)
     const at = net.clock.now()
     net.lastChange = at
     net.lastContent = at
@@ -121,6 +124,7 @@ export async function simulate(shape: Shape, o: SimulateOptions): Promise<EventR
       bytesMean: mean(per('bytes')),
       bytesMax: max(per('bytes')),
       verdict,
+      rejects: Object.fromEntries([...net.rejects].map(([k, n]) => [k, n - (rejectsBefore.get(k) ?? 0)]).filter(([, n]) => n !== 0)),
       wallMs: performance.now() - wallStart,
     }
     results.push(result)
