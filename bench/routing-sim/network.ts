@@ -125,7 +125,7 @@ export class Network {
     node.accounts.push({
       index, id: other.name, relation, assetCode: 'USD', assetScale: 9,
       childAddress: relation === 'child' ? `${node.address}.${other.name}` : '',
-      listenerPort: 0, listenerHost: '', secret: '', client: null, clientWorker: -1, maxPacketAmount: '', packetLifetime: 0,
+      listenerPort: 0, listenerHost: '', secret: '', client: null, clientWorker: -1, httpClient: null, httpServer: null, maxPacketAmount: '', packetLifetime: 0,
     })
     node.edgeOf.push(edge)
     node.accountByName.set(other.name, index)
