@@ -35,6 +35,8 @@ export interface AccountEntry {
   maxPacketAmount: string
   /** Outgoing deduplication: how long an in-flight packet to this account can be joined (ms). */
   packetLifetime: number
+  /** BTP Transfer frames from this peer lower its balance (`options.trustTransfers`). */
+  trustTransfers?: boolean
 }
 
 export interface Snapshot {

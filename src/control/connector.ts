@@ -19,6 +19,8 @@ import { BalanceStore } from '../store/durable'
 import { MetricCounters, createMetricsBuffer } from '../store/metrics'
 import { ConfigError, balanceLimits, middlewareEnabled } from '../config'
 import { SettlementWatcher } from './settlements'
+import { Settlements } from './settlement'
+import { Alerts } from './alerts'
 import type { Snapshot } from '../contracts/snapshot'
 import type { ControlToWorker, EventLoopStats, WorkerInit, WorkerLimits, WorkerStats, WorkerToControl } from '../contracts/plane-messages'
 import { AdminApi } from './admin-api'
@@ -88,6 +90,10 @@ export class Connector {
   private readonly outgoingBuckets: AmountBuckets
   private store: BalanceStore | null = null
   settlements: SettlementWatcher | null = null
+  /** RFC 38 engines (control/settlement): accounts with a `settlementEngine`. */
+  engines: Settlements | null = null
+  /** GET /alerts: what an operator must look at (a settlement an engine refused). */
+  readonly alerts = new Alerts()
   /** GET /metrics (control/metrics.ts). */
   readonly metrics: ConnectorMetrics
   /** ILPD_METRICS=off: the workers count nothing (to measure what counting costs). */
@@ -189,6 +195,7 @@ export class Connector {
       this.workers.push({ index: i, worker: null, incarnation: 0, ready: false, stats: { ...NO_STATS }, past: { ...NO_STATS }, restarts: 0, metrics, loop: null })
       this.spawn(i)
     }
+    await this.engines!.start()
     if (this.config.adminApi) {
       this.admin = new AdminApi(this, this.config.adminApiHost, this.config.adminApiPort)
       await this.admin.start()
@@ -234,7 +241,13 @@ export class Connector {
           { account: account.id, stored: balance.toString(), tracked: this.balances.balance(account.index).toString() })
       }
     }
-    this.settlements = new SettlementWatcher(this.config, this.snapshot.accounts, this.balances, store)
+    const engines = new Settlements(this.config, this.balances, store, this.alerts, {
+      accounts: () => this.snapshot.accounts,
+      sendPrepare: (account, packet) => this.peers.sendPrepare(account, packet),
+    })
+    this.engines = engines
+    this.peers.register('peer.settle', (account, packet) => engines.messages.fromPeer(account, packet))
+    this.settlements = new SettlementWatcher(this.config, this.snapshot.accounts, this.balances, store, engines.store)
     this.settlements.start()
   }
 
@@ -534,6 +547,7 @@ export class Connector {
     }))
     this.ccp.stop()
     await Promise.all(exits)
+    this.engines?.stop()
     this.settlements?.stop()
     await this.store?.close()
     this.admin?.stop()

@@ -42,6 +42,7 @@ export function buildAccounts(config: IlpdConfig, state: LearnedState): AccountE
       clientWorker: -1,
       maxPacketAmount: account.maxPacketAmount ?? '',
       packetLifetime: packetLifetimeOf(account.deduplicate),
+      trustTransfers: account.trustTransfers,
     }
     if (link.type === 'btp-listener') {
       entry.listenerPort = link.port

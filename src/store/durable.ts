@@ -8,6 +8,8 @@
  *                            account they pass 2⁶⁴ (ilpd before 2026-12 wrote them as int64 and
  *                            wrapped to negatives; those still load, read modulo 2⁶⁴)
  *   settle:<account>         the settlement due, if any (JSON)
+ *   intent:, idem:, leftover: settlement intents, idempotency records and sub-unit leftovers
+ *                            (store/settlements.ts), written in the transaction of their balance change
  *
  * Each data-plane worker writes only its own journal keys, so workers never contend for a key;
  * many Fulfills share one LMDB transaction (lmdb-js batches every write issued in one event-loop
@@ -197,7 +199,8 @@ function probe(file: string, isNew: boolean): void {
 
 /** The control plane's handle: load and compact at startup, settlements, adjustments. */
 export class BalanceStore {
-  private constructor(private readonly db: RootDatabase<unknown, string> | null, readonly location: string) {}
+  /** `db`: null for the memory store. SettlementStore (store/settlements.ts) writes beside the balances in it. */
+  private constructor(readonly db: RootDatabase<unknown, string> | null, readonly location: string) {}
 
   /**
    * Opens (or, when the directory does not exist yet, creates) the store. Throws StoreError for
