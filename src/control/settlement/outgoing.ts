@@ -30,8 +30,9 @@ import { type EngineClient, retryDelay } from './engine-client'
 const log = createLogger('settlement')
 
 const CHECK_INTERVAL_MS = 50
-/** One attempt's deadline; a slow engine is retried with the same key. */
-const ATTEMPT_TIMEOUT_MS = 10_000
+/** One attempt's deadline; a slow engine is retried with the same key. Tests shorten it. */
+const ATTEMPT_TIMEOUT_MS = process.env.ILPD_TEST_HOOKS === '1' && process.env.ILPD_TEST_SETTLEMENT_TIMEOUT_MS !== undefined
+  ? Number(process.env.ILPD_TEST_SETTLEMENT_TIMEOUT_MS) : 10_000
 
 export interface EngineAccount {
   index: number
