@@ -32,6 +32,8 @@ export class FakeEngine {
   onSettle: ((r: SettleRequest) => EngineReply | null) = () => null
   onMessage: ((account: string, data: Buffer) => EngineReply) = (_a, data) => ({ status: 201, body: Buffer.concat([Buffer.from('engine got '), data]) })
   onSetup: ((account: string) => EngineReply) = (id) => ({ status: 201, body: { id } })
+  /** ms before a settlement request is handled (0: at once); the answer follows the state then. */
+  settleDelay: () => number = () => 0
   private readonly hanging = new Set<http.ServerResponse>()
 
   get url(): string {
@@ -72,6 +74,11 @@ export class FakeEngine {
         const key = req.headers['idempotency-key'] as string | undefined
         const r: SettleRequest = { account: decodeURIComponent(m[1]), key, amount: q.amount, scale: q.scale, at: Date.now() }
         this.settleRequests.push(r)
+        const wait = this.settleDelay()
+        if (wait > 0) {
+          setTimeout(() => this.send(res, this.onSettle(r) ?? this.settle(r)), wait)
+          return
+        }
         reply = this.onSettle(r) ?? this.settle(r)
       } else if (req.method === 'POST' && (m = /^\/accounts\/([^/]+)\/messages$/.exec(path)) !== null) {
         const account = decodeURIComponent(m[1])
@@ -80,16 +87,23 @@ export class FakeEngine {
       } else {
         reply = { status: 404, body: 'not found' }
       }
-      if (reply === 'hang') {
-        this.hanging.add(res)
-        res.on('close', () => this.hanging.delete(res))
-        return
-      }
+      this.send(res, reply)
+    })
+  }
+
+  private send(res: http.ServerResponse, reply: EngineReply): void {
+    if (res.destroyed) return
+    if (reply === 'hang') {
+      this.hanging.add(res)
+      res.on('close', () => this.hanging.delete(res))
+      return
+    }
+    {
       const payload = reply.body === undefined ? Buffer.alloc(0)
         : Buffer.isBuffer(reply.body) ? reply.body : Buffer.from(typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body))
       res.writeHead(reply.status, { 'content-type': Buffer.isBuffer(reply.body) ? 'application/octet-stream' : 'application/json', 'content-length': payload.length })
       res.end(payload)
-    })
+    }
   }
 
   /** RFC 38 settle: 400 without a key, 400 for a key reused with another amount, else 201 echo. */
