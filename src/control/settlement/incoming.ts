@@ -28,7 +28,8 @@ export class IncomingCredits {
   /** Metrics: units credited per account index. */
   readonly credited = new Map<number, bigint>()
 
-  constructor(private readonly balances: Balances, private readonly store: SettlementStore, private readonly account: (id: string) => CreditAccount | undefined) {
+  constructor(private readonly balances: Balances, private readonly store: SettlementStore, private readonly account: (id: string) => CreditAccount | undefined,
+    private readonly onCredit: (index: number, units: bigint) => void = () => undefined) {
     this.changes = new IdempotentChanges(store, 'credit')
   }
 
@@ -44,11 +45,13 @@ export class IncomingCredits {
       if (!this.balances.adjust(account.index, -units)) {
         return { status: 422, body: { error: `a credit of ${units} (scale ${account.assetScale}) would take ${id}'s balance of ${this.balances.balance(account.index)} below the int64 range ilpd holds; nothing was changed` } }
       }
+      this.onCredit(account.index, units)
       const answer = { status: 201, body: echoed }
       try {
         await this.store.apply({ account: id, delta: -units, leftover, idempotency: { scope: 'credit', key: key!, record: record(answer) } })
       } catch (err) {
         this.balances.adjust(account.index, units)
+        this.onCredit(account.index, -units)
         log.error('could not record an incoming settlement; the engine will retry', { account: id, error: (err as Error).message })
         return { status: 500, body: { error: 'could not record the settlement; retry with the same key' } }
       }

@@ -58,7 +58,7 @@ export class Settlements {
       account: (id) => this.engines.get(id),
     })
     const entryOf = (id: string): AccountEntry | undefined => this.hooks.accounts().find((a) => a.id === id)
-    this.incoming = new IncomingCredits(balances, this.store, entryOf)
+    this.incoming = new IncomingCredits(balances, this.store, entryOf, (index, units) => this.outgoing.credited(index, units))
     this.messages = new SettlementMessages(this.client, {
       engineOf: (id) => this.engines.get(id)?.engine ?? null,
       sendPrepare: (index, packet) => this.hooks.sendPrepare(index, packet),

@@ -10,6 +10,12 @@
  * Nothing is ever refunded (RFC 38 draft 3 hides failures from the accounting system). At start,
  * pending intents are resumed with their keys.
  *
+ * Only a fall of the balance from packets triggers a settlement: an engine's credit that takes the
+ * balance below the threshold (the peer prepaid) is not paid straight back; the next Fulfill that
+ * lowers it further settles all of `settleTo − balance`, prepayment included, as interledger-rs
+ * does. At start, a balance already below the threshold settles (ilpd may have died between a
+ * Fulfill and the decision).
+ *
  * Where the decision runs: here, in the control plane, which reads the shared-memory balances
  * every CHECK_INTERVAL_MS. The packet path does no extra work at all (no threshold compare, no
  * message per Fulfill), and the raise and the intent are one transaction on one thread, so two
@@ -60,6 +66,8 @@ export class OutgoingSettlements {
   private readonly retryTimers = new Set<NodeJS.Timeout>()
   /** Metrics: settlements started (intents written) since start. */
   started = 0
+  /** Each watched account's balance at the last check, less the credits since: what packets moved it from. */
+  private readonly lastSeen = new Map<number, bigint>()
 
   constructor(private readonly balances: Balances, private readonly store: SettlementStore, private readonly client: EngineClient,
     private readonly alerts: Alerts, private readonly hooks: OutgoingHooks) {
@@ -105,11 +113,19 @@ export class OutgoingSettlements {
     return n
   }
 
+  /** An engine's credit moved the balance down by `units` (not a reason to settle). */
+  credited(index: number, units: bigint): void {
+    const seen = this.lastSeen.get(index)
+    if (seen !== undefined) this.lastSeen.set(index, seen - units)
+  }
+
   check(): void {
     for (const account of this.accounts) {
       if (this.writing.has(account.index)) continue
       const balance = this.balances.balance(account.index)
-      if (balance >= account.threshold!) continue
+      const seen = this.lastSeen.get(account.index)
+      this.lastSeen.set(account.index, balance)
+      if (balance >= account.threshold! || (seen !== undefined && balance >= seen)) continue
       const amount = account.settleTo - balance
       // The raise comes first in memory: a check that runs before the write lands sees it.
       if (!this.balances.adjust(account.index, amount)) {
@@ -121,6 +137,7 @@ export class OutgoingSettlements {
         account: account.id, amount: amount.toString(), scale: account.assetScale, idempotencyKey: randomUUID(), state: 'pending', created: now, updated: now,
       }
       this.writing.add(account.index)
+      this.lastSeen.set(account.index, account.settleTo)
       this.store.apply({ account: account.id, delta: amount, intent }).then(() => {
         this.writing.delete(account.index)
         this.intents.set(intent.idempotencyKey, intent)
@@ -132,6 +149,7 @@ export class OutgoingSettlements {
         // next check tries again.
         this.writing.delete(account.index)
         this.balances.adjust(account.index, -amount)
+        this.lastSeen.delete(account.index)
         log.error('could not record a settlement intent; will retry', { account: account.id, error: err.message })
       })
     }
