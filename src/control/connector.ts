@@ -178,6 +178,7 @@ export class Connector {
       },
       workers: () => this.workers.map((w) => ({ index: w.index, restarts: w.restarts, inFlight: w.stats.inFlight, loop: w.loop })),
       settlementsDue: () => this.settlements?.list() ?? {},
+      settlementsPending: () => this.engines?.outgoing.pending() ?? 0,
       paid: () => this.settlements?.paid ?? new Map(),
     }, { collectDefaultMetrics: config.collectDefaultMetrics })
     this.readyPromise = new Promise((resolve, reject) => {
