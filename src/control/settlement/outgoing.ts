@@ -29,11 +29,12 @@
 import { randomUUID } from 'node:crypto'
 import type { Balances } from '../../store/balances'
 import type { SettlementIntent, SettlementStore } from '../../store/settlements'
-import { createLogger } from '../../log'
+import { createLogger, RateLimitedLog } from '../../log'
 import type { Alerts } from '../alerts'
 import { type EngineClient, retryDelay } from './engine-client'
 
 const log = createLogger('settlement')
+const rangeLog = new RateLimitedLog(log, 'error')
 
 const CHECK_INTERVAL_MS = 50
 /** One attempt's deadline; a slow engine is retried with the same key. Tests shorten it. */
@@ -129,7 +130,7 @@ export class OutgoingSettlements {
       const amount = account.settleTo - balance
       // The raise comes first in memory: a check that runs before the write lands sees it.
       if (!this.balances.adjust(account.index, amount)) {
-        log.error('settlement would take the balance out of the int64 range; not settling', { account: account.id, amount: amount.toString() })
+        rangeLog.write(Date.now(), 'settlement would take the balance out of the int64 range; not settling', { account: account.id, amount: amount.toString() })
         continue
       }
       const now = new Date().toISOString()
