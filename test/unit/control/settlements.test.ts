@@ -223,3 +223,33 @@ describe('confirming a settlement the balance cannot take', () => {
     assert.equal(s.balances.upper(carol), INT64_MAX)
   })
 })
+
+describe('confirming a settlement is idempotent (Idempotency-Key)', () => {
+  test('no key: 400; the same key replays the first answer without a second raise; another amount under it: 409', async () => {
+    const s = setup('lmdb')
+    pay(s, 'bob', 500n)
+    s.watcher.check()
+    assert.equal((await s.watcher.confirm('bob', 200n, undefined)).status, 400)
+    assert.equal(s.balances.balance(s.index('bob')), -500n)
+    const first = await s.watcher.confirm('bob', 200n, 'op-1')
+    assert.equal(first.status, 200)
+    const again = await s.watcher.confirm('bob', 200n, 'op-1')
+    assert.deepEqual(again, first)
+    assert.equal(s.balances.balance(s.index('bob')), -300n, 'raised once')
+    assert.equal((await s.watcher.confirm('bob', 300n, 'op-1')).status, 409)
+    assert.equal(s.balances.balance(s.index('bob')), -300n)
+    // The stored base holds the one raise and the record survives a reopen.
+    assert.deepEqual(Object.fromEntries(s.store.loadAndCompact()), { bob: 200n })
+    assert.equal(new SettlementStore(s.store.db).idempotency('confirm', 'op-1')?.status, 200)
+  })
+
+  test('a refused confirmation is not stored: the same key can then succeed', async () => {
+    const s = setup('memory')
+    const carol = s.index('carol')
+    s.balances.load(carol, INT64_MAX - 10n)
+    assert.equal((await s.watcher.confirm('carol', 20n, 'op-2')).status, 400)
+    s.balances.load(carol, 0n)
+    assert.equal((await s.watcher.confirm('carol', 20n, 'op-2')).status, 200)
+    assert.equal(s.balances.balance(carol), 20n)
+  })
+})
