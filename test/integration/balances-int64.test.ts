@@ -191,7 +191,7 @@ describe('balances at the int64 edge: refused before they wrap, exact across res
       assert.equal(first.status, 400, JSON.stringify(first.body))
       assert.match(first.body.error, /sally's balance of 0 past 9223372036854775807/)
       await sleep(300) // the watcher checks every 100 ms: a wrapped balance would fall due by now
-      assert.deepEqual((await ilpd.admin('GET', '/settlements')).body, { due: {} })
+      assert.deepEqual((await ilpd.admin('GET', '/settlements')).body, { due: {}, intents: [] })
       assert.equal((await getBalances(ilpd)).sally.balance, 0n)
       const alice = await connectPlugin(btpUrl('alice', 'alice-secret', ports.alice))
       fulfillingReceiver(await connectPlugin(btpUrl('sally', 'sally-secret', ports.sally)), `${ADDRESS}.sally`)
