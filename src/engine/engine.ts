@@ -7,9 +7,8 @@
  * the peer's identity is known, or while the ledger refuses (insufficient funds), the intent
  * waits and is retried with back-off; a restart resumes it under the same transfer id.
  *
- * Incoming (ledger → engine → connector). The engine watches the ledger for transfers to its
- * account (every ENGINE_POLL_MS), records each as a credit with a key of its own, moving its
- * cursor in the same write, and POSTs it to the connector until a 2xx — same key every time.
+ * Incoming (ledger → engine → connector, incoming.ts). Every ENGINE_POLL_MS the engine looks for
+ * new transfers to its ledger account and credits each to its connector, once, under one key.
  *
  * Identity. Each account's ledger identity (ledger id, ledger account, tag) goes to the peer's
  * engine as a message through the connectors, retried until the peer's engine answers with its
@@ -18,9 +17,10 @@
 import { createLogger, RateLimitedLog } from '../log'
 import { RetrySchedule, type BackoffPolicy } from './backoff'
 import type { ConnectorClient } from './connector-client'
-import type { Ledger, Transfer } from './ledger'
+import { IncomingSettlements } from './incoming'
+import type { Ledger } from './ledger'
 import { identityMessage, parseIdentityMessage } from './messages'
-import { convert, fromJson, type Quantity } from './quantity'
+import { convert, type Quantity } from './quantity'
 import type { EngineAccount, EngineStore, PeerIdentity, StoredResponse } from './store'
 
 const log = createLogger('engine')
@@ -46,8 +46,7 @@ export class SettlementEngine {
   private ticking = false
   private stopped = false
   private readonly ledgerRefusals = new RateLimitedLog(log, 'warn', 5, 60_000)
-  private readonly connectorFailures = new RateLimitedLog(log, 'warn', 5, 60_000)
-  private readonly strayTransfers = new RateLimitedLog(log, 'warn', 5, 60_000)
+  private readonly incoming: IncomingSettlements
 
   constructor(
     private readonly ledger: Ledger,
@@ -56,10 +55,12 @@ export class SettlementEngine {
     private readonly options: EngineOptions,
   ) {
     this.retries = new RetrySchedule(options.backoff)
-  }
-
-  get ledgerScale(): number {
-    return this.ledger.meta.scale
+    this.incoming = new IncomingSettlements(ledger, store, connector, options.ledgerAccount, {
+      retries: this.retries,
+      inFlight: this.inFlight,
+      stopped: () => this.stopped,
+      wake: () => this.schedule(0),
+    })
   }
 
   /** Our identity on the ledger for `account`. */
@@ -176,8 +177,8 @@ export class SettlementEngine {
       const now = Date.now()
       this.exchangeIdentities(now)
       this.payPending(now)
-      this.watchLedger()
-      this.creditPending(now)
+      this.incoming.watchLedger()
+      this.incoming.creditPending(now)
     } catch (err) {
       log.error('engine work loop failed; retrying', { err: String(err) })
     } finally {
@@ -205,7 +206,11 @@ export class SettlementEngine {
         this.kick()
       }).catch((err: unknown) => {
         const delay = this.retries.failed(name, Date.now())
-        log.debug('identity exchange failed; retrying', { account: account.id, err: String(err), retryInMs: delay })
+        // Failing a few times is normal (the peer has not set up its side yet); a long run is not.
+        const attempt = this.retries.attemptsOf(name)
+        const fields = { account: account.id, attempt, err: String(err), retryInMs: delay }
+        if (attempt % 10 === 5) log.warn('no identity from the peer engine yet; settlements to it wait', fields)
+        else log.debug('identity exchange failed; retrying', fields)
       }).finally(() => {
         this.inFlight.delete(name)
       })
@@ -264,48 +269,6 @@ export class SettlementEngine {
           break
         }
       }
-    }
-  }
-
-  private watchLedger(): void {
-    for (;;) {
-      const transfers = this.ledger.incoming(this.options.ledgerAccount, this.store.cursor(), 100)
-      for (const transfer of transfers) this.recordIncoming(transfer)
-      if (transfers.length < 100) return
-    }
-  }
-
-  private recordIncoming(transfer: Transfer): void {
-    const account = this.store.accountByTag(transfer.tag)
-    const quantity = { amount: BigInt(transfer.amount), scale: this.ledger.meta.scale }
-    const credit = this.store.recordIncoming(transfer.seq, transfer.id, account?.id ?? null, quantity)
-    if (account === null) {
-      this.strayTransfers.write(Date.now(), 'ledger transfer with a tag of no account here; not credited', { transfer: transfer.id, from: transfer.from, tag: transfer.tag, amount: transfer.amount })
-    } else if (credit !== null) {
-      log.info('incoming settlement seen on the ledger', { account: account.id, transfer: transfer.id, amount: transfer.amount, key: credit.key })
-    }
-  }
-
-  private creditPending(now: number): void {
-    for (const credit of this.store.pendingCredits()) {
-      const name = `credit:${credit.transferId}`
-      if (this.inFlight.has(name) || !this.retries.due(name, now)) continue
-      this.inFlight.add(name)
-      void this.connector.credit(credit.account, credit.key, fromJson(credit.quantity)).then((reply) => {
-        if (reply.status < 200 || reply.status > 299) throw new Error(`connector answered ${reply.status}: ${reply.body.toString('utf8', 0, 200)}`)
-        this.store.markCredited(credit.transferId)
-        this.retries.succeeded(name)
-        log.info('connector credited the settlement', { account: credit.account, key: credit.key, quantity: credit.quantity })
-      }).catch((err: unknown) => {
-        if (this.stopped) return
-        const delay = this.retries.failed(name, Date.now())
-        this.connectorFailures.write(Date.now(), 'connector did not take the credit; retrying with the same key', {
-          account: credit.account, key: credit.key, attempt: this.retries.attemptsOf(name), err: String(err), retryInMs: delay,
-        })
-      }).finally(() => {
-        this.inFlight.delete(name)
-        if (!this.stopped) this.schedule(0)
-      })
     }
   }
 

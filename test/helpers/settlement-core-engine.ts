@@ -9,6 +9,7 @@
  *   await engine.receive('peer', '0.5')        // the peer paid us 0.5 units: credit the connector
  *   await engine.sendMessage('peer', { hello: 1 }) // through the connector to the peer's engine
  *   engine.ledger.sent                          // what the connector made the engine pay
+ *   linkLedgers(engineA, 'b', engineB, 'a')     // what A pays for 'b' arrives at B for 'a'
  *   await engine.shutdown()
  *
  * What 0.1.1 does that a connector must be ready for (read in its dist/, observed in
@@ -59,6 +60,8 @@ export class MemoryTestLedger {
   answer: (accountId: string, message: unknown) => unknown = (_accountId, message) => ({ received: message })
   /** Make `settle` throw (the framework then assumes the full amount was settled). */
   failSettle = false
+  /** Called after each payment, e.g. to tell the payee's engine (see `linkLedgers`). */
+  onSettle: ((accountId: string, amount: string) => void) | null = null
 
   constructor(readonly scale = 9) {}
 
@@ -66,6 +69,7 @@ export class MemoryTestLedger {
     if (this.failSettle) throw new Error('test ledger refuses to settle')
     const settled = amount.decimalPlaces(this.scale, 1 /* ROUND_DOWN */)
     this.sent.push({ accountId, amount: settled.toFixed() })
+    if (this.onSettle !== null && settled.toFixed() !== '0') this.onSettle(accountId, settled.toFixed())
     return settled
   }
 
@@ -79,6 +83,21 @@ export class MemoryTestLedger {
 export function toUnits(decimal: string, scale: number): bigint {
   const [whole, fraction = ''] = decimal.split('.')
   return BigInt(whole + fraction.padEnd(scale, '0').slice(0, scale))
+}
+
+/**
+ * Makes what `a` pays for `accountAtA` arrive at `b` as an incoming settlement for `accountAtB`,
+ * and the reverse: two framework engines on one pretend ledger. Each payment reaches the payee's
+ * engine once, with a settlement id of its own (the framework's idempotency key to its connector).
+ */
+export function linkLedgers(a: SettlementCoreEngine, accountAtA: string, b: SettlementCoreEngine, accountAtB: string): void {
+  let n = 0
+  a.ledger.onSettle = (accountId, amount) => {
+    if (accountId === accountAtA) void b.receive(accountAtB, amount, `ledger-a-${++n}`)
+  }
+  b.ledger.onSettle = (accountId, amount) => {
+    if (accountId === accountAtB) void a.receive(accountAtA, amount, `ledger-b-${++n}`)
+  }
 }
 
 export interface SettlementCoreEngine {

@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { call, eventually, requestSettlement } from '../helpers/engine'
 import { FakeConnector } from '../helpers/fake-connector'
-import { startSettlementCoreEngine, type SettlementCoreEngine } from '../helpers/settlement-core-engine'
+import { linkLedgers, startSettlementCoreEngine, type SettlementCoreEngine } from '../helpers/settlement-core-engine'
 import { sleep } from '../helpers/ports'
 
 describe('ilp-settlement-core@0.1.1 harness', () => {
@@ -114,5 +114,28 @@ describe('ilp-settlement-core@0.1.1 harness', () => {
     assert.equal((await call(engine.url, 'DELETE', '/accounts/peer-f')).status, 204)
     assert.deepEqual(engine.ledger.accountsClosed, ['peer-f'])
     assert.equal((await call(engine.url, 'DELETE', '/accounts/peer-f')).status, 404)
+  })
+})
+
+describe('two ilp-settlement-core engines on linked test ledgers', () => {
+  test('what one engine pays, the other credits to its connector once', async () => {
+    const connA = await FakeConnector.start()
+    const connB = await FakeConnector.start()
+    const a = await startSettlementCoreEngine({ connectorUrl: connA.url })
+    const b = await startSettlementCoreEngine({ connectorUrl: connB.url })
+    try {
+      linkLedgers(a, 'b', b, 'a')
+      assert.equal((await call(a.url, 'POST', '/accounts', { json: { id: 'b' } })).status, 201)
+      assert.equal((await call(b.url, 'POST', '/accounts', { json: { id: 'a' } })).status, 201)
+      assert.equal((await requestSettlement(a.url, 'b', 'a-pays-1', { amount: '1234', scale: 3 })).status, 201)
+      await eventually(() => connB.credited.size === 1, 5000, 'B\'s connector credited')
+      assert.deepEqual([...connB.credited.values()], [{ account: 'a', amount: '1234', scale: 3 }])
+      assert.equal((await requestSettlement(b.url, 'a', 'b-pays-1', { amount: '5', scale: 0 })).status, 201)
+      await eventually(() => connA.credited.size === 1, 5000, 'A\'s connector credited')
+      assert.deepEqual([...connA.credited.values()], [{ account: 'b', amount: '5', scale: 0 }])
+    } finally {
+      await Promise.all([a.shutdown(), b.shutdown()])
+      await Promise.all([connA.close(), connB.close()])
+    }
   })
 })

@@ -25,17 +25,22 @@ interface Pair {
   connB: FakeConnector
 }
 
-/** Alice's connector has account "bob" for her peer; Bob's has "alice". Ledger scale 6. */
-async function startPair(aliceEnv: Record<string, string> = {}): Promise<Pair> {
+/**
+ * Alice's connector has account "bob" for her peer; Bob's has "alice". Ledger scale 6. With
+ * `bobLedger`, Bob's engine uses a ledger file of its own; with `setUpBob: false`, his account is
+ * left for the test to set up.
+ */
+async function startPair(aliceEnv: Record<string, string> = {}, options: { bobLedger?: boolean, setUpBob?: boolean } = {}): Promise<Pair> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilpd-engine-'))
   const ledger = path.join(dir, 'ledger.mdb')
   const connA = await FakeConnector.start()
   const connB = await FakeConnector.start()
   const alice = await startEngine({ ledger, store: path.join(dir, 'alice.mdb'), account: 'alice-ledger', connectorUrl: connA.url, openingBalance: 1_000_000n, ledgerScale: 6, env: aliceEnv })
-  const bob = await startEngine({ ledger, store: path.join(dir, 'bob.mdb'), account: 'bob-ledger', connectorUrl: connB.url, openingBalance: 0n, ledgerScale: 6 })
+  const bob = await startEngine({ ledger: options.bobLedger === true ? path.join(dir, 'other-ledger.mdb') : ledger, store: path.join(dir, 'bob.mdb'), account: 'bob-ledger', connectorUrl: connB.url, openingBalance: 0n, ledgerScale: 6 })
   linkConnectors(connA, 'bob', () => alice.url, connB, 'alice', () => bob.url)
   const aliceAuth: Record<string, string> = aliceEnv.ENGINE_API_TOKEN !== undefined ? { authorization: `Bearer ${aliceEnv.ENGINE_API_TOKEN}` } : {}
-  for (const [engine, id, headers] of [[alice, 'bob', aliceAuth], [bob, 'alice', {}]] as const) {
+  const setups = [[alice, 'bob', aliceAuth], [bob, 'alice', {}]] as const
+  for (const [engine, id, headers] of options.setUpBob === false ? setups.slice(0, 1) : setups) {
     const setup = await call(engine.url, 'POST', '/accounts', { json: { id }, headers })
     assert.equal(setup.status, 201)
     assert.deepEqual(setup.body, { id })
@@ -201,6 +206,37 @@ describe('settlement engine: the receiving engine and a failing connector', () =
     const count = pair.connB.creditRequests.length
     await new Promise((r) => setTimeout(r, 500))
     assert.equal(pair.connB.creditRequests.length, count)
+  })
+})
+
+describe('settlement engine: the order things happen in', () => {
+  test('a settlement asked for before the peer\'s engine has the account is paid once it does', async () => {
+    const pair = await startPair({}, { setUpBob: false })
+    try {
+      assert.equal((await requestSettlement(pair.alice.url, 'bob', 'early', { amount: '5', scale: 3 })).status, 201)
+      await new Promise((r) => setTimeout(r, 300))
+      await readLedger(pair.ledger, (l) => assert.equal(l.getTransfer('alice-ledger/early'), null, 'nowhere to pay yet'))
+      assert.equal((await call(pair.bob.url, 'POST', '/accounts', { json: { id: 'alice' } })).status, 201)
+      await eventually(() => pair.connB.credited.size === 1, 10_000, 'bob\'s connector credited')
+      assert.deepEqual([...pair.connB.credited.values()], [{ account: 'alice', amount: '5000', scale: 6 }])
+      await readLedger(pair.ledger, (l) => assert.equal(l.getTransfer('alice-ledger/early')?.amount, '5000'))
+    } finally {
+      await stopPair(pair)
+    }
+  })
+
+  test('engines on two different ledgers refuse each other\'s identity and pay nothing', async () => {
+    const pair = await startPair({}, { bobLedger: true })
+    try {
+      assert.equal((await requestSettlement(pair.alice.url, 'bob', 'elsewhere', { amount: '5', scale: 3 })).status, 201)
+      await pair.alice.waitForLine((l) => l?.msg === 'the peer engine uses another ledger', 10_000)
+      assert.equal(await peerOf(pair.alice, 'bob'), null)
+      assert.equal(await peerOf(pair.bob, 'alice'), null)
+      await readLedger(pair.ledger, (l) => assert.equal(l.getTransfer('alice-ledger/elsewhere'), null))
+      assert.equal(pair.connB.credited.size, 0)
+    } finally {
+      await stopPair(pair)
+    }
   })
 })
 
