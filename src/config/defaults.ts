@@ -47,6 +47,7 @@ export const SETTING_DEFAULTS = {
   settlementApiPort: 7771, // interledger-rs's port; what engines call by default
   settlementApiHost: '127.0.0.1',
   settlementApiToken: '', // '' = none: loopback only
+  maxAccounts: 4096, // account slots in shared memory: configured + added at runtime (ilpd only)
 } as const
 
 /** ilpd only: one data-plane worker per core (up to MAX_WORKERS). */

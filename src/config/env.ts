@@ -50,6 +50,7 @@ export const SETTING_KINDS: { readonly [K in SettingKey]-?: ValueKind } = {
   settlementApiPort: 'integer',
   settlementApiHost: 'string',
   settlementApiToken: 'string',
+  maxAccounts: 'integer',
 }
 
 export const SETTING_KEYS = Object.keys(SETTING_KINDS) as SettingKey[]

@@ -171,6 +171,25 @@ function readSettingsFile(path: string): { settings: Record<string, unknown>; un
 
 // ---- one account ------------------------------------------------------------------------------
 
+/**
+ * One account as the admin API receives it (`POST /accounts/<id>`): exactly the checks of a
+ * CONNECTOR_ACCOUNTS entry. `where` leads each message ("account bob").
+ */
+export function parseAccount(id: string, value: unknown, where: string): { account: Account | null, problems: string[], warnings: string[] } {
+  const problems: string[] = []
+  const warnings: string[] = []
+  if (id === '__proto__') {
+    problems.push(`${where}: the account id "__proto__" is reserved; choose another name`)
+    return { account: null, problems, warnings }
+  }
+  const built = buildAccount(id, value, where, problems, warnings)
+  if (built === null) return { account: null, problems, warnings }
+  // As loadConfig's last step: the record must be what the schema says ilpd runs with.
+  const checked = AccountSchema.safeParse(built, { reportInput: true })
+  if (!checked.success) return { account: null, problems: checked.error.issues.map((i) => `${where}: ${describeIssue(i)}`), warnings }
+  return { account: checked.data, problems, warnings }
+}
+
 function buildAccount(id: string, value: unknown, where: string, problems: string[], warnings: string[]): Account | null {
   const idProblem = describeSegmentProblem(id)
   if (idProblem !== null) {
@@ -429,6 +448,7 @@ function buildConfig(
     settlementApiPort: s.settlementApiPort ?? d.settlementApiPort,
     settlementApiHost: s.settlementApiHost ?? d.settlementApiHost,
     settlementApiToken,
+    maxAccounts: s.maxAccounts ?? d.maxAccounts,
   }
 }
 
@@ -524,18 +544,9 @@ function checkAccountsTogether(
 ): void {
   const ids = Object.keys(config.accounts)
   const parents = ids.filter((id) => config.accounts[id].relation === 'parent')
-  const accountsWhere = where('accounts')
-
-  if (config.ilpAddress !== null) {
-    for (const id of ids) {
-      const account = config.accounts[id]
-      if (account.relation !== 'child') continue
-      const length = config.ilpAddress.length + 1 + account.ilpAddressSegment.length
-      if (length > MAX_ADDRESS_LENGTH) {
-        problems.push(`${accountsWhere}: account ${id}: its address ${config.ilpAddress}.${account.ilpAddressSegment.slice(0, 20)}… would be ` +
-          `${length} bytes long; RFC 15 allows ${MAX_ADDRESS_LENGTH} (shorten ilpAddressSegment or ${where('ilpAddress')})`)
-      }
-    }
+  problems.push(...accountSetProblems(config, where))
+  if (ids.length > config.maxAccounts) {
+    problems.push(`${where('accounts')}: ${ids.length} accounts, but ${where('maxAccounts')} is ${config.maxAccounts}; raise it`)
   }
 
   const allBuilt = ids.length === knownIds.size
@@ -557,6 +568,27 @@ function checkAccountsTogether(
       problems.push(`${where('routes')}: [${i}].peerId ${show(route.peerId)} is not an account (route to ${route.targetPrefix})`)
     }
   })
+}
+
+/**
+ * Rules between the accounts themselves (addresses, ports, secrets, rates), which every change
+ * of the account set must keep: checked at start and by the admin API on each add or update.
+ */
+export function accountSetProblems(config: IlpdConfig, where: (key: SettingKey) => string): string[] {
+  const problems: string[] = []
+  const ids = Object.keys(config.accounts)
+  const accountsWhere = where('accounts')
+  if (config.ilpAddress !== null) {
+    for (const id of ids) {
+      const account = config.accounts[id]
+      if (account.relation !== 'child') continue
+      const length = config.ilpAddress.length + 1 + account.ilpAddressSegment.length
+      if (length > MAX_ADDRESS_LENGTH) {
+        problems.push(`${accountsWhere}: account ${id}: its address ${config.ilpAddress}.${account.ilpAddressSegment.slice(0, 20)}… would be ` +
+          `${length} bytes long; RFC 15 allows ${MAX_ADDRESS_LENGTH} (shorten ilpAddressSegment or ${where('ilpAddress')})`)
+      }
+    }
+  }
 
   // Children's addresses must not collide.
   const segments = new Map<string, string>()
@@ -600,6 +632,7 @@ function checkAccountsTogether(
       }
     }
   }
+  return problems
 }
 
 /** Warnings that need the finished config: settings that work but are likely a mistake. */

@@ -57,6 +57,8 @@ const PacketAmount = PositiveAmount.refine((v) => !POSITIVE_STRING.test(v) || Bi
 export const MAX_TIMER_MS = 2 ** 31 - 1
 /** 128 workers already join 16,256 rings of 4 MiB (virtual) each; more cores than that are rare. */
 export const MAX_WORKERS = 128
+/** Shared memory per account slot: ~370 bytes (balance words, limit buckets) + ~70 per worker; a million slots is ~0.5 GiB. */
+export const MAX_ACCOUNTS = 1_000_000
 const Port = z.number().int().min(1).max(65535)
 /** A duration in ms, from `min` up to what a timer can wait. */
 function millis(min: number) {
@@ -342,6 +344,11 @@ export const SettingsSchema = z.object({
   settlementApiHost: z.string().min(1),
   /** Bearer token the engines must send; '' for none (loopback only). */
   settlementApiToken: z.string(),
+  /**
+   * Account slots in shared memory (balances, buckets, link counts), fixed at start: the
+   * configured accounts plus every account id added at runtime since (control/registry.ts).
+   */
+  maxAccounts: z.number().int().min(1).max(MAX_ACCOUNTS, says(`must be at most ${MAX_ACCOUNTS}`)),
 }).partial()
 export type Settings = z.infer<typeof SettingsSchema>
 export type SettingKey = keyof Settings
@@ -401,5 +408,6 @@ export const IlpdConfigSchema = z.object({
   settlementApiHost: z.string(),
   /** null: no token (the settlement API is then on loopback only). A secret: never logged. */
   settlementApiToken: z.string().min(1).nullable(),
+  maxAccounts: z.number().int().min(1),
 })
 export type IlpdConfig = z.infer<typeof IlpdConfigSchema>

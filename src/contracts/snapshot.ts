@@ -37,6 +37,17 @@ export interface AccountEntry {
   packetLifetime: number
   /** BTP Transfer frames from this peer lower its balance (`options.trustTransfers`). */
   trustTransfers?: boolean
+  /**
+   * The account was removed at runtime: its slot (index) stays, inert (no listener, no client,
+   * no route), so that shared memory and packets in flight never see the index change meaning.
+   * Absent: false.
+   */
+  removed?: boolean
+  /**
+   * The account's link options as one string: when it changes between snapshots the worker closes
+   * the account's links (with a reason) and opens the new ones. Absent: ''.
+   */
+  linkKey?: string
 }
 
 export interface Snapshot {

@@ -4,7 +4,7 @@
  * the exchange rates as exact fractions.
  */
 import BigNumber from 'bignumber.js'
-import type { IlpdConfig } from '../config'
+import type { Account, IlpdConfig } from '../config'
 import { resolveDefaultRoute } from '../config'
 import { buildRouteTable, type RouteEntry } from '../routing'
 import type { AccountEntry, Snapshot } from '../contracts/snapshot'
@@ -22,11 +22,28 @@ export interface LearnedState {
   extraRoutes: Map<string, string>
   /** CCP: the learned routes selected for the trie, prefix → account index (control/ccp). */
   learnedRoutes?: ReadonlyMap<string, number>
+  /**
+   * The account slots, by index (control/registry.ts): an account removed at runtime keeps its
+   * slot with `account` null. Absent: `config.accounts` in order, as at start.
+   */
+  slots?: ReadonlyArray<AccountSlot>
 }
 
-/** Account table in config order; the index is what packets and shared memory use. */
+export interface AccountSlot {
+  id: string
+  /** The account as it runs; null once removed (the last one is kept in `last`). */
+  account: Account | null
+  last: Account
+}
+
+function slotsOf(config: IlpdConfig, state: LearnedState): ReadonlyArray<AccountSlot> {
+  return state.slots ?? Object.entries(config.accounts).map(([id, account]) => ({ id, account, last: account }))
+}
+
+/** Account table by slot (config order, then accounts added at runtime); the index is what packets and shared memory use. */
 export function buildAccounts(config: IlpdConfig, state: LearnedState): AccountEntry[] {
-  return Object.entries(config.accounts).map(([id, account], index) => {
+  return slotsOf(config, state).map(({ id, account: live, last }, index) => {
+    const account = live ?? last
     const link = account.link
     const entry: AccountEntry = {
       index,
@@ -43,6 +60,12 @@ export function buildAccounts(config: IlpdConfig, state: LearnedState): AccountE
       maxPacketAmount: account.maxPacketAmount ?? '',
       packetLifetime: packetLifetimeOf(account.deduplicate),
       trustTransfers: account.trustTransfers,
+      removed: live === null,
+      linkKey: live === null ? '' : JSON.stringify(link),
+    }
+    if (live === null) {
+      entry.childAddress = ''
+      return entry
     }
     if (link.type === 'btp-listener') {
       entry.listenerPort = link.port
@@ -68,7 +91,7 @@ export interface StaticRouteEntry extends RouteEntry {
  * local route for the same prefix, as in ilp-connector.
  */
 export function buildStaticRoutes(config: IlpdConfig, accounts: AccountEntry[], state: LearnedState): StaticRouteEntry[] {
-  const indexOf = new Map(accounts.map((a) => [a.id, a.index]))
+  const indexOf = new Map(accounts.filter((a) => a.removed !== true).map((a) => [a.id, a.index]))
   const routes = new Map<string, StaticRouteEntry>()
   const set = (prefix: string, nextHop: number, origin: StaticRouteEntry['origin']): void => {
     routes.set(prefix, { prefix, nextHop, origin })
@@ -80,7 +103,7 @@ export function buildStaticRoutes(config: IlpdConfig, accounts: AccountEntry[], 
     // here), never sent on by the default route to bounce off a parent until it expires.
     set(state.ownAddress, LOCAL_HOP, 'local')
     for (const account of accounts) {
-      if (account.relation === 'child') set(account.childAddress, account.index, 'local')
+      if (account.relation === 'child' && account.removed !== true) set(account.childAddress, account.index, 'local')
     }
   }
   for (const route of config.routes) {

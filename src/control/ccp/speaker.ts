@@ -40,7 +40,7 @@ export interface CcpSettings {
   secret: Uint8Array
   globalPrefix: string
   /** Per account id: sendRoutes / receiveRoutes. */
-  accounts: ReadonlyMap<string, { sendRoutes: boolean, receiveRoutes: boolean }>
+  accounts: Map<string, { sendRoutes: boolean, receiveRoutes: boolean }>
 }
 
 export function ccpSettings(config: IlpdConfig): CcpSettings {
@@ -100,33 +100,61 @@ export class CcpSpeaker {
 
   constructor(private readonly settings: CcpSettings, private readonly hooks: CcpHooks, private readonly clock: Clock = systemClock, log?: Logger) {
     this.log = log ?? createLogger('ccp')
-    for (const account of hooks.accounts()) {
-      const s = settings.accounts.get(account.id) ?? { sendRoutes: account.relation !== 'child', receiveRoutes: account.relation !== 'child' }
-      const send = (prepare: Uint8Array): Promise<Uint8Array> => hooks.sendPrepare(account.index, prepare)
-      const peer: Peer = {
-        account,
-        workers: new Set(),
-        sender: s.sendRoutes && settings.broadcastEnabled
-          ? new CcpSender({
-            accountId: account.id,
-            relation: account.relation,
-            table: this.table,
-            relationOf: (id) => this.byId.get(id)?.account.relation,
-            ownAddress: () => this.address,
-            holdDownTime: settings.routeExpiry,
-            broadcastInterval: settings.broadcastInterval,
-            send,
-            clock,
-            log: this.log,
-          })
-          : null,
-        receiver: s.receiveRoutes
-          ? new CcpReceiver({ accountId: account.id, send, defaultHoldDownTime: settings.routeExpiry, clock, log: this.log })
-          : null,
-      }
-      this.peers.set(account.index, peer)
-      this.byId.set(account.id, peer)
+    for (const account of hooks.accounts()) this.addPeer(account)
+  }
+
+  /** Starts the CCP sender and receiver of an account as its relation and settings say. */
+  private addPeer(account: AccountEntry, workers = new Set<number>()): void {
+    const { settings, hooks, clock } = this
+    const s = settings.accounts.get(account.id) ?? { sendRoutes: account.relation !== 'child', receiveRoutes: account.relation !== 'child' }
+    const send = (prepare: Uint8Array): Promise<Uint8Array> => hooks.sendPrepare(account.index, prepare)
+    const peer: Peer = {
+      account,
+      workers,
+      sender: s.sendRoutes && settings.broadcastEnabled
+        ? new CcpSender({
+          accountId: account.id,
+          relation: account.relation,
+          table: this.table,
+          relationOf: (id) => this.byId.get(id)?.account.relation,
+          ownAddress: () => this.address,
+          holdDownTime: settings.routeExpiry,
+          broadcastInterval: settings.broadcastInterval,
+          send,
+          clock,
+          log: this.log,
+        })
+        : null,
+      receiver: s.receiveRoutes
+        ? new CcpReceiver({ accountId: account.id, send, defaultHoldDownTime: settings.routeExpiry, clock, log: this.log })
+        : null,
     }
+    this.peers.set(account.index, peer)
+    this.byId.set(account.id, peer)
+  }
+
+  /**
+   * An account was added, changed or removed at runtime (control/account-changes.ts). Its sender
+   * and receiver start again from scratch (a changed one keeps its live links); what it had
+   * announced is withdrawn on the next publish. `account` null: removed.
+   */
+  setPeer(index: number, id: string, account: AccountEntry | null, routes: { sendRoutes: boolean, receiveRoutes: boolean } | null): void {
+    const old = this.peers.get(index)
+    if (old !== undefined) {
+      old.sender?.stop()
+      old.receiver?.stop()
+      this.peers.delete(index)
+      this.byId.delete(old.account.id)
+    }
+    if (account === null || routes === null) {
+      this.settings.accounts.delete(id)
+      return
+    }
+    this.settings.accounts.set(id, routes)
+    this.addPeer(account, old?.workers ?? new Set())
+    const peer = this.peers.get(index)!
+    if (peer.workers.size > 0 && this.address !== '') peer.receiver?.linkUp()
+    peer.sender?.schedule()
   }
 
   start(): void {
