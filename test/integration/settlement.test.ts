@@ -11,7 +11,8 @@
  *   another input, 400 without a key or with a bad Quantity, 404 for an unknown account, scale 0
  *   and 255, 10^40, sub-unit leftovers carried to later credits, bearer token required;
  * - settlement messages both ways over peer.settle, and F02/F00/T00 when the engine cannot;
- * - BTP Transfer frames move a balance only with options.trustTransfers.
+ * - BTP Transfer frames move a balance only with options.trustTransfers;
+ * - an account added at runtime with an engine is set up on it; removed, it is deleted there.
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -69,7 +70,7 @@ describe('settlement through an RFC 38 engine (connector side)', () => {
 
   before(async () => {
     await engine.start()
-    ports = await freePorts(6)
+    ports = await freePorts(7)
     apiPort = ports[5]
     const trusted = listenerAccount(ports[3], 'dave-secret') as { options: Record<string, unknown> }
     ilpd = await startIlpd({
@@ -286,5 +287,13 @@ describe('settlement through an RFC 38 engine (connector side)', () => {
     assert.equal(await balanceOf(ilpd, 'erin'), 0n)
     dave.close()
     erin.close()
+  })
+
+  test('an account added at runtime with an engine is set up on it (POST /accounts); removed, DELETE /accounts/:id', async () => {
+    const added = await ilpd.admin('POST', '/accounts/frank', listenerAccount(ports[6], 'frank-secret', { settlementEngine: engine.url }))
+    assert.equal(added.status, 201, JSON.stringify(added.body))
+    await eventually(() => engine.setups.includes('frank'), 'frank set up on the engine')
+    assert.equal((await ilpd.admin('DELETE', '/accounts/frank')).status, 200)
+    await eventually(() => engine.deletes.includes('frank'), 'frank deleted on the engine')
   })
 })
