@@ -21,7 +21,7 @@ import { launch, REPO_ROOT, TargetError, type Target } from './load/targets'
 const USAGE = `usage: npm run bench -- SCENARIO[,SCENARIO…] [options]
        npm run bench -- micro [--quick]
 
-scenarios: one-hop reject bad-auth chain-2 chain-4 many flood ceiling external, or all
+scenarios: one-hop reject bad-auth chain-2 chain-4 many flood http http-async ceiling external, or all
            (all = every connector scenario but flood; the generator's ceiling is measured with each run)
 
 options:

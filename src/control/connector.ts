@@ -308,11 +308,14 @@ export class Connector {
   private async checkPortsFree(): Promise<void> {
     const seen = new Set<string>()
     for (const a of this.snapshot.accounts) {
-      if (a.listenerPort === 0 || a.removed === true) continue
-      const key = `${a.listenerHost}:${a.listenerPort}`
+      const http = a.httpServer
+      if ((a.listenerPort === 0 && http === null) || a.removed === true) continue
+      const host = http === null ? a.listenerHost : http.host
+      const port = http === null ? a.listenerPort : http.port
+      const key = `${host}:${port}`
       if (seen.has(key)) continue
       seen.add(key)
-      const problem = await portProblem(a.listenerHost, a.listenerPort)
+      const problem = await portProblem(host, port)
       if (problem !== null) throw new Error(`account ${a.id}: ${problem}`)
     }
   }

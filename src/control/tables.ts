@@ -57,6 +57,8 @@ export function buildAccounts(config: IlpdConfig, state: LearnedState): AccountE
       secret: '',
       client: null,
       clientWorker: -1,
+      httpClient: null,
+      httpServer: null,
       maxPacketAmount: account.maxPacketAmount ?? '',
       packetLifetime: packetLifetimeOf(account.deduplicate),
       trustTransfers: account.trustTransfers,
@@ -75,6 +77,15 @@ export function buildAccounts(config: IlpdConfig, state: LearnedState): AccountE
       const host = link.host.includes(':') ? `[${link.host}]` : link.host
       entry.client = { url: `${link.protocol}://${host}:${link.port}${link.path}`, username: link.username, token: link.token }
       entry.clientWorker = index % state.workerCount
+    } else if (link.type === 'http') {
+      if (link.incoming !== null) {
+        const { port, host, auth } = link.incoming
+        entry.httpServer = { port, host: host ?? '0.0.0.0', auth, callbackAuth: link.outgoing?.auth ?? null }
+      }
+      if (link.outgoing !== null) {
+        entry.httpClient = link.outgoing
+        entry.clientWorker = index % state.workerCount
+      }
     }
     return entry
   })

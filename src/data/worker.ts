@@ -19,6 +19,9 @@ import type { AccountEntry } from '../contracts/snapshot'
 import { AccountLinks, type LinkType } from './links/account-links'
 import { BtpClient, type ClientHooks } from './links/btp-client'
 import { BtpServer } from './links/btp-server'
+import { HttpCallbackRegistry } from './links/http-callbacks'
+import { HttpClients } from './links/http-clients'
+import { HttpServer } from './links/http-server'
 import type { Link, LinkBounds } from './links/link'
 import { PacketPath } from './path/index'
 
@@ -121,6 +124,14 @@ const server = new BtpServer(path, bounds, {
   authFailed: (account) => metrics.authFailure(account),
 })
 
+// ILP-over-HTTP: every worker serves every HTTP port; callbacks for ilpd's own async Prepares
+// reach the account's outgoing link through the registry.
+const httpCallbacks = new HttpCallbackRegistry()
+const httpServer = new HttpServer(path, httpCallbacks, {
+  accounts: () => snapshot.accounts,
+  authFailed: (account) => metrics.authFailure(account),
+})
+
 // ---------------------------------------------------------------------------------------------
 // Account links, per link type (links/account-links.ts): BTP listeners shared by the accounts on
 // a port, BTP clients assigned to this worker. ILP-over-HTTP plugs in as one more type.
@@ -194,17 +205,31 @@ function installSnapshot(next: Snapshot, ack: number | undefined): void {
   journal.setAccounts(next.accounts.map((a) => a.id))
   fitMetrics(next.accounts.length)
   path.install(next)
+  httpServer.install(next.accounts)
   log.debug('snapshot installed', { version: next.version, accounts: next.accounts.length })
   if (stopping) {
     // No new listener or client once shutting down; what is open closes with the rest.
     if (ack !== undefined) post({ type: 'snapshot-applied', ack, problems: ['the worker is shutting down'] })
     return
   }
+  httpClients.apply(next.accounts)
   void accountLinks.apply(next.accounts).then((problems) => {
     for (const problem of problems) log.error('could not open an account link', { problem })
     if (ack !== undefined) post({ type: 'snapshot-applied', ack, problems })
   })
 }
+
+// ---------------------------------------------------------------------------------------------
+// Outgoing ILP-over-HTTP links: one per HTTP account on every worker, up from the start.
+
+// RFC 35 callbacks the HTTP server receives go to the account's async link on this worker
+// (httpCallbacks above); one for a Prepare another worker sent goes there through the ring.
+const httpClients = new HttpClients(init.index, init.workerCount, path, httpCallbacks, {
+  linkUp: (link, account) => linkUp(link, account),
+  linkDown: (link) => linkDown(link),
+  onAddress: (account, address) => post({ type: 'address', account, address }),
+})
+path.handover.onCallback = (account, requestId, reply) => httpClients.onHandedCallback(account, requestId, reply)
 
 // ---------------------------------------------------------------------------------------------
 // Control-plane messages, shared-memory doorbell, timers.
@@ -214,7 +239,9 @@ const timer = setInterval(() => path.advanceTimers(Date.now()), 5)
 const sweep = setInterval(() => {
   const now = Date.now()
   server.sweep(now, init.limits.linkTotalBytes)
+  httpServer.sweep(now)
   for (const client of clients.values()) client.link?.checkStall(now)
+  httpClients.sweep(now)
 }, 1000)
 sweep.unref()
 
@@ -242,7 +269,7 @@ const statsTimer = setInterval(() => {
   post({
     type: 'stats', prepares: s.prepares, fulfilled: s.fulfilled, rejected: s.rejected, handedOver: s.handedOver,
     deduplicated: s.deduplicated, inFlight: path.inFlight, rejectsByCode: Object.fromEntries(s.rejectsByCode),
-    authFailures: server.authFailures, loop,
+    authFailures: server.authFailures + httpServer.authFailures, loop,
   })
 }, 1000)
 statsTimer.unref()
@@ -275,9 +302,9 @@ port.on('message', (message: ControlToWorker) => {
 })
 
 function linksDrained(): boolean {
-  if (!server.drained()) return false
+  if (!server.drained() || !httpServer.drained()) return false
   for (const client of clients.values()) if ((client.link?.queuedBytes() ?? 0) > 0) return false
-  return true
+  return httpClients.drained()
 }
 
 /**
@@ -292,6 +319,7 @@ function shutdown(graceMs: number): void {
   stopping = true
   path.state.stopping = true
   server.stopListening()
+  httpServer.stopListening()
   const deadline = Date.now() + graceMs
   const wait = setInterval(() => {
     if ((path.inFlight > 0 || path.unsettled > 0) && Date.now() < deadline) return
@@ -308,7 +336,9 @@ function shutdown(graceMs: number): void {
       }
       path.flush()
       for (const client of clients.values()) client.stop()
+      httpClients.stop()
       server.closeAll(1001, 'connector shutting down')
+      httpServer.closeAll(1001, 'connector shutting down')
       clearInterval(timer)
       bellClosed = true
       myBell.ring()
@@ -331,14 +361,17 @@ process.on('uncaughtException', (err) => {
   stopping = true
   try {
     for (const client of clients.values()) client.stop()
+    httpClients.stop()
     server.closeAll(1011, 'connector worker failed')
+    httpServer.closeAll(1011, 'connector worker failed')
   } finally {
     process.exit(1)
   }
 })
 
-accountLinks.apply(snapshot.accounts).then((problems) => {
+Promise.all([accountLinks.apply(snapshot.accounts), httpServer.start(snapshot.accounts)]).then(([problems]) => {
   if (problems.length > 0) throw new Error(problems.join('; '))
+  httpClients.apply(snapshot.accounts)
   log.debug('worker started', { incarnation: init.incarnation, accounts: snapshot.accounts.length })
   post({ type: 'ready' })
 }, (err: Error) => {

@@ -64,7 +64,7 @@ export class CcpNode {
     this.accounts = o.accounts.map((a, index) => ({
       index, id: a.id, relation: a.relation, assetCode: 'USD', assetScale: 9,
       childAddress: a.relation === 'child' ? `${o.address}.${a.id}` : '',
-      listenerPort: 0, listenerHost: '', secret: '', client: null, clientWorker: -1, maxPacketAmount: '', packetLifetime: 0,
+      listenerPort: 0, listenerHost: '', secret: '', client: null, clientWorker: -1, httpClient: null, httpServer: null, maxPacketAmount: '', packetLifetime: 0,
     }))
     const settings: CcpSettings = {
       broadcastEnabled: o.broadcastEnabled ?? true,

@@ -330,6 +330,13 @@ export class CcpSpeaker {
       lastKnownEpoch: control.lastKnownEpoch, features: control.features,
     })
     peer.sender.handleRouteControl(control)
+    // A peer that no longer knows our table restarted. Over BTP its reconnect made us ask for
+    // its routes again; over HTTP nothing did, and its fresh sender stays idle until asked.
+    const receiver = peer.receiver
+    if (receiver !== null && receiver.isConnected && receiver.controlsAccepted > 0 &&
+      control.lastKnownRoutingTableId !== this.table.routingTableId) {
+      setImmediate(() => receiver.sendRouteControl())
+    }
     return FULFILL
   }
 

@@ -11,6 +11,7 @@
  * bigints of its amounts and the sha256 of a Fulfill.
  */
 import type { Snapshot } from '../../contracts/snapshot'
+import type { IlpErrorCode } from '../../protocols/ilp/errors'
 import type { BtpLink, BtpLinkOwner } from '../links/btp-link'
 import { btpErrorFrame } from '../../protocols/btp/frames'
 import type { Link } from '../links/link'
@@ -85,8 +86,8 @@ export class PacketPath implements BtpLinkOwner {
     this.replies.onReply(link, requestId, buf, start, end)
   }
 
-  onSendFailed(link: Link, requestId: number): void {
-    this.replies.onSendFailed(link, requestId)
+  onSendFailed(link: Link, requestId: number, code?: IlpErrorCode, message?: string): void {
+    this.replies.onSendFailed(link, requestId, code, message)
   }
 
   markDirty(link: Link): void {
@@ -112,6 +113,11 @@ export class PacketPath implements BtpLinkOwner {
     else link.sendReply(requestId, EMPTY, 0, 0)
     this.output.schedule()
     return true
+  }
+
+  /** An async HTTP reply for a Prepare a link on worker `worker` sent (see Handover.handCallback). */
+  handCallback(worker: number, account: number, requestId: string, reply: Uint8Array): boolean {
+    return this.handover.handCallback(worker, account, requestId, reply)
   }
 
   accountId(account: number): string {

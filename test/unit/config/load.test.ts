@@ -335,14 +335,6 @@ describe('warnings', () => {
     assert.ok(warnings.some((w) => w.startsWith('CONNECTOR_ROUTES: [0].targetPrefix "acme.x" does not start with an RFC 15 scheme')), warnings.join('\n'))
   })
 
-  test('ilp-plugin-http accounts are kept but marked as not served yet', () => {
-    const { config, warnings } = loadConfig(withAccounts({
-      h: account({ plugin: 'ilp-plugin-http', options: { incoming: { port: 4000, staticToken: 'a' }, outgoing: { url: 'https://example.com/ilp', staticToken: 'b' } } }),
-    }))
-    assert.deepEqual(config.accounts.h.link, { type: 'http', implemented: false, incomingPort: 4000, outgoingUrl: 'https://example.com/ilp' })
-    assert.ok(warnings.some((w) => w.includes('account h') && w.includes('ILP-over-HTTP')))
-  })
-
   test('a g address with env test, and JavaScript middlewares, are pointed out', () => {
     const { warnings } = loadConfig({
       CONNECTOR_ILP_ADDRESS: 'g.acme', CONNECTOR_ACCOUNTS: '{}',

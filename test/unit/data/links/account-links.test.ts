@@ -12,7 +12,7 @@ import type { AccountEntry } from '../../../../src/contracts/snapshot'
 function entry(index: number, id: string, fields: Partial<AccountEntry> = {}): AccountEntry {
   return {
     index, id, relation: 'child', assetCode: 'USD', assetScale: 9, childAddress: '', listenerPort: 7000 + index, listenerHost: '127.0.0.1',
-    secret: 's', client: null, clientWorker: -1, maxPacketAmount: '', packetLifetime: 30000, removed: false, linkKey: `k${index}`, ...fields,
+    secret: 's', client: null, clientWorker: -1, httpClient: null, httpServer: null, maxPacketAmount: '', packetLifetime: 30000, removed: false, linkKey: `k${index}`, ...fields,
   }
 }
 
