@@ -42,6 +42,8 @@ export interface WorkerInit {
    * replacements. `enabled` false (ILPD_METRICS=off) makes counting a no-op.
    */
   metrics: { buffer: SharedArrayBuffer, enabled: boolean }
+  /** RFC 35 async Request-Ids seen, shared by every worker (store/request-ids.ts). */
+  requestIds: SharedArrayBuffer
 }
 
 export type ControlToWorker =

@@ -197,7 +197,7 @@ export class AccountChanges {
     if (before !== null && before.settlementEngine !== account.settlementEngine) void this.c.engines?.removeEngineAccount(id)
     this.c.engines?.addEngineAccount(this.c.accountEntries()[index], account)
     if (before === null || before.relation !== account.relation || before.sendRoutes !== account.sendRoutes || before.receiveRoutes !== account.receiveRoutes) {
-      this.c.ccp.setPeer(index, id, this.c.accountEntries()[index], { sendRoutes: account.sendRoutes, receiveRoutes: account.receiveRoutes })
+      this.c.ccp.setPeer(index, id, this.c.accountEntries()[index], { sendRoutes: account.sendRoutes, receiveRoutes: account.receiveRoutes, linkEvents: account.link.type !== 'http' })
     }
   }
 

@@ -26,12 +26,15 @@ import { AdminApi } from './admin-api'
 import { AccountChanges } from './account-changes'
 import { AccountRegistry } from './registry'
 import { portProblem } from './port-check'
+import { REQUEST_IDS_BYTES } from '../store/request-ids'
 import { SnapshotAcks } from './snapshot-acks'
 import { ConnectorMetrics } from './metrics'
+import { type ControlLoopMonitor, registerCcpMetrics } from './metrics-ccp'
 import { PeerChannel } from './peer-channel'
 import { fulfillLength, prepareLength, writeFulfill, writePrepare } from '../protocols/ilp/packet'
 import { PEER_PROTOCOL_CONDITION, PEER_PROTOCOL_FULFILLMENT } from '../protocols/ildcp'
-import { LOCAL_HOP, LearnedState, buildAccounts, buildSnapshot, buildStaticRoutes } from './tables'
+import { LOCAL_HOP, LearnedState, buildAccounts, buildSnapshot, buildStaticRoutes, snapshotParts } from './tables'
+import { TablePublisher, compileThresholdFromEnv } from './table-publisher'
 import { CcpSpeaker, ccpSettings, type RoutingStatus } from './ccp/speaker'
 
 const log = createLogger('control')
@@ -87,11 +90,15 @@ export class Connector {
   private readonly rings: SharedArrayBuffer[][] = []
   private readonly doorbells: SharedArrayBuffer
   private readonly connectionCounts: SharedArrayBuffer
+  /** RFC 35 async Request-Ids, shared by the workers and kept across worker replacements. */
+  private readonly requestIds = new SharedArrayBuffer(REQUEST_IDS_BYTES)
   private readonly incarnations: SharedArrayBuffer
   private nextIncarnation = 1
   readonly peers: PeerChannel
   /** CCP routing (control/ccp): learned routes into the trie, ilpd's routes out. */
   readonly ccp: CcpSpeaker
+  /** Compiles and posts snapshots; large route tables on a piscina thread (control/table-publisher.ts). */
+  readonly publisher: TablePublisher
   private admin: AdminApi | null = null
   readonly balances: Balances
   private readonly packetBuckets: PacketBuckets
@@ -109,6 +116,7 @@ export class Connector {
   readonly alerts = new Alerts()
   /** GET /metrics (control/metrics.ts). */
   readonly metrics: ConnectorMetrics
+  private readonly controlLoop: ControlLoopMonitor
   /** ILPD_METRICS=off: the workers count nothing (to measure what counting costs). */
   private readonly metricsEnabled = process.env.ILPD_METRICS !== 'off'
   private stopping = false
@@ -124,6 +132,16 @@ export class Connector {
     for (const [id, account] of Object.entries(initial.accounts)) this.registry.set(id, account, 'config')
     this.state = { ownAddress: config.ilpAddress ?? '', version: 1, workerCount: config.workers, extraRoutes: new Map(), slots: this.registry.slots }
     this.snapshot = buildSnapshot(config, this.state)
+    this.publisher = new TablePublisher({
+      threshold: compileThresholdFromEnv(process.env.ILPD_ROUTE_COMPILE_THRESHOLD),
+      parts: () => snapshotParts(this.config, this.state),
+      install: (snapshot, acks) => {
+        this.snapshot = snapshot
+        if (acks.length === 0) this.broadcast({ type: 'snapshot', snapshot })
+        for (const ack of acks) this.broadcast({ type: 'snapshot', snapshot, ack })
+      },
+      log,
+    })
     const n = config.workers
     for (let from = 0; from < n; from++) {
       this.rings.push([])
@@ -192,6 +210,7 @@ export class Connector {
       settlementsPending: () => this.engines?.outgoing.pending() ?? 0,
       paid: () => this.settlements?.paid ?? new Map(),
     }, { collectDefaultMetrics: config.collectDefaultMetrics })
+    this.controlLoop = registerCcpMetrics(this.metrics.registry, { ccp: this.ccp, publisher: this.publisher })
     this.readyPromise = new Promise((resolve, reject) => {
       this.readyResolve = resolve
       this.readyReject = reject
@@ -371,6 +390,7 @@ export class Connector {
       limits: this.limits(),
       logLevel: logLevel(),
       metrics: { buffer: this.workers[index].metrics.buffer, enabled: this.metricsEnabled },
+      requestIds: this.requestIds,
     }
     const worker = new Worker(path.join(__dirname, '..', 'data', 'worker.js'), { workerData: init })
     const slot = this.workers[index]
@@ -475,12 +495,14 @@ export class Connector {
     this.publish()
   }
 
-  /** Builds and sends a new snapshot; workers swap it in between packets. */
+  /**
+   * Builds and sends a new snapshot; workers swap it in between packets. A large route table is
+   * compiled off this thread first (control/table-publisher.ts); `ack` is answered with it.
+   */
   publish(ack?: number): void {
     this.state.learnedRoutes = this.ccp.refresh()
     this.state.version++
-    this.snapshot = buildSnapshot(this.config, this.state)
-    this.broadcast({ type: 'snapshot', snapshot: this.snapshot, ack })
+    this.publisher.publish(ack)
   }
 
   /**
@@ -630,6 +652,8 @@ export class Connector {
     this.ccp.stop()
     await Promise.all(exits)
     this.engines?.stop()
+    await this.publisher.close()
+    this.controlLoop.stop()
     this.settlements?.stop()
     await this.store?.close()
     this.admin?.stop()

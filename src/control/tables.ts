@@ -170,19 +170,37 @@ export function buildRates(config: IlpdConfig, accounts: AccountEntry[]): Array<
   return rates
 }
 
-export function buildSnapshot(config: IlpdConfig, state: LearnedState): Snapshot {
+/** A snapshot before its route table is compiled: everything else, and the routes it will have. */
+export interface SnapshotParts {
+  base: Omit<Snapshot, 'routes'>
+  /** Configured and local routes; they replace a learned route of the same prefix. */
+  statics: RouteEntry[]
+  /** CCP's learned routes, prefix → account index (read when the table is compiled). */
+  learned: ReadonlyMap<string, number>
+}
+
+export function snapshotParts(config: IlpdConfig, state: LearnedState): SnapshotParts {
   const accounts = buildAccounts(config, state)
-  const routes = buildRouteTable(buildRoutes(config, accounts, state), { shared: true })
   return {
-    version: state.version,
-    ownAddress: state.ownAddress,
-    env: config.env,
-    accounts,
-    routes: routes.buffer as SharedArrayBuffer,
-    rates: buildRates(config, accounts),
-    reflectPayments: config.reflectPayments,
-    disableMiddleware: [...config.disableMiddleware],
-    minMessageWindow: config.minMessageWindow,
-    maxHoldTime: config.maxHoldTime,
+    base: {
+      version: state.version,
+      ownAddress: state.ownAddress,
+      env: config.env,
+      accounts,
+      rates: buildRates(config, accounts),
+      reflectPayments: config.reflectPayments,
+      disableMiddleware: [...config.disableMiddleware],
+      minMessageWindow: config.minMessageWindow,
+      maxHoldTime: config.maxHoldTime,
+    },
+    statics: buildStaticRoutes(config, accounts, state).map((r) => ({ prefix: r.prefix, nextHop: r.nextHop })),
+    learned: state.learnedRoutes ?? new Map(),
   }
+}
+
+/** The snapshot with its route table compiled here, on the calling thread. */
+export function buildSnapshot(config: IlpdConfig, state: LearnedState): Snapshot {
+  const parts = snapshotParts(config, state)
+  const routes = buildRouteTable(buildRoutes(config, parts.base.accounts, state), { shared: true })
+  return { ...parts.base, routes: routes.buffer as SharedArrayBuffer }
 }

@@ -14,6 +14,7 @@ import { Balances } from '../store/balances'
 import { AmountBuckets, PacketBuckets } from '../store/buckets'
 import { Journal } from '../store/durable'
 import { MetricCounters } from '../store/metrics'
+import { SharedRequestIds } from '../store/request-ids'
 import { createLogger, setLogLevel } from '../log'
 import type { AccountEntry } from '../contracts/snapshot'
 import { AccountLinks, type LinkType } from './links/account-links'
@@ -127,7 +128,7 @@ const server = new BtpServer(path, bounds, {
 // ILP-over-HTTP: every worker serves every HTTP port; callbacks for ilpd's own async Prepares
 // reach the account's outgoing link through the registry.
 const httpCallbacks = new HttpCallbackRegistry()
-const httpServer = new HttpServer(path, httpCallbacks, {
+const httpServer = new HttpServer(path, httpCallbacks, new SharedRequestIds(init.requestIds), {
   accounts: () => snapshot.accounts,
   authFailed: (account) => metrics.authFailure(account),
 })
@@ -195,8 +196,12 @@ const btpClient: LinkType = {
 const accountLinks = new AccountLinks({
   'btp-listener': btpListener,
   'btp-client': btpClient,
-  // ILP-over-HTTP (ilp-plugin-http): its server and client links open and close here.
-  http: { open: () => Promise.resolve(), close: () => undefined },
+  // ILP-over-HTTP (ilp-plugin-http): ilpd's server for the account (every worker); its client
+  // link (options.outgoing) opens and closes here too.
+  http: {
+    open: (account) => httpServer.open(account),
+    close: (account, reason) => httpServer.close(account, reason),
+  },
 })
 
 /** Installs a snapshot: accounts added at runtime get journal keys and links, removed ones lose theirs. */
@@ -369,7 +374,8 @@ process.on('uncaughtException', (err) => {
   }
 })
 
-Promise.all([accountLinks.apply(snapshot.accounts), httpServer.start(snapshot.accounts)]).then(([problems]) => {
+// The HTTP server opens through accountLinks (link type 'http'); the HTTP clients after it.
+accountLinks.apply(snapshot.accounts).then((problems) => {
   if (problems.length > 0) throw new Error(problems.join('; '))
   httpClients.apply(snapshot.accounts)
   log.debug('worker started', { incarnation: init.incarnation, accounts: snapshot.accounts.length })

@@ -3,6 +3,8 @@
  * sockets against a real ilpd (2 workers, both listening on the port):
  * - a slow-loris client (headers or body one byte a second) is cut off, while honest requests
  *   on the same port keep being answered;
+ * - one async Request-Id sent on several new connections is forwarded once, whichever worker
+ *   each connection reached;
  * - 2,000 idle keep-alive connections (half after a request, half that never sent one) do not
  *   stop honest requests;
  * - SIGTERM with a sync and an async request in flight: the sync one gets its reply in the 200
@@ -12,6 +14,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { randomUUID } from 'node:crypto'
+import { Agent, request } from 'undici'
 import { type Plugin, type Receiver, btpUrl, connectPlugin, disconnectAll, fulfillingReceiver, makePacket, parseReply } from '../helpers/btp'
 import { CallbackServer, closeHttp, httpAccount, postIlp } from '../helpers/http'
 import { IlpdProcess, listenerAccount, startIlpd } from '../helpers/process'
@@ -77,6 +80,37 @@ describe('ILP-over-HTTP port under slow and idle clients (2 workers)', () => {
       assert.equal(reply.type, 'fulfill', `${reply.reject?.code} ${reply.reject?.message}`)
     }
   }
+
+  test('one Request-Id on 8 new connections (the kernel spreads them over both workers) is forwarded once', async () => {
+    const callbacks = new CallbackServer()
+    const callbackUrl = await callbacks.listen()
+    try {
+      const seen = bobRx.received.length
+      const requestId = randomUUID()
+      const packet = makePacket({ destination: `${ADDRESS}.bob.once`, amount: 9 })
+      const answers = await Promise.all(Array.from({ length: 8 }, async () => {
+        const agent = new Agent({ connections: 1 })
+        try {
+          const res = await request(`http://127.0.0.1:${httpPort}/`, {
+            method: 'POST', body: packet.bytes, dispatcher: agent,
+            headers: { authorization: 'Bearer kid-token', 'content-type': 'application/octet-stream', 'request-id': requestId, 'callback-url': callbackUrl },
+          })
+          await res.body.dump()
+          return res.statusCode
+        } finally {
+          await agent.close()
+        }
+      }))
+      assert.deepEqual(answers, new Array(8).fill(202))
+      await callbacks.until((r) => r.length >= 1)
+      await sleep(300)
+      assert.equal(bobRx.received.length - seen, 1)
+      assert.equal(callbacks.received.length, 1)
+      assert.equal(parseReply(callbacks.received[0].body).type, 'fulfill')
+    } finally {
+      await callbacks.close()
+    }
+  })
 
   test('slow loris (a byte a second in the headers, or in the body) is cut off; honest requests keep going meanwhile', async () => {
     const slowHead = await connect(httpPort)
@@ -172,6 +206,31 @@ describe('ILP-over-HTTP and SIGTERM', () => {
       await disconnectAll()
       await closeHttp()
       await callbacks.close()
+      await ilpd.stop()
+    }
+  })
+})
+
+describe('ILP-over-HTTP accounts added and removed at runtime (admin API, 2 workers)', () => {
+  test('an HTTP account added on a new port is served at once; removed, its port refuses connections', async () => {
+    const [h, b] = await freePorts(2)
+    const ilpd = await startIlpd({
+      workers: 2,
+      env: { CONNECTOR_SPREAD: '0', CONNECTOR_ACCOUNTS: JSON.stringify({ bob: listenerAccount(b, 'bob-secret') }) },
+    })
+    try {
+      const bob = await connectPlugin(btpUrl('bob', 'bob-secret', b))
+      fulfillingReceiver(bob, `${ADDRESS}.bob`)
+      assert.equal((await ilpd.admin('POST', '/accounts/late', httpAccount(h, { staticToken: 'late-token' }))).status, 201)
+      const answer = await postIlp(h, makePacket({ destination: `${ADDRESS}.bob`, amount: 5 }).bytes, { token: 'late-token' })
+      assert.equal(answer.status, 200)
+      assert.equal(parseReply(answer.body).type, 'fulfill')
+      assert.equal((await ilpd.admin('DELETE', '/accounts/late')).status, 200)
+      await closeHttp()
+      await assert.rejects(postIlp(h, makePacket({ destination: `${ADDRESS}.bob`, amount: 5 }).bytes, { token: 'late-token' }), /ECONNREFUSED/)
+    } finally {
+      await disconnectAll()
+      await closeHttp()
       await ilpd.stop()
     }
   })

@@ -32,7 +32,7 @@ export function linkTypeOf(account: AccountEntry): LinkTypeName {
   if (account.removed === true) return 'none'
   if (account.listenerPort > 0) return 'btp-listener'
   if (account.client !== null) return 'btp-client'
-  // HTTP accounts: the snapshot entry will say so once ILP-over-HTTP links exist.
+  if (account.httpServer !== null) return 'http'
   return 'none'
 }
 

@@ -33,7 +33,7 @@ export class HttpPortAuth {
     const served: number[] = []
     for (const a of accounts) {
       const http = a.httpServer
-      if (http === null || http.port !== port) continue
+      if (http === null || http.port !== port || a.removed === true) continue
       served.push(a.index)
       if (http.auth.kind === 'token') this.tokens.push({ account: a.index, token: Buffer.from(http.auth.token, 'utf8') })
       else {

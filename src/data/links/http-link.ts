@@ -50,8 +50,6 @@ export class HttpServerLink extends Link {
   private readonly queue: Exchange[] = []
   private queuedReplyBytes = 0
   private nextId = 1
-  /** Async Request-Ids seen, until their Prepare expires: a second one is not forwarded. */
-  private readonly seen = new Map<string, number>()
 
   constructor(
     port: number,
@@ -69,10 +67,6 @@ export class HttpServerLink extends Link {
     return this.exchanges.size
   }
 
-  get seenRequestIds(): number {
-    return this.seen.size
-  }
-
   /** A new request authenticated as this account. */
   begin(res: HttpResponse, now: number): Exchange {
     const id = this.nextId
@@ -85,14 +79,6 @@ export class HttpServerLink extends Link {
   /** The exchange ended without a packet-path answer (refused, aborted or answered 202 as a duplicate). */
   end(exchange: Exchange): void {
     this.exchanges.delete(exchange.id)
-  }
-
-  /** True (and remembered) the first time an async Request-Id is seen while its Prepare lives. */
-  firstSighting(requestId: string, expiresAt: number, now: number): boolean {
-    const until = this.seen.get(requestId)
-    if (until !== undefined && until >= now) return false
-    this.seen.set(requestId, expiresAt)
-    return true
   }
 
   /** The body is complete: a Prepare for the packet path. `buf` is read in place during the call. */
@@ -156,11 +142,6 @@ export class HttpServerLink extends Link {
 
   queuedBytes(): number {
     return this.queuedReplyBytes
-  }
-
-  /** Once a second: forgets Request-Ids whose Prepare has expired. */
-  sweepSeen(now: number): void {
-    for (const [id, until] of this.seen) if (until < now) this.seen.delete(id)
   }
 
   /** Exchanges still reading their body after `deadline` (the sweep answers them 408). */

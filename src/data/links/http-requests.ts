@@ -10,20 +10,18 @@
  * HOT PATH for sync Prepares: a body that arrives in one chunk (the usual case) is handed on in
  * place, with no copy; the packet path copies what it keeps before the chunk goes back to uWS.
  */
-import type { UwsApp } from '../../native/uws'
+import type { us_listen_socket, UwsApp } from '../../native/uws'
 import { createLogger, RateLimitedLog } from '../../log'
 import { isRequestId, MAX_PREPARE_BYTES, parseCallbackUrl } from '../../protocols/http/wire'
 import { FulfillView, PrepareView, RejectView, TYPE_FULFILL, TYPE_PREPARE, TYPE_REJECT } from '../../protocols/ilp/packet'
 import { describeFailure } from '../../protocols/ilp/failure'
+import type { SharedRequestIds } from '../../store/request-ids'
 import type { BtpLinkOwner } from './btp-link'
 import type { HttpPortAuth } from './http-auth'
 import type { HttpCallbackRegistry } from './http-callbacks'
 import type { Exchange, HttpServerLink } from './http-link'
 
 const log = createLogger('http-server')
-
-/** Async Request-Ids one account remembers on one worker (each until its Prepare expires). */
-export const MAX_SEEN_REQUEST_IDS = 100_000
 
 /** What one request carries besides its body, read while uWS's HttpRequest is valid. */
 export interface RequestHead {
@@ -39,7 +37,13 @@ export interface Port {
   host: string
   app: UwsApp
   auth: HttpPortAuth
+  /** Requests being read. */
   open: number
+  /** Accounts served on the port (it closes with the last). */
+  users: Set<number>
+  socket: us_listen_socket | null
+  /** Resolves once the port accepts connections. */
+  ready: Promise<void>
 }
 
 export class HttpRequests {
@@ -48,7 +52,9 @@ export class HttpRequests {
   private readonly fulfillView = new FulfillView()
   private readonly rejectView = new RejectView()
 
-  constructor(private readonly owner: BtpLinkOwner, private readonly callbacks: HttpCallbackRegistry) {}
+  constructor(
+    private readonly owner: BtpLinkOwner, private readonly callbacks: HttpCallbackRegistry, private readonly requestIds: SharedRequestIds,
+  ) {}
 
   /**
    * Collects the body. One chunk (the usual case) is handed on in place, with no copy; the
@@ -123,17 +129,16 @@ export class HttpRequests {
         : 'async mode needs a Request-Id of 1 to 128 visible characters (RFC 35: a UUID)')
       return
     }
-    const now = Date.now()
-    if (link.seenRequestIds >= MAX_SEEN_REQUEST_IDS) {
+    const sighting = this.requestIds.claim(link.account, head.requestId, p.expiresAt, Date.now())
+    if (sighting === 'full') {
       this.finish(port, exchange, head)
-      this.answer(exchange, head, '503 Service Unavailable', 'too many async requests in progress for this account')
+      this.answer(exchange, head, '503 Service Unavailable', 'too many async requests in progress')
       return
     }
-    const first = link.firstSighting(head.requestId, p.expiresAt, now)
     // RFC 35: 202 at once, before forwarding, even for a packet that will be rejected.
     exchange.res.cork(() => exchange.res.writeStatus('202 Accepted').end())
     port.open--
-    if (!first) {
+    if (sighting === 'seen') {
       // The peer sent this Request-Id before: its reply is on the way (or was sent) already.
       exchange.reading = false
       exchange.answered = true

@@ -1,8 +1,9 @@
 /**
  * ILP-over-HTTP server (RFC 35, both modes) on uWebSockets.js: one uWS app per distinct HTTP port
- * in every worker, sharing the port with the other workers through SO_REUSEPORT like the BTP
- * listeners. Every request authenticates on its own (http-auth.ts); the account's HttpServerLink
- * (http-link.ts) carries it into the packet path.
+ * in every worker, opened with the first account on it and closed with the last, sharing the
+ * port with the other workers through SO_REUSEPORT like the BTP listeners. Every request
+ * authenticates on its own (http-auth.ts); the account's HttpServerLink (http-link.ts) carries
+ * it into the packet path.
  *
  *   GET / HEAD (any path)                   ─▶ 200 "OK", no auth (health check, as ilp-plugin-http)
  *   POST, bad or missing credential         ─▶ 401 (429 while the source is backing off)
@@ -21,12 +22,13 @@
  */
 import type { AccountEntry, HttpServerEntry } from '../../contracts/snapshot'
 import { loadUws } from '../../native/uws'
-import type { HttpRequest, HttpResponse, us_listen_socket } from '../../native/uws'
+import type { HttpRequest, HttpResponse } from '../../native/uws'
 import { createLogger, RateLimitedLog } from '../../log'
 import {
   accountInPath, bearerToken, H_AUTHORIZATION, H_CALLBACK_URL, H_CONTENT_LENGTH, H_CONTENT_TYPE, H_REQUEST_ID,
   isIlpContentType, MAX_PREPARE_BYTES, MAX_REPLY_BYTES,
 } from '../../protocols/http/wire'
+import type { SharedRequestIds } from '../../store/request-ids'
 import { AuthBackoff } from './auth-backoff'
 import type { BtpLinkOwner } from './btp-link'
 import { HttpPortAuth } from './http-auth'
@@ -53,7 +55,6 @@ export interface HttpServerHooks {
 
 export class HttpServer {
   private readonly ports = new Map<number, Port>()
-  private readonly listenSockets: us_listen_socket[] = []
   /** Account index → its server link on this worker. */
   readonly links = new Map<number, HttpServerLink>()
   readonly sender = new HttpCallbackSender()
@@ -62,45 +63,80 @@ export class HttpServer {
   private readonly requests: HttpRequests
   authFailures = 0
 
-  constructor(private readonly owner: BtpLinkOwner, callbacks: HttpCallbackRegistry, private readonly hooks: HttpServerHooks) {
-    this.requests = new HttpRequests(owner, callbacks)
+  constructor(
+    private readonly owner: BtpLinkOwner, callbacks: HttpCallbackRegistry, requestIds: SharedRequestIds, private readonly hooks: HttpServerHooks,
+  ) {
+    this.requests = new HttpRequests(owner, callbacks, requestIds)
   }
 
-  /** Opens every HTTP port of the account table; resolves when all accept connections. */
-  start(accounts: readonly AccountEntry[]): Promise<void> {
-    const { uws } = loadUws()
-    const started: Array<Promise<void>> = []
-    for (const a of accounts) {
-      const http = a.httpServer
-      if (http === null || this.ports.has(http.port)) continue
-      const app = uws.App()
-      const port: Port = { port: http.port, host: http.host, app, auth: new HttpPortAuth(http.port, accounts), open: 0 }
-      this.ports.set(http.port, port)
-      app.any('/*', (res, req) => this.onRequest(port, res, req))
-      started.push(new Promise((resolve, reject) => {
-        app.listen(http.host, http.port, (socket) => {
-          if (socket) {
-            this.listenSockets.push(socket)
-            resolve()
-          } else {
-            reject(new Error(`cannot listen on ${http.host}:${http.port} for ILP-over-HTTP (port in use or not permitted)`))
-          }
-        })
-      }))
-    }
-    this.install(accounts)
-    return Promise.all(started).then(() => undefined)
-  }
-
-  /** A new account table: links for new HTTP accounts on the ports already open, fresh credentials. */
-  install(accounts: readonly AccountEntry[]): void {
-    for (const port of this.ports.values()) port.auth = new HttpPortAuth(port.port, accounts)
-    for (const a of accounts) {
-      const http = a.httpServer
-      if (http === null || !this.ports.has(http.port) || this.links.has(a.index)) continue
-      const index = a.index
+  /**
+   * Serves `account` on this worker: its port opens with the first account on it (resolves once
+   * it accepts connections), and the account gets its server link.
+   */
+  open(account: AccountEntry): Promise<void> {
+    const http = account.httpServer
+    if (http === null) return Promise.resolve()
+    let port = this.ports.get(http.port)
+    if (port === undefined) port = this.listen(http.host, http.port)
+    port.users.add(account.index)
+    port.auth = new HttpPortAuth(http.port, this.hooks.accounts())
+    const link = this.links.get(account.index)
+    if (link === undefined || link.closed) {
+      const index = account.index
       this.links.set(index, new HttpServerLink(http.port, index, this.owner, this.sender, () => this.entryOf(index)))
     }
+    return port.ready
+  }
+
+  private listen(host: string, portNumber: number): Port {
+    const { uws } = loadUws()
+    const app = uws.App()
+    let ready: Promise<void> = Promise.resolve()
+    const port: Port = { port: portNumber, host, app, auth: new HttpPortAuth(portNumber, []), open: 0, users: new Set(), socket: null, ready }
+    app.any('/*', (res, req) => this.onRequest(port, res, req))
+    // Before listen: uWS may call back synchronously, and the callback checks the port is still wanted.
+    this.ports.set(portNumber, port)
+    ready = new Promise((resolve, reject) => {
+      app.listen(host, portNumber, (socket) => {
+        if (socket && this.ports.get(portNumber) === port) {
+          port.socket = socket
+          resolve()
+        } else if (socket) {
+          uws.us_listen_socket_close(socket) // closed again before it was open
+          resolve()
+        } else {
+          if (this.ports.get(portNumber) === port) this.ports.delete(portNumber)
+          reject(new Error(`cannot listen on ${host}:${portNumber} for ILP-over-HTTP (port in use or not permitted)`))
+        }
+      })
+    })
+    port.ready = ready
+    return port
+  }
+
+  /**
+   * Stops serving `account` on this worker: requests waiting for a sync reply get 503 with
+   * `reason`, and the port closes with the last account on it.
+   */
+  close(account: AccountEntry, reason: string): void {
+    const link = this.links.get(account.index)
+    if (link !== undefined) {
+      link.close(1001, reason)
+      this.links.delete(account.index)
+    }
+    const http = account.httpServer
+    const port = http === null ? undefined : this.ports.get(http.port)
+    if (port === undefined) return
+    port.users.delete(account.index)
+    if (port.users.size > 0) return
+    this.ports.delete(port.port)
+    if (port.socket !== null) loadUws().uws.us_listen_socket_close(port.socket)
+    port.app.close()
+  }
+
+  /** A new account table: the credentials each port accepts (removed accounts are not served). */
+  install(accounts: readonly AccountEntry[]): void {
+    for (const port of this.ports.values()) port.auth = new HttpPortAuth(port.port, accounts)
   }
 
   private entryOf(account: number): HttpServerEntry | null {
@@ -195,7 +231,6 @@ export class HttpServer {
   sweep(now: number): void {
     const deadline = now - BODY_DEADLINE_MS
     for (const link of this.links.values()) {
-      link.sweepSeen(now)
       for (const exchange of [...link.slowReaders(deadline)]) {
         const port = this.ports.get(link.port)
         if (port === undefined) continue
@@ -212,8 +247,10 @@ export class HttpServer {
    */
   stopListening(): void {
     const { uws } = loadUws()
-    for (const socket of this.listenSockets) uws.us_listen_socket_close(socket)
-    this.listenSockets.length = 0
+    for (const port of this.ports.values()) {
+      if (port.socket !== null) uws.us_listen_socket_close(port.socket)
+      port.socket = null
+    }
   }
 
   /** True when no reply is queued and no callback is still being delivered. */
