@@ -43,6 +43,10 @@ export const SETTING_DEFAULTS = {
   linkStallTimeout: 30000, // ms a link may stay paused before it is closed
   linkTotalBytes: 256 * 1024 * 1024, // queued for all links of one worker together
   shutdownGrace: 5000, // ms packets in flight get on SIGTERM
+  // ilpd only: the RFC 38 settlement API, opened when an account has a settlementEngine.
+  settlementApiPort: 7771, // interledger-rs's port; what engines call by default
+  settlementApiHost: '127.0.0.1',
+  settlementApiToken: '', // '' = none: loopback only
   maxAccounts: 4096, // account slots in shared memory: configured + added at runtime (ilpd only)
 } as const
 

@@ -47,6 +47,9 @@ export const SETTING_KINDS: { readonly [K in SettingKey]-?: ValueKind } = {
   linkStallTimeout: 'integer',
   linkTotalBytes: 'integer',
   shutdownGrace: 'integer',
+  settlementApiPort: 'integer',
+  settlementApiHost: 'string',
+  settlementApiToken: 'string',
   maxAccounts: 'integer',
 }
 

@@ -233,6 +233,17 @@ function buildAccount(id: string, value: unknown, where: string, problems: strin
     }
   }
 
+  let settlementEngine: string | null = null
+  if (settings.settlementEngine !== undefined) {
+    const url = URL.canParse(settings.settlementEngine) ? new URL(settings.settlementEngine) : null
+    if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '' || url.username !== '') {
+      problems.push(`${where}: settlementEngine must be the engine's base URL, such as "http://127.0.0.1:3000", got ${show(settings.settlementEngine)}`)
+    } else {
+      settlementEngine = url.href.replace(/\/+$/, '')
+    }
+  }
+  const trustTransfers = settings.plugin === 'ilp-plugin-btp' && options.trustTransfers === true
+
   if (problems.length > before || link === null) return null
   const routes = settings.relation !== 'child'
   return {
@@ -248,6 +259,8 @@ function buildAccount(id: string, value: unknown, where: string, problems: strin
     receiveRoutes: settings.receiveRoutes ?? routes,
     options,
     link,
+    settlementEngine,
+    trustTransfers,
   } satisfies z.input<typeof AccountSchema>
 }
 
@@ -472,6 +485,7 @@ function buildConfig(
   }
 
   const adminApiToken = adminToken(s, where, problems, warnings)
+  const settlementApiToken = settlementToken(s, where, problems)
 
   const inheritFrom = s.ilpAddressInheritFrom ?? d.ilpAddressInheritFrom
   return {
@@ -513,8 +527,29 @@ function buildConfig(
     linkStallTimeout: s.linkStallTimeout ?? d.linkStallTimeout,
     linkTotalBytes: s.linkTotalBytes ?? d.linkTotalBytes,
     shutdownGrace: s.shutdownGrace ?? d.shutdownGrace,
+    settlementApiPort: s.settlementApiPort ?? d.settlementApiPort,
+    settlementApiHost: s.settlementApiHost ?? d.settlementApiHost,
+    settlementApiToken,
     maxAccounts: s.maxAccounts ?? d.maxAccounts,
   }
+}
+
+/**
+ * CONNECTOR_SETTLEMENT_API_TOKEN ('' is none): whoever reaches the settlement API can credit
+ * balances, so without a token it binds loopback only, as the admin API.
+ */
+function settlementToken(s: Settings, where: (key: SettingKey) => string, problems: string[]): string | null {
+  const token = s.settlementApiToken ?? SETTING_DEFAULTS.settlementApiToken
+  if (token !== '' && !/^[\x21-\x7e]+$/.test(token)) {
+    problems.push(`${where('settlementApiToken')}: must be printable ASCII without spaces (an HTTP Authorization header carries it)`)
+    return null
+  }
+  const host = s.settlementApiHost ?? SETTING_DEFAULTS.settlementApiHost
+  if (token === '' && !isLoopbackHost(host)) {
+    problems.push(`${where('settlementApiHost')}: ${show(host)} is not a loopback address, and ${envName('settlementApiToken')} is not set; ` +
+      'the settlement API credits balances, so it binds beyond loopback only with a token')
+  }
+  return token === '' ? null : token
 }
 
 /** Shortest token that draws no warning: 128 bits as hex. */

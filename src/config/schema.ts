@@ -137,6 +137,11 @@ export const AccountSettingsSchema = z.object({
   receiveRoutes: z.boolean().optional(),
   options: JsonObject.optional(),
   ilpAddressSegment: Segment.optional(),
+  /**
+   * ilpd extension: the base URL of this account's RFC 38 settlement engine
+   * ("http://127.0.0.1:3000"). With it, ilpd settles through the engine and takes its credits.
+   */
+  settlementEngine: z.string().optional(),
 }).strict()
 export type AccountSettings = z.infer<typeof AccountSettingsSchema>
 
@@ -161,6 +166,8 @@ export const BtpPluginOptionsSchema = z.object({
   reconnectIntervals: z.array(Millis).optional(),
   reconnectClearTryTimeout: Millis.optional(),
   responseTimeout: PositiveMillis.optional(),
+  /** ilpd extension: BTP Transfer frames from this peer lower its balance (trust-based settlement). */
+  trustTransfers: z.boolean().optional(),
 }).loose()
 
 /** A credential an HTTP header carries (`Authorization: Bearer <token>`): visible ASCII, no spaces. */
@@ -323,6 +330,10 @@ export const AccountSchema = AccountSettingsSchema.extend({
   /** The plugin options exactly as written (for the admin API and for later issues). */
   options: JsonObject,
   link: LinkSchema,
+  /** The RFC 38 engine's base URL without a trailing slash; null: none (manual settlement). */
+  settlementEngine: z.string().nullable(),
+  /** BTP Transfer frames move the balance (`options.trustTransfers`); false: they move nothing. */
+  trustTransfers: z.boolean(),
 })
 export type Account = z.infer<typeof AccountSchema>
 
@@ -402,6 +413,11 @@ export const SettingsSchema = z.object({
   linkTotalBytes: Bytes,
   /** On SIGTERM: how long (ms) packets in flight and queued replies get before links close. */
   shutdownGrace: Millis,
+  /** The settlement API settlement engines call (RFC 38 "accounting system"); interledger-rs's port. */
+  settlementApiPort: z.number().int().min(0).max(65535),
+  settlementApiHost: z.string().min(1),
+  /** Bearer token the engines must send; '' for none (loopback only). */
+  settlementApiToken: z.string(),
   /**
    * Account slots in shared memory (balances, buckets, link counts), fixed at start: the
    * configured accounts plus every account id added at runtime since (control/registry.ts).
@@ -462,6 +478,10 @@ export const IlpdConfigSchema = z.object({
   linkStallTimeout: z.number().int().min(1),
   linkTotalBytes: z.number().int().min(1),
   shutdownGrace: z.number().int().min(0),
+  settlementApiPort: z.number().int(),
+  settlementApiHost: z.string(),
+  /** null: no token (the settlement API is then on loopback only). A secret: never logged. */
+  settlementApiToken: z.string().min(1).nullable(),
   maxAccounts: z.number().int().min(1),
 })
 export type IlpdConfig = z.infer<typeof IlpdConfigSchema>

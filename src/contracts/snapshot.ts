@@ -49,6 +49,8 @@ export interface AccountEntry {
   maxPacketAmount: string
   /** Outgoing deduplication: how long an in-flight packet to this account can be joined (ms). */
   packetLifetime: number
+  /** BTP Transfer frames from this peer lower its balance (`options.trustTransfers`). */
+  trustTransfers?: boolean
   /**
    * The account was removed at runtime: its slot (index) stays, inert (no listener, no client,
    * no route), so that shared memory and packets in flight never see the index change meaning.

@@ -192,6 +192,10 @@ export class AccountChanges {
     const problem = this.c.configureLimits(index, account, fresh ? null : before)
     if (problem !== null) log.error('account limits could not be set', { account: id, problem })
     this.c.settlements?.setAccount(index, id, account)
+    // RFC 38: the engine learns of the account (POST /accounts); a changed engine URL is a removal
+    // from the old engine (DELETE /accounts/:id) and a setup on the new one.
+    if (before !== null && before.settlementEngine !== account.settlementEngine) void this.c.engines?.removeEngineAccount(id)
+    this.c.engines?.addEngineAccount(this.c.accountEntries()[index], account)
     if (before === null || before.relation !== account.relation || before.sendRoutes !== account.sendRoutes || before.receiveRoutes !== account.receiveRoutes) {
       this.c.ccp.setPeer(index, id, this.c.accountEntries()[index], { sendRoutes: account.sendRoutes, receiveRoutes: account.receiveRoutes, linkEvents: account.link.type !== 'http' })
     }
@@ -202,6 +206,7 @@ export class AccountChanges {
     const index = this.c.registry.remove(id)!
     this.c.accountsChanged()
     this.c.settlements?.setAccount(index, id, null)
+    void this.c.engines?.removeEngineAccount(id)
     this.c.ccp.setPeer(index, id, null, null)
     return index
   }

@@ -56,6 +56,7 @@ interface Request {
   params: string[]
   /** The parsed JSON body (POST and PUT routes with a body), else undefined. */
   body: unknown
+  headers: http.IncomingHttpHeaders
   res: http.ServerResponse
 }
 
@@ -97,28 +98,34 @@ export class AdminApi {
       res.setHeader('Content-Length', Buffer.byteLength(body))
       res.end(body)
     })
-    this.route('GET', '/settlements', ({ res }) => this.json(res, 200, { due: this.connector.settlements?.list() ?? {} }))
+    // Settlements due (manual accounts) and the intents sent to engines: pending, done, failed.
+    this.route('GET', '/settlements', ({ res }) => this.json(res, 200, {
+      due: this.connector.settlements?.list() ?? {},
+      intents: this.connector.engines?.intents() ?? [],
+    }))
     this.route('GET', '/rates', ({ res }) => this.json(res, 200, this.rates()))
     this.route('GET', '/stats', ({ res }) => this.json(res, 200, this.stats()))
-    // ilp-connector raises an alert only when a peer rejects with T04 "exceeded maximum balance.";
-    // ilpd raises none yet. Without the alert middleware ilp-connector answers {}.
-    this.route('GET', '/alerts', ({ res }) => this.json(res, 200, middlewareEnabled(this.connector.config, 'alert') ? { alerts: [] } : {}))
+    // ilp-connector's shape. ilpd raises an alert when a settlement engine refuses a settlement
+    // or an account (control/alerts.ts). Without the alert middleware ilp-connector answers {}.
+    this.route('GET', '/alerts', ({ res }) => this.json(res, 200, middlewareEnabled(this.connector.config, 'alert') ? { alerts: this.connector.alerts.list() } : {}))
     this.route('DELETE', '/alerts/:id', ({ params: [id], res }) => {
-      // As ilp-connector: any decimal id is dismissed (204, nothing to dismiss here); others are refused.
+      // As ilp-connector: any decimal id is dismissed (204, even one that is not there); others are refused.
       if (!/^\d+$/.test(id)) throw new HttpError(400, 'invalid alert id')
+      this.connector.alerts.dismiss(Number(id))
       this.empty(res, 204)
     })
-    // A settlement to the peer has been made: the balance rises by `amount` (durably).
-    this.route('POST', '/settlements/:account', async ({ params: [account], body, res }) => {
+    // A settlement to the peer has been made: the balance rises by `amount` (durably). Idempotent:
+    // the Idempotency-Key header is required, and a retry with it replays the first answer.
+    this.route('POST', '/settlements/:account', async ({ params: [account], body, headers, res }) => {
       const amount = (body !== null && typeof body === 'object' ? body : {}) as { amount?: unknown }
       if (typeof amount.amount !== 'string' || !/^[1-9][0-9]*$/.test(amount.amount)) {
         throw new HttpError(400, 'body must be {"amount": "<positive integer>"}')
       }
       const watcher = this.connector.settlements
       if (watcher === null) throw new HttpError(404, 'no settlements')
-      const problem = await watcher.confirm(account, BigInt(amount.amount))
-      if (problem !== null) throw new HttpError(400, problem)
-      this.json(res, 200, { balance: this.connector.balanceStatus().accounts[account], due: watcher.list()[account] ?? null })
+      const key = headers['idempotency-key']
+      const answer = await watcher.confirm(account, BigInt(amount.amount), Array.isArray(key) ? key[0] : key)
+      this.json(res, answer.status, answer.body)
     })
     // Static routes can change without a restart: the new table reaches every worker between packets.
     this.route('POST', '/routes', ({ body, res }) => {
@@ -287,7 +294,7 @@ export class AdminApi {
       if (bytes > MAX_ID_BYTES) throw new HttpError(400, `an id in the path is ${bytes} bytes; at most ${MAX_ID_BYTES}`)
     }
     const run = (body: unknown): void => {
-      Promise.resolve().then(() => route.handler({ params, body, res })).catch((err: unknown) => this.fail(req, res, err))
+      Promise.resolve().then(() => route.handler({ params, body, headers: req.headers, res })).catch((err: unknown) => this.fail(req, res, err))
     }
     if (route.method !== 'POST' && route.method !== 'PUT') {
       req.resume()

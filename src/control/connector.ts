@@ -18,6 +18,8 @@ import { BalanceStore } from '../store/durable'
 import { MetricCounters, createMetricsBuffer } from '../store/metrics'
 import { ConfigError, balanceLimits, middlewareEnabled } from '../config'
 import { SettlementWatcher } from './settlements'
+import { Settlements } from './settlement'
+import { Alerts } from './alerts'
 import type { AccountEntry, Snapshot } from '../contracts/snapshot'
 import type { ControlToWorker, EventLoopStats, WorkerInit, WorkerLimits, WorkerStats, WorkerToControl } from '../contracts/plane-messages'
 import { AdminApi } from './admin-api'
@@ -108,6 +110,10 @@ export class Connector {
   private readonly acks = new SnapshotAcks()
   store: BalanceStore | null = null
   settlements: SettlementWatcher | null = null
+  /** RFC 38 engines (control/settlement): accounts with a `settlementEngine`. */
+  engines: Settlements | null = null
+  /** GET /alerts: what an operator must look at (a settlement an engine refused). */
+  readonly alerts = new Alerts()
   /** GET /metrics (control/metrics.ts). */
   readonly metrics: ConnectorMetrics
   private readonly controlLoop: ControlLoopMonitor
@@ -201,6 +207,7 @@ export class Connector {
       },
       workers: () => this.workers.map((w) => ({ index: w.index, restarts: w.restarts, inFlight: w.stats.inFlight, loop: w.loop })),
       settlementsDue: () => this.settlements?.list() ?? {},
+      settlementsPending: () => this.engines?.outgoing.pending() ?? 0,
       paid: () => this.settlements?.paid ?? new Map(),
     }, { collectDefaultMetrics: config.collectDefaultMetrics })
     this.controlLoop = registerCcpMetrics(this.metrics.registry, { ccp: this.ccp, publisher: this.publisher })
@@ -253,6 +260,7 @@ export class Connector {
       this.workers.push({ index: i, worker: null, incarnation: 0, ready: false, stats: { ...NO_STATS }, past: { ...NO_STATS }, restarts: 0, metrics, loop: null })
       this.spawn(i)
     }
+    await this.engines!.start()
     if (this.config.adminApi) {
       this.admin = new AdminApi(this, this.config.adminApiHost, this.config.adminApiPort)
       await this.admin.start()
@@ -301,7 +309,13 @@ export class Connector {
           { account: account.id, stored: balance.toString(), tracked: this.balances.balance(account.index).toString() })
       }
     }
-    this.settlements = new SettlementWatcher(this.config, this.snapshot.accounts.filter((a) => a.removed !== true), this.balances, this.store!)
+    const engines = new Settlements(this.config, this.balances, this.store!, this.alerts, {
+      accounts: () => this.snapshot.accounts.filter((a) => a.removed !== true),
+      sendPrepare: (account, packet) => this.peers.sendPrepare(account, packet),
+    })
+    this.engines = engines
+    this.peers.register('peer.settle', (account, packet) => engines.messages.fromPeer(account, packet))
+    this.settlements = new SettlementWatcher(this.config, this.snapshot.accounts.filter((a) => a.removed !== true), this.balances, this.store!, engines.store)
     this.settlements.start()
   }
 
@@ -637,6 +651,7 @@ export class Connector {
     }))
     this.ccp.stop()
     await Promise.all(exits)
+    this.engines?.stop()
     await this.publisher.close()
     this.controlLoop.stop()
     this.settlements?.stop()

@@ -38,6 +38,8 @@ export interface MetricsSource {
   linksUp(account: number, worker: number): number
   workers(): ReadonlyArray<{ index: number, restarts: number, inFlight: number, loop: EventLoopStats | null }>
   settlementsDue(): Record<string, SettlementDue>
+  /** Settlement intents an engine has not accepted yet (control/settlement/outgoing.ts). */
+  settlementsPending?(): number
   /** Settlements paid to each peer (by account index): confirmed, and refused. */
   paid(): ReadonlyMap<number, { succeeded: bigint, failed: bigint }>
 }
@@ -298,6 +300,8 @@ export class ConnectorMetrics {
         perWorker((w) => [{ value: w.restarts }])),
       new SampledMetric('ilpd_settlements_due', 'Accounts with a settlement due (balance below settleThreshold)', 'gauge',
         () => [{ labels: {}, value: Object.keys(src.settlementsDue()).length }]),
+      new SampledMetric('ilpd_settlements_pending', 'Settlements written for an engine and not yet accepted by it (being retried with their Idempotency-Key)', 'gauge',
+        () => [{ labels: {}, value: src.settlementsPending?.() ?? 0 }]),
       new SampledMetric('ilpd_settlement_due_amount', 'Amount due to each peer whose settlement is due (settleTo minus the balance)', 'gauge',
         () => {
           const due = src.settlementsDue()

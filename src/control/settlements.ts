@@ -1,16 +1,20 @@
 /**
- * Settlement triggers. When an account's balance falls below its `settleThreshold` (we owe the
- * peer more than we agreed to carry), a settlement of `settleTo − balance` becomes due. This
- * issue records it durably, logs it, shows it in the admin API and emits `due` for the
- * settlement-engine work to come; the balance moves only when a settlement is confirmed.
+ * Manual settlement, for accounts without a `settlementEngine` (those settle through their engine:
+ * control/settlement/). When an account's balance falls below its `settleThreshold` (we owe the
+ * peer more than we agreed to carry), a settlement of `settleTo − balance` becomes due: recorded
+ * durably, logged, shown in the admin API. The balance moves only when the operator confirms a
+ * settlement made (POST /settlements/:account), which is idempotent like an engine's credit: it
+ * needs an Idempotency-Key, and its response is stored with the balance change.
  */
 import { EventEmitter } from 'node:events'
 import type { Account, IlpdConfig } from '../config'
 import { balanceLimits } from '../config'
 import { createLogger } from '../log'
-import { INT64_MAX, type Balances } from '../store/balances'
+import { INT64_MAX, INT64_MIN, type Balances } from '../store/balances'
 import type { BalanceStore, SettlementDue } from '../store/durable'
 import type { AccountEntry } from '../contracts/snapshot'
+import type { SettlementStore } from '../store/settlements'
+import { type Answer, IdempotentChanges, inputHash } from './settlement/idempotent'
 
 const log = createLogger('settlements')
 
@@ -31,8 +35,12 @@ export class SettlementWatcher extends EventEmitter {
   /** Metrics: totals of settlements to each peer (by account index) confirmed, and refused for the balance's range. */
   readonly paid = new Map<number, { succeeded: bigint, failed: bigint }>()
 
-  constructor(config: IlpdConfig, accounts: readonly AccountEntry[], private readonly balances: Balances, private readonly store: BalanceStore) {
+  private readonly confirmations: IdempotentChanges
+
+  constructor(config: IlpdConfig, accounts: readonly AccountEntry[], private readonly balances: Balances, private readonly store: BalanceStore,
+    private readonly records: SettlementStore) {
     super()
+    this.confirmations = new IdempotentChanges(records, 'confirm')
     for (const account of accounts) this.setAccount(account.index, account.id, config.accounts[account.id])
     for (const due of store.settlementsDue()) this.due.set(due.account, due)
   }
@@ -41,7 +49,8 @@ export class SettlementWatcher extends EventEmitter {
   setAccount(index: number, id: string, account: Account | null): void {
     const at = this.triggers.findIndex((t) => t.index === index)
     if (at >= 0) this.triggers.splice(at, 1)
-    const limits = account === null ? null : balanceLimits(account)
+    // An account with an engine settles through it (control/settlement), never by hand.
+    const limits = account === null || account.settlementEngine !== null ? null : balanceLimits(account)
     if (limits === null || limits.settleThreshold === null || typeof limits.settleThreshold === 'number') return
     this.triggers.push({ index, id, threshold: limits.settleThreshold, settleTo: limits.settleTo })
     if (this.started && this.timer === null) this.startTimer()
@@ -87,33 +96,47 @@ export class SettlementWatcher extends EventEmitter {
   }
 
   /**
-   * A settlement of `amount` to the peer is confirmed: the balance rises by it (durably), and the
-   * due record is cleared once the balance is back at or above the threshold. An amount the
-   * balance cannot take (it, or it with the packets in flight, would pass 2⁶³−1) is refused
-   * and nothing changes. The live balance moves only once the store has the change.
+   * A settlement of `amount` to the peer is confirmed: the balance rises by it (durably, with the
+   * idempotency record), and the due record is cleared once the balance is back at or above the
+   * threshold. An amount the balance cannot take (it, or it with the packets in flight, would
+   * pass 2⁶³−1) is refused (400, not stored) and nothing changes.
    */
-  async confirm(accountId: string, amount: bigint): Promise<string | null> {
+  confirm(accountId: string, amount: bigint, key: string | undefined): Promise<Answer> {
     const trigger = this.triggers.find((t) => t.id === accountId)
-    const index = trigger?.index ?? -1
-    if (index < 0) return `account ${accountId} has no settleThreshold`
-    if (amount <= 0n) return 'amount must be a positive integer'
-    if (!this.balances.canAdjust(index, amount)) return this.refused(accountId, index, amount)
-    await this.store.adjust(accountId, amount, this.balances.balance(index))
-    if (!this.balances.adjust(index, amount)) {
-      // Packets reserved the room while the store was written: take the stored change back.
-      await this.store.adjust(accountId, -amount, this.balances.balance(index))
-      return this.refused(accountId, index, amount)
-    }
-    this.totals(index).succeeded += amount
-    log.info('settlement confirmed', { account: accountId, amount: amount.toString(), balance: this.balances.balance(index).toString() })
-    const balance = this.balances.balance(index)
-    if (balance >= trigger!.threshold) {
-      this.due.delete(accountId)
-      this.persist(accountId, null)
-    } else {
-      this.check()
-    }
-    return null
+    if (trigger === undefined) return Promise.resolve({ status: 400, body: { error: `account ${accountId} has no settleThreshold` } })
+    if (amount <= 0n) return Promise.resolve({ status: 400, body: { error: 'amount must be a positive integer' } })
+    const index = trigger.index
+    return this.confirmations.run(key, inputHash([accountId, amount.toString()]), async (record) => {
+      if (!this.balances.adjust(index, amount)) return { status: 400, body: { error: this.refused(accountId, index, amount) } }
+      const balance = this.balances.balance(index)
+      const cleared = balance >= trigger.threshold
+      const answer = {
+        status: 200,
+        body: {
+          balance: { balance: balance.toString(), minimum: this.limitText(this.balances.minimum(index)), maximum: this.limitText(this.balances.maximum(index)) },
+          due: cleared ? null : this.due.get(accountId) ?? null,
+        },
+      }
+      try {
+        await this.records.apply({ account: accountId, delta: amount, idempotency: { scope: 'confirm', key: key!, record: record(answer) } })
+      } catch (err) {
+        this.balances.adjust(index, -amount)
+        return { status: 500, body: { error: `could not record the settlement: ${(err as Error).message}` } }
+      }
+      this.totals(index).succeeded += amount
+      log.info('settlement confirmed', { account: accountId, amount: amount.toString(), balance: balance.toString() })
+      if (cleared) {
+        this.due.delete(accountId)
+        this.persist(accountId, null)
+      } else {
+        this.check()
+      }
+      return answer
+    })
+  }
+
+  private limitText(limit: bigint): string {
+    return limit === INT64_MIN ? '-Infinity' : limit === INT64_MAX ? 'Infinity' : limit.toString()
   }
 
   private totals(index: number): { succeeded: bigint, failed: bigint } {

@@ -61,6 +61,7 @@ export function buildAccounts(config: IlpdConfig, state: LearnedState): AccountE
       httpServer: null,
       maxPacketAmount: account.maxPacketAmount ?? '',
       packetLifetime: packetLifetimeOf(account.deduplicate),
+      trustTransfers: account.trustTransfers,
       removed: live === null,
       linkKey: live === null ? '' : JSON.stringify(link),
     }

@@ -302,6 +302,32 @@ export class Balances {
   }
 
   /**
+   * A trusted BTP Transfer from the peer (it paid `amount`): the balance falls by it like a
+   * fulfilled outgoing packet's, without a reservation before, so L moves too (compare-and-swap:
+   * false, nothing changed, if that would leave int64). The worker's ledger counts it as open and
+   * pending out, so the journal makes it durable and a dead worker's undo takes it back.
+   */
+  commitTransfer(worker: number, account: number, amount: bigint): boolean {
+    const w = (worker * this.accounts + account) * LEDGER_WORDS
+    const open = this.ledgers[w + OPEN_OUT] + amount
+    if (BigInt.asUintN(64, open) !== open) return false
+    const g = account * GLOBAL_WORDS
+    let current = Atomics.load(this.global, g + L)
+    for (;;) {
+      const next = current - amount
+      if (next < INT64_MIN) return false
+      const seen = Atomics.compareExchange(this.global, g + L, current, next)
+      if (seen === current) break
+      current = seen
+    }
+    Atomics.sub(this.global, g + C, amount)
+    Atomics.sub(this.global, g + U, amount)
+    this.ledgers[w + OPEN_OUT] = open
+    this.ledgers[w + PENDING_OUT] += amount
+    return true
+  }
+
+  /**
    * What a journal write about to start will make durable: the worker's committed total since
    * its ledger started (exact; it passes 2⁶⁴ on a busy account), incoming and outgoing.
    */

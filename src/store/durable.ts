@@ -8,6 +8,8 @@
  *                            account they pass 2⁶⁴ (ilpd before 2026-12 wrote them as int64 and
  *                            wrapped to negatives; those still load, read modulo 2⁶⁴)
  *   settle:<account>         the settlement due, if any (JSON)
+ *   intent:, idem:, leftover: settlement intents, idempotency records and sub-unit leftovers
+ *                            (store/settlements.ts), written in the transaction of their balance change
  *
  * and, in the named sub-database `accounts`, each account added or updated through the admin API:
  * key = id, value = its settings exactly as the API took them (a CONNECTOR_ACCOUNTS entry), read
@@ -207,7 +209,8 @@ export class BalanceStore {
   /** The `accounts` sub-database (see the top of this file), once it exists. */
   private accountsDb: Database<unknown, string> | null = null
 
-  private constructor(private readonly db: RootDatabase<unknown, string> | null, readonly location: string) {}
+  /** `db`: null for the memory store. SettlementStore (store/settlements.ts) writes beside the balances in it. */
+  private constructor(readonly db: RootDatabase<unknown, string> | null, readonly location: string) {}
 
   /**
    * The sub-database is made with the first runtime account: LMDB keeps it as a record of the

@@ -266,8 +266,8 @@ export class IlpdProcess extends ManagedProcess {
     return result
   }
 
-  async admin<T = unknown>(method: string, urlPath: string, body?: unknown, timeoutMs = 5000): Promise<{ status: number, body: T }> {
-    const headers: Record<string, string> = {}
+  async admin<T = unknown>(method: string, urlPath: string, body?: unknown, timeoutMs = 5000, extraHeaders: Record<string, string> = {}): Promise<{ status: number, body: T }> {
+    const headers: Record<string, string> = { ...extraHeaders }
     if (body !== undefined) headers['content-type'] = 'application/json'
     if (this.adminToken !== null) headers.authorization = `Bearer ${this.adminToken}`
     const res = await fetch(this.adminUrl + urlPath, {

@@ -13,6 +13,7 @@
  *     variables); with one, ilpd binds it.
  */
 import { after, before, describe, test } from 'node:test'
+import { randomUUID } from 'node:crypto'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -52,6 +53,8 @@ const ROUTES: RouteCase[] = [
 
 function send(port: number, method: string, target: string, auth: string | null, body?: unknown): Promise<RawAnswer> {
   const headers = auth === null ? [] : [`Authorization: ${auth}`]
+  // POST /settlements/:account needs one; the other routes ignore it.
+  headers.push(`Idempotency-Key: ${randomUUID()}`)
   const text = body === undefined ? undefined : JSON.stringify(body)
   if (text !== undefined) headers.push('Content-Type: application/json')
   return rawHttp(port, rawRequest(method, target, { headers, body: text }))

@@ -12,6 +12,7 @@
  * Settlements: POST /settlements/sally with 2^63, 2^64 and 10^30 (which used to be accepted and
  * wrap the balance, 2^63 even making a settlement due) get 400 with a message and change nothing.
  */
+import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { type Plugin, btpUrl, connectPlugin, disconnectAll, fulfillingReceiver, sendPrepare } from '../helpers/btp'
@@ -186,11 +187,11 @@ describe('balances at the int64 edge: refused before they wrap, exact across res
     let ilpd = await startIlpd({ workers: 1, cwd: dir, env })
     try {
       // From zero, 2^63 is one unit too many: it used to wrap the balance to −2^63 and fall due.
-      const first = await ilpd.admin<{ error: string }>('POST', '/settlements/sally', { amount: (2n ** 63n).toString() })
+      const first = await ilpd.admin<{ error: string }>('POST', '/settlements/sally', { amount: (2n ** 63n).toString() }, 5000, { 'idempotency-key': randomUUID() })
       assert.equal(first.status, 400, JSON.stringify(first.body))
       assert.match(first.body.error, /sally's balance of 0 past 9223372036854775807/)
       await sleep(300) // the watcher checks every 100 ms: a wrapped balance would fall due by now
-      assert.deepEqual((await ilpd.admin('GET', '/settlements')).body, { due: {} })
+      assert.deepEqual((await ilpd.admin('GET', '/settlements')).body, { due: {}, intents: [] })
       assert.equal((await getBalances(ilpd)).sally.balance, 0n)
       const alice = await connectPlugin(btpUrl('alice', 'alice-secret', ports.alice))
       fulfillingReceiver(await connectPlugin(btpUrl('sally', 'sally-secret', ports.sally)), `${ADDRESS}.sally`)
@@ -202,7 +203,7 @@ describe('balances at the int64 edge: refused before they wrap, exact across res
       }
       assert.equal(due.sally?.amount, '5000')
       for (const amount of [2n ** 63n + 5000n, 2n ** 64n, 10n ** 30n]) {
-        const res = await ilpd.admin<{ error: string }>('POST', '/settlements/sally', { amount: amount.toString() })
+        const res = await ilpd.admin<{ error: string }>('POST', '/settlements/sally', { amount: amount.toString() }, 5000, { 'idempotency-key': randomUUID() })
         assert.equal(res.status, 400, `${amount}: ${JSON.stringify(res.body)}`)
         assert.match(res.body.error, /sally's balance of -5000/)
         assert.match(res.body.error, /9223372036854775807/)
@@ -211,11 +212,11 @@ describe('balances at the int64 edge: refused before they wrap, exact across res
         assert.deepEqual(now, due, `${amount}: the settlements due are unchanged`)
       }
       // Exactly what fits: −5000 up to 2^63−1.
-      const ok = await ilpd.admin<{ balance: { balance: string }, due: unknown }>('POST', '/settlements/sally', { amount: (INT64_MAX + 5000n).toString() })
+      const ok = await ilpd.admin<{ balance: { balance: string }, due: unknown }>('POST', '/settlements/sally', { amount: (INT64_MAX + 5000n).toString() }, 5000, { 'idempotency-key': randomUUID() })
       assert.equal(ok.status, 200, JSON.stringify(ok.body))
       assert.equal(ok.body.balance.balance, INT64_MAX.toString())
       assert.equal(ok.body.due, null)
-      const one = await ilpd.admin<{ error: string }>('POST', '/settlements/sally', { amount: '1' })
+      const one = await ilpd.admin<{ error: string }>('POST', '/settlements/sally', { amount: '1' }, 5000, { 'idempotency-key': randomUUID() })
       assert.equal(one.status, 400)
       // From 2^63−1, a packet sally sends (her balance would rise) is refused with T04.
       const sally = await connectPlugin(btpUrl('sally', 'sally-secret', ports.sally))

@@ -12,6 +12,7 @@
  * Sign (ilp-connector's): balance > 0 means the counterparty owes the connector. An incoming
  * Prepare raises the source's balance, a fulfilled outgoing one lowers the next hop's.
  */
+import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
@@ -238,12 +239,12 @@ for (const workers of [1, 2]) {
       assert.equal(due.balance, '-1500')
       // Not a settlement yet: the balance moves only on confirmation.
       assert.equal((await getBalances(ilpd)).sally.balance, -1500n)
-      const bad = await ilpd.admin<{ error: string }>('POST', '/settlements/sally', { amount: '12.5' })
+      const bad = await ilpd.admin<{ error: string }>('POST', '/settlements/sally', { amount: '12.5' }, 5000, { 'idempotency-key': randomUUID() })
       assert.equal(bad.status, 400)
-      const none = await ilpd.admin<{ error: string }>('POST', '/settlements/bob', { amount: '5' })
+      const none = await ilpd.admin<{ error: string }>('POST', '/settlements/bob', { amount: '5' }, 5000, { 'idempotency-key': randomUUID() })
       assert.equal(none.status, 400)
       assert.match(none.body.error, /settleThreshold/)
-      const ok = await ilpd.admin<{ balance: { balance: string }, due: unknown }>('POST', '/settlements/sally', { amount: '1500' })
+      const ok = await ilpd.admin<{ balance: { balance: string }, due: unknown }>('POST', '/settlements/sally', { amount: '1500' }, 5000, { 'idempotency-key': randomUUID() })
       assert.equal(ok.status, 200, JSON.stringify(ok.body))
       assert.equal(ok.body.balance.balance, '0')
       assert.equal(ok.body.due, null)
@@ -295,7 +296,7 @@ describe('balances across restarts', () => {
       fulfillingReceiver(c.zed, `${ADDRESS}.zed`)
       assertOwnReject(await sendPrepare(c.alice, { destination: `${ADDRESS}.zed`, amount: 2 }), 'T04')
       assertFulfilled(await sendPrepare(c.alice, { destination: `${ADDRESS}.zed`, amount: 1 }))
-      const ok = await ilpd.admin('POST', '/settlements/sally', { amount: '2500' })
+      const ok = await ilpd.admin('POST', '/settlements/sally', { amount: '2500' }, 5000, { 'idempotency-key': randomUUID() })
       assert.equal(ok.status, 200)
       assert.equal((await ilpd.stop()).code, 0)
       await disconnectAll()

@@ -7,7 +7,8 @@
  *   message ─▶ BtpFrameView.read ─┬─ Message(ilp)  ─▶ path.onPrepare (or the inbox while paused)
  *                                 ├─ Response(ilp) ─▶ path.onReply
  *                                 ├─ Error         ─▶ path.onSendFailed
- *                                 └─ Transfer / no ilp entry ─▶ empty Response (moves nothing)
+ *                                 ├─ Transfer      ─▶ path.onTransfer (options.trustTransfers: the balance falls)
+ *                                 └─ no ilp entry, or a Transfer nobody trusts ─▶ empty Response (moves nothing)
  *
  * Back-pressure (see Link): while paused, Messages are copied into a bounded inbox and read once
  * the peer has drained what ilpd queued for it; Responses and Errors are always read, since they
@@ -32,6 +33,8 @@ export interface BtpLinkOwner extends LinkOwner {
   /** The Prepare sent under `requestId` failed: `code` and `message` default to a BTP error's T01. */
   onSendFailed(link: Link, requestId: number, code?: IlpErrorCode, message?: string): void
   accountId(account: number): string
+  /** A BTP Transfer of `amount`; true if the owner answers it (a trusted account), false to ignore it. */
+  onTransfer?(link: BtpLink, requestId: number, amount: bigint): boolean
 }
 
 /** Room for the BTP envelope around an ILP packet (type, request id, lengths, the `ilp` entry). */
@@ -97,9 +100,11 @@ export abstract class BtpLink extends Link {
     } else if (type === BtpType.Error) {
       this.owner.onSendFailed(this, btp.requestId)
     } else if (type === BtpType.Transfer) {
-      // Trust-based settlement over BTP is opt-in (settlement issue); until then a Transfer is
-      // acknowledged so the peer's plugin does not hang, and moves no balance.
-      transferLog.write(Date.now(), 'BTP Transfer acknowledged; it moves no balance', { account: this.accountName(), link: this.id })
+      // Trust-based settlement over BTP is opt-in (options.trustTransfers); otherwise a Transfer
+      // is acknowledged so the peer's plugin does not hang, and moves no balance.
+      if (this.account >= 0 && this.owner.onTransfer?.(this, btp.requestId, btp.amount()) === true) return
+      transferLog.write(Date.now(), 'BTP Transfer acknowledged; it moves no balance (the account does not set options.trustTransfers)',
+        { account: this.accountName(), link: this.id, amount: btp.amount().toString() })
       this.sendFrame(emptyResponse(btp.requestId))
     }
   }
@@ -129,6 +134,8 @@ export abstract class BtpLink extends Link {
   private queueIlp(type: number, requestId: number, buf: Uint8Array, start: number, end: number): void {
     if (this.closed) return
     const length = end - start
+    // The answer to a trusted Transfer (held for the journal like a Fulfill) carries no ILP.
+    if (length === 0 && type === BtpType.Response) return this.sendFrame(emptyResponse(requestId))
     const out = this.outbox
     const at = out.reserve(length + FRAME_OVERHEAD)
     const ilpAt = writeIlpFrameHeader(out.bytes, at, type, requestId, length)

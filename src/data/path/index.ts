@@ -12,7 +12,8 @@
  */
 import type { Snapshot } from '../../contracts/snapshot'
 import type { IlpErrorCode } from '../../protocols/ilp/errors'
-import type { BtpLinkOwner } from '../links/btp-link'
+import type { BtpLink, BtpLinkOwner } from '../links/btp-link'
+import { btpErrorFrame } from '../../protocols/btp/frames'
 import type { Link } from '../links/link'
 import { Durability } from './durability'
 import { Handover } from './handover'
@@ -20,7 +21,7 @@ import { Ingress } from './ingress'
 import { Output } from './output'
 import { PeerChannel } from './peer'
 import { Replies } from './replies'
-import { type PathOptions, PathState, text } from './state'
+import { EMPTY, type PathOptions, PathState, log, text } from './state'
 import { Switch } from './switch'
 
 export type { PathOptions, PathToControl } from './state'
@@ -91,6 +92,27 @@ export class PacketPath implements BtpLinkOwner {
 
   markDirty(link: Link): void {
     this.output.markLink(link)
+  }
+
+  /**
+   * Cold. A BTP Transfer (trust-based settlement): for an account with options.trustTransfers
+   * the peer's balance falls by the amount, committed and journaled like a Fulfill, and the
+   * answer waits for the journal as a Fulfill does. Other accounts: false (acknowledged, nothing moves).
+   */
+  onTransfer(link: BtpLink, requestId: number, amount: bigint): boolean {
+    const s = this.state
+    const account = link.account
+    if (s.accounts[account]?.trustTransfers !== true) return false
+    if (!s.opts.balances.commitTransfer(s.opts.workerIndex, account, amount)) {
+      link.sendFrame(btpErrorFrame(requestId, 'F00', 'NotAcceptedError', `a transfer of ${amount} would take the balance out of the range ilpd holds`))
+      return true
+    }
+    log.info('BTP transfer credited (trustTransfers)', { account: s.accounts[account].id, amount: amount.toString() })
+    this.durability.markAccount(account)
+    if (this.durability.holdFulfills) this.durability.hold(link, requestId, EMPTY, 0, 0)
+    else link.sendReply(requestId, EMPTY, 0, 0)
+    this.output.schedule()
+    return true
   }
 
   /** An async HTTP reply for a Prepare a link on worker `worker` sent (see Handover.handCallback). */

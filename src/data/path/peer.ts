@@ -6,7 +6,8 @@
  *
  *   peer.config    IL-DCP (RFC 31), answered here from the account table
  *   peer.route.*   CCP, passed to the control plane; its Fulfill or Reject is relayed back
- *   peer.settle    settlement messages (settlement engines; not yet: F02)
+ *   peer.settle    settlement messages, passed to the control plane, which asks the account's
+ *                  settlement engine (control/settlement/messages.ts; F02 without one)
  *   anything else  F02
  *
  * The channel works the other way too: the control plane can send a Prepare on any account's
@@ -36,7 +37,7 @@ export const PEER_PROTOCOLS: readonly PeerProtocol[] = [
   { destination: ILDCP_DESTINATION, prefix: false, fixedCondition: true, handler: 'ildcp' },
   { destination: 'peer.route.', prefix: true, fixedCondition: true, handler: 'control' },
   // RFC 38's peer.settle may carry any condition; it goes to the account's settlement engine.
-  { destination: 'peer.settle', prefix: false, fixedCondition: false, handler: 'unsupported' },
+  { destination: 'peer.settle', prefix: false, fixedCondition: false, handler: 'control' },
 ]
 
 /** The protocol for a destination, or null (F02). */

@@ -15,6 +15,7 @@ import { buildSnapshot } from '../../../src/control/tables'
 import { SettlementWatcher } from '../../../src/control/settlements'
 import { Balances, INT64_MAX, INT64_MIN, createBalanceBuffers } from '../../../src/store/balances'
 import { BalanceStore, type SettlementDue } from '../../../src/store/durable'
+import { SettlementStore } from '../../../src/store/settlements'
 
 const dirs: string[] = []
 const stores: BalanceStore[] = []
@@ -67,10 +68,18 @@ function setup(kind: StoreKind, dir?: string): Setup {
     const a = snapshot.accounts.find((x) => x.id === id)
     if (a !== undefined) balances.load(a.index, b)
   }
-  const watcher = new SettlementWatcher(config, snapshot.accounts, balances, store)
+  const watcher = new SettlementWatcher(config, snapshot.accounts, balances, store, new SettlementStore(store.db))
   watchers.push(watcher)
   const index = (id: string): number => snapshot.accounts.find((a) => a.id === id)!.index
   return { watcher, balances, store, index, dir: storeDir }
+}
+
+let nextKey = 0
+
+/** POST /settlements/:account's call with a fresh Idempotency-Key: null on success, else the error. */
+async function confirm(s: Setup, id: string, amount: bigint): Promise<string | null> {
+  const answer = await s.watcher.confirm(id, amount, `key-${nextKey++}`)
+  return answer.status === 200 ? null : (answer.body as { error: string }).error
 }
 
 /** Lowers an account's committed balance as fulfilled outgoing packets would. */
@@ -139,7 +148,7 @@ describe('confirming a settlement', () => {
     const s = setup('lmdb')
     pay(s, 'bob', 400n)
     s.watcher.check()
-    assert.equal(await s.watcher.confirm('bob', 400n), null)
+    assert.equal(await confirm(s, 'bob', 400n), null)
     assert.equal(s.balances.balance(s.index('bob')), 0n)
     assert.equal(s.balances.upper(s.index('bob')), 0n)
     assert.equal(s.balances.lower(s.index('bob')), 0n)
@@ -156,7 +165,7 @@ describe('confirming a settlement', () => {
     pay(s, 'bob', 500n)
     s.watcher.check()
     assert.equal(s.watcher.list().bob.amount, '500')
-    assert.equal(await s.watcher.confirm('bob', 200n), null)
+    assert.equal(await confirm(s, 'bob', 200n), null)
     assert.equal(s.balances.balance(s.index('bob')), -300n)
     // Still below the threshold (−100): 300 remain to be settled, not the 500 of before — a
     // settlement engine paying the listed amount would otherwise pay 200 twice.
@@ -165,10 +174,10 @@ describe('confirming a settlement', () => {
 
   test('refused for an account without settleThreshold, for an unknown account, and for amounts ≤ 0', async () => {
     const s = setup('memory')
-    assert.match((await s.watcher.confirm('plain', 5n))!, /no settleThreshold/)
-    assert.match((await s.watcher.confirm('nobody', 5n))!, /nobody/)
-    assert.match((await s.watcher.confirm('bob', 0n))!, /positive/)
-    assert.match((await s.watcher.confirm('bob', -5n))!, /positive/)
+    assert.match((await confirm(s, 'plain', 5n))!, /no settleThreshold/)
+    assert.match((await confirm(s, 'nobody', 5n))!, /nobody/)
+    assert.match((await confirm(s, 'bob', 0n))!, /positive/)
+    assert.match((await confirm(s, 'bob', -5n))!, /positive/)
     assert.equal(s.balances.balance(s.index('bob')), 0n)
   })
 })
@@ -180,7 +189,7 @@ describe('confirming a settlement the balance cannot take', () => {
     s.watcher.check()
     await s.watcher.flushed()
     for (const amount of [2n ** 63n + 400n, 2n ** 64n, 10n ** 30n]) {
-      const problem = await s.watcher.confirm('bob', amount)
+      const problem = await confirm(s, 'bob', amount)
       assert.ok(problem !== null, `${amount} must be refused`)
       assert.match(problem, /bob/)
       assert.match(problem, /9223372036854775807/)
@@ -191,12 +200,12 @@ describe('confirming a settlement the balance cannot take', () => {
     assert.equal(s.watcher.list().bob?.amount, '400', 'still due, unchanged')
     assert.deepEqual(Object.fromEntries(s.store.loadAndCompact()), {}, 'nothing reached the stored base')
     // The largest that fits: from −400 up to 2^63−1 exactly.
-    assert.equal(await s.watcher.confirm('bob', INT64_MAX + 400n), null)
+    assert.equal(await confirm(s, 'bob', INT64_MAX + 400n), null)
     assert.equal(s.balances.balance(s.index('bob')), INT64_MAX)
     assert.deepEqual(s.watcher.list(), {})
-    assert.match((await s.watcher.confirm('bob', 1n))!, /largest balance/)
+    assert.match((await confirm(s, 'bob', 1n))!, /largest balance/)
     // From zero, 2^63 is one unit too many (it used to wrap to −2^63 and fall due).
-    assert.match((await s.watcher.confirm('carol', 2n ** 63n))!, /carol's balance of 0/)
+    assert.match((await confirm(s, 'carol', 2n ** 63n))!, /carol's balance of 0/)
     assert.equal(s.balances.balance(s.index('carol')), 0n)
     s.watcher.check()
     assert.equal(s.watcher.list().carol, undefined)
@@ -207,10 +216,40 @@ describe('confirming a settlement the balance cannot take', () => {
     const carol = s.index('carol')
     s.balances.load(carol, INT64_MAX - 1000n)
     assert.ok(s.balances.reserveIncoming(0, carol, 600n))
-    const problem = await s.watcher.confirm('carol', 500n)
+    const problem = await confirm(s, 'carol', 500n)
     assert.match(problem!, /600 more reserved by packets in flight/)
     assert.equal(s.balances.balance(carol), INT64_MAX - 1000n)
-    assert.equal(await s.watcher.confirm('carol', 400n), null)
+    assert.equal(await confirm(s, 'carol', 400n), null)
     assert.equal(s.balances.upper(carol), INT64_MAX)
+  })
+})
+
+describe('confirming a settlement is idempotent (Idempotency-Key)', () => {
+  test('no key: 400; the same key replays the first answer without a second raise; another amount under it: 409', async () => {
+    const s = setup('lmdb')
+    pay(s, 'bob', 500n)
+    s.watcher.check()
+    assert.equal((await s.watcher.confirm('bob', 200n, undefined)).status, 400)
+    assert.equal(s.balances.balance(s.index('bob')), -500n)
+    const first = await s.watcher.confirm('bob', 200n, 'op-1')
+    assert.equal(first.status, 200)
+    const again = await s.watcher.confirm('bob', 200n, 'op-1')
+    assert.deepEqual(again, first)
+    assert.equal(s.balances.balance(s.index('bob')), -300n, 'raised once')
+    assert.equal((await s.watcher.confirm('bob', 300n, 'op-1')).status, 409)
+    assert.equal(s.balances.balance(s.index('bob')), -300n)
+    // The stored base holds the one raise and the record survives a reopen.
+    assert.deepEqual(Object.fromEntries(s.store.loadAndCompact()), { bob: 200n })
+    assert.equal(new SettlementStore(s.store.db).idempotency('confirm', 'op-1')?.status, 200)
+  })
+
+  test('a refused confirmation is not stored: the same key can then succeed', async () => {
+    const s = setup('memory')
+    const carol = s.index('carol')
+    s.balances.load(carol, INT64_MAX - 10n)
+    assert.equal((await s.watcher.confirm('carol', 20n, 'op-2')).status, 400)
+    s.balances.load(carol, 0n)
+    assert.equal((await s.watcher.confirm('carol', 20n, 'op-2')).status, 200)
+    assert.equal(s.balances.balance(carol), 20n)
   })
 })

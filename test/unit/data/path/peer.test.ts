@@ -70,14 +70,15 @@ test('F01: a peer.route.* Prepare with another condition is rejected and nothing
   assert.deepEqual(h.posted[0], [])
 })
 
-test('F02: unknown peer.* protocols, and peer.settle (not enabled), are rejected', () => {
+test('F02: unknown peer.* protocols are rejected; peer.settle with any condition goes to the control plane (settlement engines)', () => {
   const { h, bob } = setup()
   bob.deliverPrepare(1, routeRequest({ destination: 'peer.unknown' }).bytes)
   bob.deliverPrepare(2, routeRequest({ destination: 'peer.settle', condition: Buffer.alloc(32, 9) }).bytes)
-  const [a, b] = h.sent(bob)
-  assertReplyReject(a, 1, 'F02', 'peer protocol peer.unknown is not supported by this connector')
-  assertReplyReject(b, 2, 'F02', 'peer protocol peer.settle is not enabled on this connector')
-  assert.deepEqual(h.posted[0], [])
+  const sent = h.sent(bob)
+  assert.equal(sent.length, 1, 'peer.settle is not answered by the worker')
+  assertReplyReject(sent[0], 1, 'F02', 'peer protocol peer.unknown is not supported by this connector')
+  assert.equal(h.posted[0].length, 1)
+  assert.equal((h.posted[0][0] as { type: string }).type, 'peer-request')
 })
 
 test('R00: a peer.* request the control plane does not answer before it expires is rejected; a late answer is dropped', async () => {
