@@ -81,10 +81,15 @@ describe('CCP between two ilpd instances over BTP', () => {
     assert.deepEqual(ra.forwardingRoutingTable['test.b'], { nextHop: 'b', path: 'test.a test.b' })
     assert.ok(ra.routingLog.some((e) => e.prefix === 'test.a' && e.route?.path === 'test.a'))
     // Once B's last update (its split-horizon withdrawal of test.a) is in, A holds B's current epoch.
-    await until(async () => (await routing(a!.adminUrl)).peers.b.receive!.epoch === (await routing(b!.adminUrl)).currentEpoch, 3000, 'A to hold B\'s epoch')
+    // And A's sender has sent B its own current epoch (updates are paced, so this can lag).
+    await until(async () => {
+      const [nowA, nowB] = [await routing(a!.adminUrl), await routing(b!.adminUrl)]
+      return nowA.peers.b.receive!.epoch === nowB.currentEpoch && nowA.peers.b.send?.epoch === nowA.currentEpoch
+    }, 3000, 'A to hold B\'s epoch and B to hold A\'s')
+    const ra2 = await routing(a!.adminUrl)
     const rb = await routing(b!.adminUrl)
-    assert.deepEqual((await routing(a!.adminUrl)).peers.b, {
-      send: { epoch: ra.currentEpoch, mode: 'SYNC' },
+    assert.deepEqual(ra2.peers.b, {
+      send: { epoch: ra2.currentEpoch, mode: 'SYNC' },
       receive: { routingTableId: rb.routingTableId, epoch: rb.currentEpoch },
     })
     assert.equal(ra.peers.alice, undefined, 'a child is not a CCP peer by default')
