@@ -51,6 +51,12 @@ export const INT64_MIN = -0x8000000000000000n
 const C = 0
 const U = 1
 const L = 2
+/**
+ * The lowest balance an outgoing commit has left since the control plane last took it
+ * (INT64_MAX: none). The settlement decision reads it, so that a Fulfill taking the balance
+ * below the threshold is seen even when later packets raise it again before the next check.
+ */
+const LOW = 3
 const GLOBAL_WORDS = 4
 
 const OPEN_IN = 0
@@ -74,8 +80,11 @@ export interface BalanceBuffers {
 
 export function createBalanceBuffers(accounts: number, workers: number): BalanceBuffers {
   const n = Math.max(1, accounts)
+  const global = new SharedArrayBuffer(8 * GLOBAL_WORDS * n)
+  const words = new BigInt64Array(global)
+  for (let a = 0; a < n; a++) words[a * GLOBAL_WORDS + LOW] = INT64_MAX
   return {
-    global: new SharedArrayBuffer(8 * GLOBAL_WORDS * n),
+    global,
     limits: new SharedArrayBuffer(8 * 2 * n),
     ledgers: new SharedArrayBuffer(8 * LEDGER_WORDS * n * Math.max(1, workers)),
   }
@@ -201,6 +210,11 @@ export class Balances {
     return Atomics.load(this.global, account * GLOBAL_WORDS + C)
   }
 
+  /** The lowest balance outgoing commits left since the last call (INT64_MAX: none), and resets it. */
+  takeLow(account: number): bigint {
+    return Atomics.exchange(this.global, account * GLOBAL_WORDS + LOW, INT64_MAX)
+  }
+
   upper(account: number): bigint {
     return Atomics.load(this.global, account * GLOBAL_WORDS + U)
   }
@@ -296,7 +310,12 @@ export class Balances {
 
   commitOutgoing(worker: number, account: number, amount: bigint): void {
     const g = account * GLOBAL_WORDS
-    Atomics.sub(this.global, g + C, amount)
+    const after = Atomics.sub(this.global, g + C, amount) - amount
+    for (let low = Atomics.load(this.global, g + LOW); after < low;) {
+      const seen = Atomics.compareExchange(this.global, g + LOW, low, after)
+      if (seen === low) break
+      low = seen
+    }
     Atomics.sub(this.global, g + U, amount)
     this.ledgers[(worker * this.accounts + account) * LEDGER_WORDS + PENDING_OUT] += amount
   }

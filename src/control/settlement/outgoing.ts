@@ -17,10 +17,12 @@
  * Fulfill and the decision).
  *
  * Where the decision runs: here, in the control plane, which reads the shared-memory balances
- * every CHECK_INTERVAL_MS. The packet path does no extra work at all (no threshold compare, no
- * message per Fulfill), and the raise and the intent are one transaction on one thread, so two
- * workers' Fulfills crossing the threshold together cannot both start a settlement: the first
- * check raises the balance back to settleTo before the next one reads it. The price is up to
+ * every CHECK_INTERVAL_MS, with the lowest balance any Fulfill left since the last check (one
+ * compare per outgoing commit in store/balances.ts, no message per Fulfill): a Fulfill that took
+ * the balance below the threshold is settled even if later packets raised it again before the
+ * check, and it settles `settleTo − that lowest balance`. The raise and the intent are one
+ * transaction on one thread, so two workers' Fulfills crossing the threshold together cannot
+ * both start a settlement: one check takes the low mark and raises the balance. The price is up to
  * CHECK_INTERVAL_MS between the crossing and the settlement, which is nothing next to an engine's
  * ledger. The balance read includes commits whose journal write has not landed yet; should ilpd
  * die before it lands, the raise is still exact and durable and the balance ends above settleTo
@@ -68,7 +70,8 @@ export class OutgoingSettlements {
   /** Metrics: settlements started (intents written) since start. */
   started = 0
   /** Each watched account's balance at the last check, less the credits since: what packets moved it from. */
-  private readonly lastSeen = new Map<number, bigint>()
+  /** Accounts checked at least once since start (the first check takes the balance as it is). */
+  private readonly checked = new Set<number>()
 
   constructor(private readonly balances: Balances, private readonly store: SettlementStore, private readonly client: EngineClient,
     private readonly alerts: Alerts, private readonly hooks: OutgoingHooks) {
@@ -114,20 +117,24 @@ export class OutgoingSettlements {
     return n
   }
 
-  /** An engine's credit moved the balance down by `units` (not a reason to settle). */
-  credited(index: number, units: bigint): void {
-    const seen = this.lastSeen.get(index)
-    if (seen !== undefined) this.lastSeen.set(index, seen - units)
-  }
+  /**
+   * An engine's credit moved the balance down by `units`. Not a reason to settle, and nothing to
+   * do: the decision reads the low mark that only outgoing commits (Fulfills) move.
+   */
+  credited(_index: number, _units: bigint): void {}
 
   check(): void {
     for (const account of this.accounts) {
       if (this.writing.has(account.index)) continue
       const balance = this.balances.balance(account.index)
-      const seen = this.lastSeen.get(account.index)
-      this.lastSeen.set(account.index, balance)
-      if (balance >= account.threshold! || (seen !== undefined && balance >= seen)) continue
-      const amount = account.settleTo - balance
+      // The lowest balance a Fulfill left since the last check: a crossing is seen even if later
+      // packets raised the balance again. An engine's credit is no outgoing commit, so it never
+      // triggers. The first check (at start) takes the balance as it is.
+      const low = this.balances.takeLow(account.index)
+      const lowest = this.checked.has(account.index) ? low : balance
+      this.checked.add(account.index)
+      if (lowest >= account.threshold!) continue
+      const amount = account.settleTo - lowest
       // The raise comes first in memory: a check that runs before the write lands sees it.
       if (!this.balances.adjust(account.index, amount)) {
         rangeLog.write(Date.now(), 'settlement would take the balance out of the int64 range; not settling', { account: account.id, amount: amount.toString() })
@@ -138,7 +145,6 @@ export class OutgoingSettlements {
         account: account.id, amount: amount.toString(), scale: account.assetScale, idempotencyKey: randomUUID(), state: 'pending', created: now, updated: now,
       }
       this.writing.add(account.index)
-      this.lastSeen.set(account.index, account.settleTo)
       this.store.apply({ account: account.id, delta: amount, intent }).then(() => {
         this.writing.delete(account.index)
         this.intents.set(intent.idempotencyKey, intent)
@@ -150,7 +156,7 @@ export class OutgoingSettlements {
         // next check tries again.
         this.writing.delete(account.index)
         this.balances.adjust(account.index, -amount)
-        this.lastSeen.delete(account.index)
+        this.checked.delete(account.index)
         log.error('could not record a settlement intent; will retry', { account: account.id, error: err.message })
       })
     }

@@ -516,3 +516,19 @@ for (const threads of [2, 4]) {
     assert.deepEqual(words(b, 0), { C: 300n + net, U: 300n + net, L: 300n + net })
   })
 }
+
+test('the low mark keeps the lowest balance outgoing commits left, across workers, until taken', () => {
+  const b = new Balances(createBalanceBuffers(2, 2), 2)
+  assert.equal(b.takeLow(0), INT64_MAX, 'nothing committed yet')
+  b.commitOutgoing(0, 0, 700n)   // −700
+  b.commitOutgoing(1, 0, 600n)   // −1300, on the other worker
+  b.commitIncoming(0, 0, 2000n)  // +700: the balance recovers, the mark stays
+  assert.equal(b.balance(0), 700n)
+  assert.equal(b.takeLow(1), INT64_MAX, 'other accounts are untouched')
+  assert.equal(b.takeLow(0), -1300n)
+  assert.equal(b.takeLow(0), INT64_MAX, 'taking resets it')
+  b.adjust(0, -5000n)             // a settlement credit is no outgoing commit
+  assert.equal(b.takeLow(0), INT64_MAX)
+  b.commitOutgoing(0, 0, 1n)
+  assert.equal(b.takeLow(0), -4301n)
+})
