@@ -126,6 +126,8 @@ export class PacketPath implements BtpLinkOwner {
   }
 
   advanceTimers(now: number): void {
+    // A new turn: a packet that starts in it reads the clock anew (state.ts, latency).
+    this.state.endTurn()
     this.state.wheel.advance(now, this.replies.expireBound)
   }
 

@@ -175,7 +175,7 @@ export class Replies {
     if (pend.sourceKind[slot] === FROM_LINK) {
       const source = pend.sourceAccount[slot]
       m.incoming(source, result, code, pend.valueIn[slot])
-      m.latency(source, (performance.now() - pend.startedAt[slot]) / 1000)
+      this.state.replied(source, pend.startedAt[slot])
     }
   }
 

@@ -156,6 +156,52 @@ export class PathState {
     }
   }
 
+  // ---- latency (metrics): per event-loop turn, not per packet ---------------------------------
+  //
+  // A packet's latency runs from the turn that read its Prepare to the flush that writes its
+  // reply (output.ts, the end of a turn). The clock is read once per turn at each end, not twice
+  // per packet: performance.now() costs ~55 ns here, which per packet measured 5% of one-hop's CPU.
+
+  /** performance.now() of the current turn, -1 until read; reset by every flush and timer tick. */
+  private turnClock = -1
+  private repliedAccounts = new Int32Array(1024)
+  private repliedStarts = new Float64Array(1024)
+  private repliedCount = 0
+
+  /** The current turn's time (for a packet's start). */
+  turnNow(): number {
+    if (this.turnClock < 0) this.turnClock = performance.now()
+    return this.turnClock
+  }
+
+  /** A packet of `account` that started at `startedAt` was answered: timed at the end of the turn. */
+  replied(account: number, startedAt: number): void {
+    const n = this.repliedCount
+    if (n === this.repliedAccounts.length) {
+      const accounts = new Int32Array(n * 2)
+      accounts.set(this.repliedAccounts)
+      this.repliedAccounts = accounts
+      const starts = new Float64Array(n * 2)
+      starts.set(this.repliedStarts)
+      this.repliedStarts = starts
+    }
+    this.repliedAccounts[n] = account
+    this.repliedStarts[n] = startedAt
+    this.repliedCount = n + 1
+  }
+
+  /** End of a turn (the output stage's flush, a timer tick): times this turn's replies; the next turn reads the clock anew. */
+  endTurn(): void {
+    const n = this.repliedCount
+    if (n > 0) {
+      const now = performance.now()
+      const m = this.metrics
+      for (let i = 0; i < n; i++) m.latency(this.repliedAccounts[i], (now - this.repliedStarts[i]) / 1000)
+      this.repliedCount = 0
+    }
+    this.turnClock = -1
+  }
+
   /** Where writeReject puts a reject: valid until the next call. */
   readonly rejectScratch = new Uint8Array(16 * 1024)
 
