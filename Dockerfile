@@ -1,17 +1,21 @@
 # ilpd container image. Why these base images: native-notes/docker.md.
 #
-# Both stages are Debian 12 (bookworm, glibc 2.36) with Node 20 (ABI 115), so the
-# native binaries npm picks in the build stage are the ones that load at run time:
-# uWebSockets.js from @trufflesuite/uws-js-unofficial (needs Node 16/18/20, glibc >= 2.27)
-# and lmdb from @lmdb/lmdb-linux-x64 (glibc >= 2.34). Alpine (musl) loads neither uWS build.
+# Both stages are Debian 13 (trixie, glibc 2.41) with Node 24 LTS (ABI 137), so the native
+# binaries npm picks in the build stage are the ones that load at run time:
+# uWebSockets.js from @btc-vision/uwebsockets.js (uws_linux_x64_137.node; needs glibc >= 2.38,
+# which Debian 12 lacks) and lmdb's N-API build from @lmdb/lmdb-linux-x64 (glibc >= 2.34).
+# @trufflesuite/uws-js-unofficial has no Node 24 binary; ilpd skips it here. Alpine (musl)
+# loads neither uWS build. This runtime (Debian 13 + Node 24, the whole test suite) is checked
+# without Docker by scripts/debian13-node24-check.sh: native-notes/node24-debian13.md.
 
-ARG NODE_IMAGE_TAG=20-bookworm
+ARG NODE_IMAGE_TAG=24-trixie
 
 # ---- build: full image, so node-gyp has python3, make and g++ if a prebuild is missing
 FROM node:${NODE_IMAGE_TAG} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Optional dependencies stay included: lmdb's prebuild (@lmdb/lmdb-linux-x64) is one.
+# Optional dependencies stay included: the btc-vision uWS build and lmdb's prebuild
+# (@lmdb/lmdb-linux-x64) are both optional dependencies.
 RUN npm ci --no-audit --no-fund
 COPY . .
 # The last step fails the build here, not at start-up, if a native module does not

@@ -9,7 +9,7 @@
  */
 import { ConfigError, describeListeners, loadConfig } from './config'
 import { Connector } from './control/connector'
-import { createLogger } from './log'
+import { createLogger, logLevelProblem } from './log'
 import { describeUws, loadUws } from './native/uws'
 
 const log = createLogger('ilpd')
@@ -54,8 +54,15 @@ function failConfig(err: ConfigError): never {
   fail(`invalid configuration (${problems.length} problems):\n  ${problems.join('\n  ')}`)
 }
 
+/** The local demo runs with no CONNECTOR_* variable and no --config (see config/load.ts). */
+function isDemo(configFile: string | undefined): boolean {
+  return configFile === undefined && !Object.keys(process.env).some((k) => k.startsWith('CONNECTOR_') && process.env[k] !== undefined)
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2))
+  const levelProblem = logLevelProblem(process.env)
+  if (levelProblem !== null) fail(levelProblem)
   let loaded
   try {
     loaded = loadConfig(process.env, args)
@@ -105,7 +112,8 @@ async function main(): Promise<void> {
   log.info('ready', {
     address: connector.address || '(waiting for a parent over IL-DCP)',
     workers: config.workers,
-    listeners: describeListeners(config, { showSecrets: config.ilpAddress === 'test.ilpd' }),
+    // Only the local demo's secrets (public ones) are shown, so a person can connect to it.
+    listeners: describeListeners(config, { showSecrets: isDemo(args.configFile) }),
     adminApi: config.adminApi ? `http://${config.adminApiHost}:${config.adminApiPort}` : 'off',
   })
 }

@@ -33,6 +33,7 @@ export const SETTING_DEFAULTS = {
   adminApiPort: 7780, // ilp-connector: 7780
   adminApiHost: '127.0.0.1', // ilp-connector: '127.0.0.1'
   collectDefaultMetrics: false,
+  adminApiToken: '', // ilpd only ('' = none: the admin API then binds loopback only)
   durability: 'durable', // ilpd only; 'relaxed' is opt-in
   // ilpd only, the limits that keep one account or link from starving the others:
   maxPacketsInFlightPerAccount: 16384, // per account per worker; T03 beyond it

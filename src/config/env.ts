@@ -37,6 +37,7 @@ export const SETTING_KINDS: { readonly [K in SettingKey]-?: ValueKind } = {
   adminApiPort: 'integer',
   adminApiHost: 'string',
   collectDefaultMetrics: 'boolean',
+  adminApiToken: 'string',
   workers: 'integer',
   durability: 'string',
   maxPacketsInFlightPerAccount: 'integer',

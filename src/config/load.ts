@@ -13,6 +13,7 @@
  * Every problem is collected before throwing, so an operator fixes a config in one pass.
  */
 import fs from 'node:fs'
+import net from 'node:net'
 import type { z } from 'zod'
 import { compareAmounts, parseAmount } from './amount'
 import { parseBtpServerUrl } from './btp-url'
@@ -369,6 +370,8 @@ function buildConfig(
     }
   }
 
+  const adminApiToken = adminToken(s, where, problems, warnings)
+
   const inheritFrom = s.ilpAddressInheritFrom ?? d.ilpAddressInheritFrom
   return {
     env: s.env ?? d.env,
@@ -399,6 +402,7 @@ function buildConfig(
     adminApiPort: s.adminApiPort ?? d.adminApiPort,
     adminApiHost: s.adminApiHost ?? d.adminApiHost,
     collectDefaultMetrics: s.collectDefaultMetrics ?? d.collectDefaultMetrics,
+    adminApiToken,
     workers: s.workers ?? defaultWorkers(),
     durability: s.durability ?? d.durability,
     maxPacketsInFlightPerAccount: s.maxPacketsInFlightPerAccount ?? d.maxPacketsInFlightPerAccount,
@@ -409,6 +413,45 @@ function buildConfig(
     linkTotalBytes: s.linkTotalBytes ?? d.linkTotalBytes,
     shutdownGrace: s.shutdownGrace ?? d.shutdownGrace,
   }
+}
+
+/** Shortest token that draws no warning: 128 bits as hex. */
+const ADMIN_TOKEN_MIN_LENGTH = 32
+
+/**
+ * CONNECTOR_ADMIN_API_TOKEN ('' is none) and the rule it comes with: an admin API without a token
+ * binds loopback only, since anyone who reaches it can move balances and routes. The token is
+ * a secret: no message shows it.
+ */
+function adminToken(s: Settings, where: (key: SettingKey) => string, problems: string[], warnings: string[]): string | null {
+  const token = s.adminApiToken ?? SETTING_DEFAULTS.adminApiToken
+  if (token !== '' && !/^[\x21-\x7e]+$/.test(token)) {
+    problems.push(`${where('adminApiToken')}: must be printable ASCII without spaces (an HTTP Authorization header carries it); ` +
+      `it has ${token.length} characters, some of them not`)
+    return null
+  }
+  const host = s.adminApiHost ?? SETTING_DEFAULTS.adminApiHost
+  const enabled = s.adminApi ?? SETTING_DEFAULTS.adminApi
+  if (token === '' && enabled && !isLoopbackHost(host)) {
+    const tokenName = s.adminApiToken !== undefined ? where('adminApiToken') : envName('adminApiToken')
+    problems.push(`${where('adminApiHost')}: ${show(host)} is not a loopback address, and ${tokenName} is ${s.adminApiToken === undefined ? 'not set' : 'empty'}; ` +
+      `the admin API binds beyond 127.0.0.0/8, ::1 and localhost only with a token: set ${tokenName}, or bind 127.0.0.1`)
+  }
+  if (token !== '' && token.length < ADMIN_TOKEN_MIN_LENGTH) {
+    warnings.push(`${where('adminApiToken')}: only ${token.length} characters; use at least ${ADMIN_TOKEN_MIN_LENGTH} random ones (openssl rand -hex 32)`)
+  }
+  return token === '' ? null : token
+}
+
+/** 127.0.0.0/8, ::1 (in any spelling, or IPv4-mapped 127/8) or the name localhost. */
+export function isLoopbackHost(host: string): boolean {
+  if (host.toLowerCase() === 'localhost') return true
+  const family = net.isIP(host)
+  if (family === 0) return false
+  const loopback = new net.BlockList()
+  loopback.addSubnet('127.0.0.0', 8, 'ipv4')
+  loopback.addAddress('::1', 'ipv6')
+  return loopback.check(host, family === 4 ? 'ipv4' : 'ipv6')
 }
 
 /** `static`: backendConfig.rates. `ecb` with mockData: ilp-connector's offline ECB, {base, rates}. */

@@ -298,6 +298,11 @@ export const SettingsSchema = z.object({
   adminApiHost: z.string().min(1),
   collectDefaultMetrics: z.boolean(),
   // ilpd's own.
+  /**
+   * The admin API's bearer token: with it, every admin request needs `Authorization: Bearer
+   * <token>`; without it ('' or unset) the admin API binds loopback only.
+   */
+  adminApiToken: z.string(),
   /** Data-plane worker threads; rings join every pair of them, so memory grows with the square. */
   workers: z.number().int().min(1).max(MAX_WORKERS),
   /**
@@ -365,6 +370,8 @@ export const IlpdConfigSchema = z.object({
   adminApiPort: z.number().int(),
   adminApiHost: z.string(),
   collectDefaultMetrics: z.boolean(),
+  /** null: no token (the admin API is then on loopback only). A secret: never logged. */
+  adminApiToken: z.string().min(1).nullable(),
   workers: z.number().int().min(1),
   durability: DurabilitySchema,
   maxPacketsInFlightPerAccount: z.number().int().min(1),

@@ -1,5 +1,6 @@
 /** Messages between the control plane and a data-plane worker (postMessage; never per packet). */
 import type { Durability, StoreKind } from '../config/schema'
+import type { LogLevel } from '../log'
 import type { BalanceBuffers } from '../store/balances'
 import type { Snapshot } from './snapshot'
 
@@ -34,6 +35,8 @@ export interface WorkerInit {
   /** Shared token buckets (store/buckets.ts): rate limit, throughput in and out. */
   buckets: { packets: SharedArrayBuffer, incoming: SharedArrayBuffer, outgoing: SharedArrayBuffer }
   limits: WorkerLimits
+  /** The log level now (it may have changed at runtime since ILPD_LOG_LEVEL was read). */
+  logLevel: LogLevel
   /**
    * The worker's counters (store/metrics.ts): one buffer per worker slot, kept across
    * replacements. `enabled` false (ILPD_METRICS=off) makes counting a no-op.
@@ -50,6 +53,8 @@ export type ControlToWorker =
   | { type: 'peer-reply', token: number, packet: Uint8Array }
   /** Send this Prepare on a link of `account`; answer with prepare-reply under `token`. */
   | { type: 'send-prepare', token: number, account: number, packet: Uint8Array }
+  /** The log level changed at runtime (PUT /log-level). */
+  | { type: 'log-level', level: LogLevel }
 
 export interface WorkerStats {
   prepares: number
@@ -78,6 +83,8 @@ export type WorkerToControl =
   | { type: 'fatal', message: string }
   | { type: 'address', account: number, address: string }
   | { type: 'link', account: number, connected: boolean }
+  /** This worker's first link of `account` came up (up) or its last one went down (CCP). */
+  | { type: 'account-link', account: number, up: boolean }
   | ({ type: 'stats', loop: EventLoopStats } & WorkerStats)
   /** The account table outgrew the metrics buffer: this copy (with room for more) replaces it. */
   | { type: 'metrics-buffer', buffer: SharedArrayBuffer }

@@ -9,7 +9,7 @@ import path from 'node:path'
 import { Worker } from 'node:worker_threads'
 import type { IlpdConfig } from '../config'
 import { resolveAddressParent } from '../config'
-import { createLogger } from '../log'
+import { createLogger, logLevel, setLogLevel, type LogLevel } from '../log'
 import { describePrefixProblem } from '../protocols/ilp/address'
 import { createRingBuffer } from '../store/ring'
 import { AmountBuckets, PacketBuckets } from '../store/buckets'
@@ -26,7 +26,8 @@ import { ConnectorMetrics } from './metrics'
 import { PeerChannel } from './peer-channel'
 import { fulfillLength, prepareLength, writeFulfill, writePrepare } from '../protocols/ilp/packet'
 import { PEER_PROTOCOL_CONDITION, PEER_PROTOCOL_FULFILLMENT } from '../protocols/ildcp'
-import { LearnedState, buildSnapshot } from './tables'
+import { LOCAL_HOP, LearnedState, buildAccounts, buildSnapshot, buildStaticRoutes } from './tables'
+import { CcpSpeaker, ccpSettings, type RoutingStatus } from './ccp/speaker'
 
 const log = createLogger('control')
 
@@ -78,6 +79,8 @@ export class Connector {
   private readonly incarnations: SharedArrayBuffer
   private nextIncarnation = 1
   readonly peers: PeerChannel
+  /** CCP routing (control/ccp): learned routes into the trie, ilpd's routes out. */
+  readonly ccp: CcpSpeaker
   private admin: AdminApi | null = null
   readonly balances: Balances
   private readonly packetBuckets: PacketBuckets
@@ -111,7 +114,7 @@ export class Connector {
       workerWithLink: (account) => this.workerWithLink(account),
       post: (worker, message) => this.workers[worker]?.worker?.postMessage(message),
     })
-    if (process.env.ILPD_TEST_HOOKS === '1') {
+    if (process.env.ILPD_TEST_HOOKS === '1' && process.env.ILPD_TEST_PEER_ECHO === '1') {
       // Failure tests prove the channel with an echo: the Fulfill's data names the account.
       this.peers.register('peer.route.', (account) => {
         const data = Buffer.from(`control plane heard ${account.id}`)
@@ -120,6 +123,21 @@ export class Connector {
         return out
       })
     }
+    // --- CCP ---
+    this.ccp = new CcpSpeaker(ccpSettings(config), {
+      accounts: () => this.snapshot.accounts,
+      ownAddress: () => this.state.ownAddress,
+      staticRoutes: () => buildStaticRoutes(config, buildAccounts(config, this.state), this.state).map((r) => ({
+        prefix: r.prefix,
+        nextHop: r.nextHop === LOCAL_HOP ? '' : this.snapshot.accounts[r.nextHop].id,
+        origin: r.origin,
+      })),
+      sendPrepare: (account, packet) => this.peers.sendPrepare(account, packet),
+      publish: () => this.publish(),
+    })
+    this.peers.register('peer.route.', (account, packet) => this.ccp.handle(account, packet))
+    this.state.learnedRoutes = this.ccp.refresh()
+    // --- end CCP ---
     this.connectionCounts = new SharedArrayBuffer(4 * Math.max(1, this.snapshot.accounts.length) * n)
     this.balances = new Balances(createBalanceBuffers(this.snapshot.accounts.length, n), n)
     // Rate limit and throughput buckets, one per account, shared by every worker.
@@ -175,6 +193,7 @@ export class Connector {
       this.admin = new AdminApi(this, this.config.adminApiHost, this.config.adminApiPort)
       await this.admin.start()
     }
+    this.ccp.start()
     await this.readyPromise
     await this.initialConnect()
   }
@@ -290,6 +309,7 @@ export class Connector {
       durability: this.config.durability,
       buckets: { packets: this.packetBuckets.buffer, incoming: this.incomingBuckets.buffer, outgoing: this.outgoingBuckets.buffer },
       limits: this.limits(),
+      logLevel: logLevel(),
       metrics: { buffer: this.workers[index].metrics.buffer, enabled: this.metricsEnabled },
     }
     const worker = new Worker(path.join(__dirname, '..', 'data', 'worker.js'), { workerData: init })
@@ -338,6 +358,9 @@ export class Connector {
         if (message.connected) this.clientConnected.add(message.account)
         else this.clientConnected.delete(message.account)
         break
+      case 'account-link':
+        if (!this.stopping) this.ccp.linkEvent(slot.index, message.account, message.up)
+        break
       case 'stopped':
         break
     }
@@ -371,6 +394,7 @@ export class Connector {
     }
     this.broadcast({ type: 'worker-lost', worker: slot.index, incarnation: lost })
     this.peers.workerLost(slot.index)
+    this.ccp.workerLost(slot.index)
     slot.restarts++
     this.spawn(slot.index)
   }
@@ -388,6 +412,7 @@ export class Connector {
 
   /** Builds and sends a new snapshot; workers swap it in between packets. */
   publish(): void {
+    this.state.learnedRoutes = this.ccp.refresh()
     this.state.version++
     this.snapshot = buildSnapshot(this.config, this.state)
     this.broadcast({ type: 'snapshot', snapshot: this.snapshot })
@@ -407,6 +432,7 @@ export class Connector {
       if (before === undefined) this.state.extraRoutes.delete(targetPrefix)
       else this.state.extraRoutes.set(targetPrefix, before)
       this.state.version--
+      this.state.learnedRoutes = this.ccp.refresh() // CCP: nor is it announced
       return `targetPrefix ${JSON.stringify(targetPrefix)}: ${(err as Error).message}`
     }
     return null
@@ -416,6 +442,11 @@ export class Connector {
     if (!this.state.extraRoutes.delete(targetPrefix)) return false
     this.publish()
     return true
+  }
+
+  /** ilp-connector's `GET /routing` shape (control/ccp). */
+  routingStatus(): RoutingStatus {
+    return this.ccp.status()
   }
 
   /** ilp-connector's `GET /balance` shape, from the connector's point of view. */
@@ -454,6 +485,17 @@ export class Connector {
     return true
   }
 
+  /** Changes the log level of the control plane and of every worker (replacements included). */
+  setLogLevel(level: LogLevel): void {
+    const from = logLevel()
+    // Logged under whichever of the two levels shows info lines.
+    const logBefore = log.enabled('info')
+    if (logBefore) log.info('log level changed', { from, to: level })
+    setLogLevel(level)
+    this.broadcast({ type: 'log-level', level })
+    if (!logBefore) log.info('log level changed', { from, to: level })
+  }
+
   private broadcast(message: ControlToWorker): void {
     for (const slot of this.workers) slot.worker?.postMessage(message)
   }
@@ -490,6 +532,7 @@ export class Connector {
       })
       worker.postMessage({ type: 'shutdown', graceMs } satisfies ControlToWorker)
     }))
+    this.ccp.stop()
     await Promise.all(exits)
     this.settlements?.stop()
     await this.store?.close()

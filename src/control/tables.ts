@@ -20,6 +20,8 @@ export interface LearnedState {
   workerCount: number
   /** Static routes added through the admin API: prefix → account id. */
   extraRoutes: Map<string, string>
+  /** CCP: the learned routes selected for the trie, prefix → account index (control/ccp). */
+  learnedRoutes?: ReadonlyMap<string, number>
 }
 
 /** Account table in config order; the index is what packets and shared memory use. */
@@ -54,31 +56,52 @@ export function buildAccounts(config: IlpdConfig, state: LearnedState): AccountE
   })
 }
 
+/** A configured or local route: the first two rules of CCP route selection (routing/selection.ts). */
+export interface StaticRouteEntry extends RouteEntry {
+  origin: 'configured' | 'local'
+}
+
 /**
- * Routes, most specific wins: each child under our own address, then CONNECTOR_ROUTES, then the
- * default route (the empty prefix).
+ * Configured and local routes, one per prefix. Local: the default route (the empty prefix), our
+ * own address, each child under it. Configured (CONNECTOR_ROUTES, then admin routes) replace a
+ * local route for the same prefix, as in ilp-connector.
  */
-export function buildRoutes(config: IlpdConfig, accounts: AccountEntry[], state: LearnedState): RouteEntry[] {
+export function buildStaticRoutes(config: IlpdConfig, accounts: AccountEntry[], state: LearnedState): StaticRouteEntry[] {
   const indexOf = new Map(accounts.map((a) => [a.id, a.index]))
-  const routes = new Map<string, number>()
+  const routes = new Map<string, StaticRouteEntry>()
+  const set = (prefix: string, nextHop: number, origin: StaticRouteEntry['origin']): void => {
+    routes.set(prefix, { prefix, nextHop, origin })
+  }
   const defaultRoute = resolveDefaultRoute(config)
-  if (defaultRoute !== null && indexOf.has(defaultRoute)) routes.set('', indexOf.get(defaultRoute)!)
-  for (const route of config.routes) {
-    const hop = indexOf.get(route.peerId)
-    if (hop !== undefined) routes.set(route.targetPrefix, hop)
-  }
-  for (const [prefix, peerId] of state.extraRoutes) {
-    const hop = indexOf.get(peerId)
-    if (hop !== undefined) routes.set(prefix, hop)
-  }
+  if (defaultRoute !== null && indexOf.has(defaultRoute)) set('', indexOf.get(defaultRoute)!, 'local')
   if (state.ownAddress !== '') {
     // Our own prefix is local: a destination under it that is not a child is unreachable (F02
     // here), never sent on by the default route to bounce off a parent until it expires.
-    routes.set(state.ownAddress, LOCAL_HOP)
+    set(state.ownAddress, LOCAL_HOP, 'local')
     for (const account of accounts) {
-      if (account.relation === 'child') routes.set(account.childAddress, account.index)
+      if (account.relation === 'child') set(account.childAddress, account.index, 'local')
     }
   }
+  for (const route of config.routes) {
+    const hop = indexOf.get(route.peerId)
+    if (hop !== undefined) set(route.targetPrefix, hop, 'configured')
+  }
+  for (const [prefix, peerId] of state.extraRoutes) {
+    const hop = indexOf.get(peerId)
+    if (hop !== undefined) set(prefix, hop, 'configured')
+  }
+  return [...routes.values()]
+}
+
+/**
+ * Routes, most specific wins: the static routes above, and below them the routes CCP learned
+ * (control/ccp), for prefixes without a static route.
+ */
+export function buildRoutes(config: IlpdConfig, accounts: AccountEntry[], state: LearnedState): RouteEntry[] {
+  const routes = new Map<string, number>()
+  // --- CCP: learned routes first; a static route for the same prefix replaces them. ---
+  for (const [prefix, hop] of state.learnedRoutes ?? []) routes.set(prefix, hop)
+  for (const route of buildStaticRoutes(config, accounts, state)) routes.set(route.prefix, route.nextHop)
   return [...routes.entries()].map(([prefix, nextHop]) => ({ prefix, nextHop }))
 }
 

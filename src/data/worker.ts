@@ -14,13 +14,14 @@ import { Balances } from '../store/balances'
 import { AmountBuckets, PacketBuckets } from '../store/buckets'
 import { Journal } from '../store/durable'
 import { MetricCounters } from '../store/metrics'
-import { createLogger } from '../log'
+import { createLogger, setLogLevel } from '../log'
 import { BtpClient } from './links/btp-client'
 import { BtpServer } from './links/btp-server'
 import type { Link, LinkBounds } from './links/link'
 import { PacketPath } from './path/index'
 
 const init = workerData as WorkerInit
+setLogLevel(init.logLevel)
 const log = createLogger(`worker-${init.index}`)
 const port = parentPort!
 const post = (message: WorkerToControl): void => port.postMessage(message)
@@ -85,9 +86,17 @@ function admit(account: number): boolean {
   return total < init.limits.maxConnectionsPerAccount
 }
 
+/** path.linkUp, and the control plane hears when it is the account's first link on this worker (CCP). */
+function linkUp(link: Link, account: number): void {
+  path.linkUp(link, account)
+  if (path.linksOf(account) === 1) post({ type: 'account-link', account, up: true })
+}
+
 function linkDown(link: Link): void {
   const account = link.account
+  const before = account >= 0 ? path.linksOf(account) : 0
   path.linkDown(link)
+  if (before > 0 && path.linksOf(account) === 0) post({ type: 'account-link', account, up: false })
   if (account >= 0 && !stopping) log.info('account disconnected', { account: snapshot.accounts[account]?.id, link: link.id })
 }
 
@@ -95,7 +104,7 @@ const server = new BtpServer(path, bounds, {
   accounts: () => snapshot.accounts,
   admit,
   linkUp: (link, account) => {
-    path.linkUp(link, account)
+    linkUp(link, account)
     log.info('account connected', { account: snapshot.accounts[account].id, link: link.id, remote: link.remote })
   },
   linkDown,
@@ -113,7 +122,7 @@ function startClients(): void {
     const client = new BtpClient(account, path, bounds, {
       onAddress: (address) => post({ type: 'address', account: account.index, address }),
       linkUp: (link, index) => {
-        path.linkUp(link, index)
+        linkUp(link, index)
         post({ type: 'link', account: index, connected: true })
       },
       linkDown: (link) => {
@@ -173,6 +182,7 @@ port.on('message', (message: ControlToWorker) => {
       snapshot = message.snapshot
       fitMetrics(snapshot.accounts.length)
       path.install(snapshot)
+      log.debug('snapshot installed', { version: snapshot.version, accounts: snapshot.accounts.length })
       break
     case 'worker-lost':
       path.workerLost(message.worker, message.incarnation)
@@ -189,6 +199,9 @@ port.on('message', (message: ControlToWorker) => {
       throw new Error('worker crash requested by the control plane')
     case 'shutdown':
       shutdown(message.graceMs)
+      break
+    case 'log-level':
+      setLogLevel(message.level)
       break
   }
 })
@@ -258,6 +271,7 @@ process.on('uncaughtException', (err) => {
 
 server.start(snapshot.accounts).then(() => {
   startClients()
+  log.debug('worker started', { incarnation: init.incarnation, accounts: snapshot.accounts.length })
   post({ type: 'ready' })
 }, (err: Error) => {
   post({ type: 'fatal', message: err.message })

@@ -257,7 +257,7 @@ function atLeast(v: [number, number], major: number, minor: number): boolean {
 function advice(p: Platform): string {
   const [btc, truffle] = UWS_BUILDS;
   if (p.libc === 'musl') {
-    return 'musl libc (Alpine) runs neither build: use a glibc distribution, e.g. the node:20-bookworm-slim image.';
+    return 'musl libc (Alpine) runs neither build: use a glibc distribution, e.g. the node:24-trixie-slim image (see the Dockerfile).';
   }
   if (p.glibc !== undefined && !atLeast(p.glibc, 2, 27)) {
     return `glibc ${p.glibc.join('.')} is older than 2.27, which both builds need: upgrade the OS (Debian 12 has 2.36).`;

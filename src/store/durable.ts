@@ -19,6 +19,7 @@
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
+import type { StoreKind } from '../config/schema'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import { createLogger } from '../log'
 
@@ -202,7 +203,7 @@ export class BalanceStore {
    * Opens (or, when the directory does not exist yet, creates) the store. Throws StoreError for
    * a store that cannot be read, belongs to another format, or a path that cannot be used.
    */
-  static open(kind: 'lmdb' | 'memory', dir: string, sync = true): { store: BalanceStore, created: boolean } {
+  static open(kind: StoreKind, dir: string, sync = true): { store: BalanceStore, created: boolean } {
     if (kind === 'memory') return { store: new BalanceStore(null, 'memory'), created: true }
     dir = path.resolve(dir)
     const file = path.join(dir, STORE_FILE)
@@ -345,7 +346,7 @@ export class Journal {
   private readonly db: Database<unknown, string> | null
   private readonly keys: string[]
 
-  constructor(kind: 'lmdb' | 'memory', dir: string, worker: number, accountIds: readonly string[], sync = true) {
+  constructor(kind: StoreKind, dir: string, worker: number, accountIds: readonly string[], sync = true) {
     this.db = kind === 'memory' ? null : openEnv(dir, sync)
     this.keys = accountIds.map((id) => `journal:${worker}:${id}`)
   }

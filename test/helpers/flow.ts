@@ -439,6 +439,8 @@ export class PacedPair {
     this.timer = setInterval(() => {
       for (let i = 0; i < this.perTick; i++) this.tracker.send(this.destination, this.amount)
     }, this.tickMs)
+    // A test that fails before stop() must not be kept alive by the pacing.
+    this.timer.unref()
   }
 
   stop(): void {
@@ -498,15 +500,6 @@ export const MiB = 1024 * 1024
 
 // -----------------------------------------------------------------------------------------------
 // /status
-
-/** Sums a worker counter over GET /status's workers. */
-export async function workerTotals(ilpd: IlpdProcess, fields: string[]): Promise<Record<string, number>> {
-  const status = await ilpd.status() as unknown as { workers: Array<Record<string, unknown>> }
-  const out: Record<string, number> = {}
-  for (const f of fields) out[f] = 0
-  for (const w of status.workers) for (const f of fields) out[f] += typeof w[f] === 'number' ? w[f] as number : 0
-  return out
-}
 
 /** Connections of an account as GET /status reports them (all workers). */
 export async function connectionsOf(ilpd: IlpdProcess, account: string): Promise<number> {

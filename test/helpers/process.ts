@@ -231,6 +231,8 @@ export function childEnv(env: Record<string, string | undefined> = {}): NodeJS.P
 
 export class IlpdProcess extends ManagedProcess {
   adminPort = 0
+  /** CONNECTOR_ADMIN_API_TOKEN it was started with; `admin()` sends it as a Bearer token. */
+  adminToken: string | null = null
   private tempDir: string | null = null
 
   get adminUrl(): string {
@@ -265,10 +267,13 @@ export class IlpdProcess extends ManagedProcess {
   }
 
   async admin<T = unknown>(method: string, urlPath: string, body?: unknown, timeoutMs = 5000): Promise<{ status: number, body: T }> {
+    const headers: Record<string, string> = {}
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    if (this.adminToken !== null) headers.authorization = `Bearer ${this.adminToken}`
     const res = await fetch(this.adminUrl + urlPath, {
       method,
       body: body === undefined ? undefined : JSON.stringify(body),
-      headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+      headers,
       signal: AbortSignal.timeout(timeoutMs),
     })
     const text = await res.text()
@@ -317,6 +322,7 @@ export async function startIlpd(options: IlpdOptions = {}): Promise<IlpdProcess>
   }
   const proc = new IlpdProcess(options.name ?? 'ilpd', process.execPath, [ILPD_CLI, ...(options.args ?? [])], { env: childEnv(env), cwd })
   proc.adminPort = env.CONNECTOR_ADMIN_API_PORT !== undefined ? Number(env.CONNECTOR_ADMIN_API_PORT) : adminPort
+  proc.adminToken = env.CONNECTOR_ADMIN_API_TOKEN !== undefined && env.CONNECTOR_ADMIN_API_TOKEN !== '' ? env.CONNECTOR_ADMIN_API_TOKEN : null
   if (tempDir !== null) proc.setTempDir(tempDir)
   if (options.waitReady !== false) {
     try {

@@ -125,8 +125,12 @@ describe('balances under concurrency (2 workers, several connections per account
     assert.equal(b.src1.balance, fulfilled.src1, 'src1 = Σ fulfilled to src1\'s connections')
     assert.equal(b.src2.balance, fulfilled.src2, 'src2 = Σ fulfilled to src2\'s connections')
     assert.equal(b.dst.balance, -(fulfilled.src1 + fulfilled.src2), 'dst = −Σ fulfilled through it')
-    const status = await ilpd.status()
-    assert.ok(status.workers.reduce((a, w) => a + w.handedOver, 0) > 0, 'packets crossed workers')
+    // Workers report their counters once a second: a run shorter than that may not show yet.
+    let handedOver = 0
+    for (const deadline = Date.now() + 3000; handedOver === 0 && Date.now() < deadline; await sleep(100)) {
+      handedOver = (await ilpd.status()).workers.reduce((a, w) => a + w.handedOver, 0)
+    }
+    assert.ok(handedOver > 0, 'packets crossed workers')
   })
 
   test(`maximum ${CAP}: 4 connections on 2 workers push 120 × ${UNIT} at once into held Prepares; at most ${CAP / BigInt(UNIT)} are ever in flight`, async () => {

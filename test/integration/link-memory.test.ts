@@ -25,51 +25,64 @@ const HOGS = 10
 const STALL_MS = 3000
 const RSS_LIMIT = 400 * MiB
 
-describe('links that never read: bounded memory, closed with 1008 and a reason (1 worker)', () => {
-  let ilpd: IlpdProcess
-  let ports: Record<'hogs' | 'big' | 'alice' | 'bob', number>
+interface HogBench {
+  ilpd: IlpdProcess
+  ports: Record<'hogs' | 'big' | 'alice' | 'bob', number>
+  sockets: WebSocket[]
+  pair: PacedPair
+}
+
+/**
+ * One worker with `hogs` accounts on one port, `big` (answers with 32 KB Fulfills), and an honest
+ * pair alice → bob paced at 2 packets every 20 ms; `env` sets the link bounds.
+ */
+async function startHogBench(hogs: number, env: Record<string, string>): Promise<HogBench> {
+  const [h, g, a, b] = await freePorts(4)
+  const accounts: Record<string, unknown> = {
+    big: listenerAccount(g, 'big-secret'),
+    alice: listenerAccount(a, 'alice-secret'),
+    bob: listenerAccount(b, 'bob-secret'),
+  }
+  // The hogs share one port, told apart by username and secret.
+  for (let i = 0; i < hogs; i++) accounts[`hog${i}`] = listenerAccount(h, `hog${i}-secret`)
+  const ilpd = await startIlpd({ workers: 1, env: { CONNECTOR_SPREAD: '0', ...env, CONNECTOR_ACCOUNTS: JSON.stringify(accounts) } })
   const sockets: WebSocket[] = []
+  const big = await authed(g, 'big', 'big-secret')
+  sockets.push(big)
+  new Responder(big, `${ADDRESS}.big`, { fulfillData: Buffer.alloc(32_000, 7) })
+  const bob = await authed(b, 'bob', 'bob-secret')
+  sockets.push(bob)
+  new Responder(bob, `${ADDRESS}.bob`)
+  const alice = await authed(a, 'alice', 'alice-secret')
+  sockets.push(alice)
+  return { ilpd, ports: { hogs: h, big: g, alice: a, bob: b }, sockets, pair: new PacedPair(new Tracker(alice), `${ADDRESS}.bob`, 2, 20) }
+}
+
+async function stopHogBench(bench: HogBench | undefined): Promise<void> {
+  if (bench === undefined) return
+  bench.pair.stop()
+  for (const s of bench.sockets) s.terminate()
+  const exit = await bench.ilpd.stop()
+  assert.equal(exit.code, 0, `exit on SIGTERM\n${bench.ilpd.tail()}`)
+}
+
+describe('links that never read: bounded memory, closed with 1008 and a reason (1 worker)', () => {
+  let bench: HogBench
+  let ilpd: IlpdProcess
+  let ports: HogBench['ports']
+  let sockets: WebSocket[]
   let pair: PacedPair
 
   before(async () => {
-    const [h, g, a, b] = await freePorts(4)
-    ports = { hogs: h, big: g, alice: a, bob: b }
-    const accounts: Record<string, unknown> = {
-      big: listenerAccount(g, 'big-secret'),
-      alice: listenerAccount(a, 'alice-secret'),
-      bob: listenerAccount(b, 'bob-secret'),
-    }
-    // The ten hogs share one port, told apart by username and secret.
-    for (let i = 0; i < HOGS; i++) accounts[`hog${i}`] = listenerAccount(h, `hog${i}-secret`)
-    ilpd = await startIlpd({
-      workers: 1,
-      env: {
-        CONNECTOR_SPREAD: '0',
-        CONNECTOR_LINK_PAUSE_BYTES: String(1 * MiB),
-        CONNECTOR_LINK_CLOSE_BYTES: String(8 * MiB),
-        CONNECTOR_LINK_STALL_TIMEOUT: String(STALL_MS),
-        CONNECTOR_ACCOUNTS: JSON.stringify(accounts),
-      },
+    bench = await startHogBench(HOGS, {
+      CONNECTOR_LINK_PAUSE_BYTES: String(1 * MiB),
+      CONNECTOR_LINK_CLOSE_BYTES: String(8 * MiB),
+      CONNECTOR_LINK_STALL_TIMEOUT: String(STALL_MS),
     })
-    const big = await authed(g, 'big', 'big-secret')
-    sockets.push(big)
-    new Responder(big, `${ADDRESS}.big`, { fulfillData: Buffer.alloc(32_000, 7) })
-    const bob = await authed(b, 'bob', 'bob-secret')
-    sockets.push(bob)
-    new Responder(bob, `${ADDRESS}.bob`)
-    const alice = await authed(a, 'alice', 'alice-secret')
-    sockets.push(alice)
-    pair = new PacedPair(new Tracker(alice), `${ADDRESS}.bob`, 2, 20)
+    ;({ ilpd, ports, sockets, pair } = bench)
   })
 
-  after(async () => {
-    pair?.stop()
-    for (const s of sockets) s.terminate()
-    if (ilpd) {
-      const exit = await ilpd.stop()
-      assert.equal(exit.code, 0, `exit on SIGTERM\n${ilpd.tail()}`)
-    }
-  })
+  after(() => stopHogBench(bench))
 
   test('ten non-reading links with 32 KB replies: RSS < 400 MiB, each closed with 1008 and a reason, honest pair unaffected', async (t) => {
     pair.start()
@@ -88,7 +101,7 @@ describe('links that never read: bounded memory, closed with 1008 and a reason (
     for (let i = 0; i < 5; i++) for (let k = 0; k < 2000; k++) hogs[i].send(`${ADDRESS}.big`, 1)
     let trickling = true
     const trickle = (async () => {
-      while (trickling) {
+      while (trickling && Date.now() < stoppedReadingAt + 30_000) {
         for (let i = 5; i < HOGS; i++) for (let k = 0; k < 20; k++) if (hogs[i].sent.length < 2000) hogs[i].send(`${ADDRESS}.big`, 1)
         await sleep(20)
       }
@@ -226,5 +239,68 @@ describe('CONNECTOR_MAX_CONNECTIONS_PER_ACCOUNT=3 (2 workers): the 4th is refuse
     }
     assert.ok(reused !== null && reused.ok, 'after one of the three closed, a new connection authenticates')
     reused.ws.terminate()
+  })
+})
+
+/**
+ * CONNECTOR_LINK_TOTAL_BYTES: links that each stay under their own close bound but together hold
+ * more than the worker's total are closed, largest first, with a reason; an honest pair keeps
+ * forwarding and the process stays up.
+ */
+describe('links together past CONNECTOR_LINK_TOTAL_BYTES are closed, largest first (1 worker)', () => {
+  let bench: HogBench
+  let ilpd: IlpdProcess
+  let ports: HogBench['ports']
+  let sockets: WebSocket[]
+  let pair: PacedPair
+
+  before(async () => {
+    // Each link may queue 64 MiB and stall for a minute: only the total can close them here.
+    bench = await startHogBench(4, {
+      CONNECTOR_LINK_PAUSE_BYTES: String(1 * MiB),
+      CONNECTOR_LINK_CLOSE_BYTES: String(64 * MiB),
+      CONNECTOR_LINK_STALL_TIMEOUT: '60000',
+      CONNECTOR_LINK_TOTAL_BYTES: String(8 * MiB),
+    })
+    ;({ ilpd, ports, sockets, pair } = bench)
+  })
+
+  after(() => stopHogBench(bench))
+
+  test('four non-readers of 32 KB replies: closed once together over 8 MiB, with a reason; honest pair unaffected', async (t) => {
+    pair.start()
+    const hogs: Tracker[] = []
+    for (let i = 0; i < 4; i++) {
+      const ws = await authed(ports.hogs, `hog${i}`, `hog${i}-secret`)
+      sockets.push(ws)
+      const tracker = new Tracker(ws, { expiresIn: 20_000 })
+      tracker.pauseReading()
+      hogs.push(tracker)
+    }
+    const start = Date.now()
+    // 300 Prepares each: about 9.6 MB of Fulfills per link, under its 64 MiB bound, 38 MB together.
+    for (const hog of hogs) for (let k = 0; k < 300; k++) hog.send(`${ADDRESS}.big`, 1)
+    const closedAt: number[] = new Array(4).fill(-1)
+    while (Date.now() - start < 10_000 && closedAt.includes(-1)) {
+      const status = await ilpd.status()
+      for (let i = 0; i < 4; i++) {
+        if (closedAt[i] < 0 && (status.accounts.find((a) => a.id === `hog${i}`)?.connections ?? 0) === 0) {
+          closedAt[i] = Date.now() - start
+          hogs[i].resumeReading()
+        }
+      }
+      await sleep(100)
+    }
+    for (const h of hogs) h.resumeReading()
+    const closes = await Promise.all(hogs.map((h) => Promise.race([h.closed, sleep(5000).then((): CloseInfo => ({ code: -1, reason: 'still open', at: 0 }))])))
+    pair.stop()
+    await pair.tracker.settled(5000)
+    const honest = pair.window(0, Date.now())
+    t.diagnostic(`closed after (ms) ${JSON.stringify(closedAt)}; closes ${JSON.stringify(closes.map((c) => [c.code, c.reason]))}; honest ${JSON.stringify(honest)}`)
+    const closed = closes.filter((c) => c.code === 1008)
+    assert.ok(closed.length >= 1, 'at least one link is closed for the total')
+    for (const c of closed) assert.match(c.reason, /memory for queued replies is full/)
+    assert.equal(honest.fulfilled, honest.sent, `honest pair: ${JSON.stringify(honest)}`)
+    assert.ok(ilpd.running)
   })
 })

@@ -34,9 +34,11 @@ for (const workers of [1, 2]) {
         workers,
         env: {
           ILPD_TEST_HOOKS: '1',
+          // peer.route.* is answered by the echo hook instead of CCP, and CCP sends nothing to nbr.
+          ILPD_TEST_PEER_ECHO: '1',
           CONNECTOR_ILP_ADDRESS: 'test.ilpd',
           CONNECTOR_ACCOUNTS: JSON.stringify({
-            nbr: listenerAccount(ports[0], 'n-secret', { relation: 'peer' }),
+            nbr: listenerAccount(ports[0], 'n-secret', { relation: 'peer', sendRoutes: false, receiveRoutes: false }),
             kid: listenerAccount(ports[1], 'k-secret'),
           }),
         },

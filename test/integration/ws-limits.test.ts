@@ -5,7 +5,7 @@
  *     (not a dropped TCP connection, 1006); a message of exactly 262,144 bytes is read (and
  *     answered as the bad ILP it is); the process stays up and another pair keeps forwarding;
  *   - 10,000 wrong-token logins from one source (bounded concurrency): ilpd backs off (later
- *     failures come markedly slower than in the first second, or are refused with a back-off
+ *     failures come at most half as fast as in the first seconds, or are refused with a back-off
  *     reason), the account's live session keeps forwarding throughout, and GET /status reports
  *     the failures (a field `authFailures`, per account or per worker).
  */
@@ -106,7 +106,9 @@ describe('WebSocket limits and login back-off (1 worker)', () => {
     const frame = messageOfSize(7, MAX_MESSAGE)
     assert.equal(frame.length, MAX_MESSAGE)
     atLimit.send(frame)
-    const reply = await Promise.race([answer, closeInfo(atLimit).then((c) => { throw new Error(`a ${MAX_MESSAGE}-byte message closed the link (${c.code} ${c.reason})`) })])
+    const closedEarly = closeInfo(atLimit).then((c) => `a ${MAX_MESSAGE}-byte message closed the link (${c.code} ${c.reason})`)
+    const reply = await Promise.race([answer, closedEarly])
+    if (typeof reply === 'string') assert.fail(reply)
     const view = new BtpFrameView()
     assert.equal(view.read(reply, 0, reply.length), null)
     assert.equal(view.type, BtpType.Response)
@@ -176,13 +178,14 @@ describe('WebSocket limits and login back-off (1 worker)', () => {
     for (const e of ends) kinds[e.kind] = (kinds[e.kind] ?? 0) + 1
     const backoffText = /back.?off|too many|slow|retry|later|rate.?limit|throttl|block|wait/i
     const backoffRefusals = ends.filter((e) => backoffText.test(e.text)).length
-    const firstSecond = ends.filter((e) => e.at < started + 1000).length
+    // The first seconds' rate: the best one-second bin of the first three (the first may be warm-up).
+    const firstSecond = Math.max(...[0, 1, 2].map((k) => ends.filter((e) => e.at >= started + k * 1000 && e.at < started + (k + 1) * 1000).length))
     const lastEnd = ends.length > 0 ? ends[ends.length - 1].at : started
     const tailFrom = Math.max(started + 1000, lastEnd - 3000)
     const tailCount = ends.filter((e) => e.at >= tailFrom).length
     const tailRate = tailCount / Math.max(1, (lastEnd - tailFrom) / 1000)
     const samples = [...new Set(ends.map((e) => e.text.slice(0, 80)))].slice(0, 4)
-    t.diagnostic(`${ends.length} wrong-token logins in ${ms} ms: ${JSON.stringify(kinds)}; first second ${firstSecond}/s, last ${Math.round((lastEnd - tailFrom) / 1000)} s ${Math.round(tailRate)}/s; back-off refusals ${backoffRefusals}; answers seen ${JSON.stringify(samples)}`)
+    t.diagnostic(`${ends.length} wrong-token logins in ${ms} ms: ${JSON.stringify(kinds)}; first seconds ${firstSecond}/s (best 1 s bin of the first 3), last ${Math.round((lastEnd - tailFrom) / 1000)} s ${Math.round(tailRate)}/s; back-off refusals ${backoffRefusals}; answers seen ${JSON.stringify(samples)}`)
 
     assert.equal(kinds.accepted ?? 0, 0, 'no wrong token is accepted')
     // The live session never noticed.
@@ -192,10 +195,10 @@ describe('WebSocket limits and login back-off (1 worker)', () => {
     assert.ok(liveCount.sent > 50, 'the live session kept sending')
     assert.equal(liveCount.fulfilled, liveCount.sent, `every packet of the live session fulfilled: ${JSON.stringify(liveCount)}`)
 
-    // Back-off: later failures markedly slower than the first second's, or refused with a reason saying so.
+    // Back-off: later failures at most half as fast as in the first seconds, or refused with a reason saying so.
     const slowedDown = tailRate <= firstSecond / 2
     assert.ok(slowedDown || backoffRefusals > 0,
-      `no back-off: ${firstSecond} failures in the first second, ${Math.round(tailRate)}/s at the end, no refusal naming a back-off (${JSON.stringify(samples)})`)
+      `no back-off: ${firstSecond} failures/s in the first seconds, ${Math.round(tailRate)}/s at the end, no refusal naming a back-off (${JSON.stringify(samples)})`)
 
     // GET /status reports the failures (workers report once a second).
     const answered = ends.filter((e) => e.kind === 'btp-error' && !backoffText.test(e.text)).length

@@ -35,6 +35,24 @@ interface SocketData {
   link: BtpServerLink | null
 }
 
+/**
+ * uWS's own send-buffer limit for a link (`maxBackpressure`): above closeBytes, where the link
+ * closes itself (BtpLink.flush), so uWS never drops a frame of a link that is still open.
+ */
+export function uwsMaxBackpressure(bounds: LinkBounds): number {
+  return bounds.closeBytes * 2 + MAX_MESSAGE_BYTES
+}
+
+/**
+ * How far writeFrames fills uWS's send buffer: MAX_MESSAGE_BYTES below uwsMaxBackpressure. uWS
+ * drops every send made while its buffer is over maxBackpressure, the close frame of `end()`
+ * included, so a link that went past it would close without its code and reason (the peer sees
+ * 1006). Stopping here keeps room for the close frame.
+ */
+function sendLimit(bounds: LinkBounds): number {
+  return bounds.closeBytes * 2
+}
+
 export class BtpServerLink extends BtpLink {
   constructor(private readonly ws: UwsSocket<SocketData>, port: number, remote: string, owner: BtpLinkOwner, bounds: LinkBounds) {
     super(port, remote, owner, bounds)
@@ -42,15 +60,30 @@ export class BtpServerLink extends BtpLink {
 
   protected writeFrames(): void {
     const ws = this.ws
-    let dropped = false
+    const limit = sendLimit(this.bounds)
+    // An upper bound of what uWS will hold after the next send; asked again (part of what was
+    // sent may have reached the kernel) only when the bound says the next frame would not fit.
+    let room = limit - ws.getBufferedAmount()
+    let overLimit = false
     ws.cork(() => {
       this.outbox.drain((frame) => {
-        // 2: uWS dropped the frame past maxBackpressure. It is set above closeBytes, so this
-        // only happens when one turn queued more than that; the link must not stay open then.
-        if (!dropped && ws.send(frame, true, false) === 2) dropped = true
+        if (overLimit) return
+        if (frame.length > room) {
+          room = limit - ws.getBufferedAmount()
+          // One turn queued more than twice closeBytes for a peer that is not reading: the link
+          // closes below, and the frames it cannot take are not written (uWS would drop them
+          // and, past its maxBackpressure, the close frame too).
+          if (frame.length > room) {
+            overLimit = true
+            return
+          }
+        }
+        room -= frame.length
+        // 2: uWS dropped the frame past maxBackpressure (not expected below sendLimit).
+        if (ws.send(frame, true, false) === 2) overLimit = true
       })
     })
-    if (dropped) this.close(1008, `peer is not reading: send buffer over ${this.bounds.closeBytes} bytes`)
+    if (overLimit) this.close(1008, `peer is not reading: send buffer over ${limit} bytes`)
   }
 
   queuedBytes(): number {
@@ -110,9 +143,7 @@ export class BtpServer {
         maxPayloadLength: UWS_PAYLOAD_LIMIT,
         // uWS pings idle peers (ws and ilp-plugin-btp answer) and drops those that stay silent.
         idleTimeout: 60,
-        // Above closeBytes the link closes itself (BtpLink.flush); uWS's own limit sits higher
-        // so that it never drops a frame of a link that is still open.
-        maxBackpressure: this.bounds.closeBytes * 2 + MAX_MESSAGE_BYTES,
+        maxBackpressure: uwsMaxBackpressure(this.bounds),
         open: (ws) => {
           const remote = Buffer.from(ws.getRemoteAddressAsText()).toString()
           const link = new BtpServerLink(ws, port, remote, this.owner, this.bounds)

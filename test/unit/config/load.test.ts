@@ -573,3 +573,50 @@ describe('store', () => {
     assert.ok(memory.warnings.some((w) => w.startsWith('CONNECTOR_STORE_PATH: ignored with store "memory"')))
   })
 })
+
+describe('admin API token (CONNECTOR_ADMIN_API_TOKEN)', () => {
+  const TOKEN = 'f3c2a1b0e9d8c7b6a5f4e3d2c1b0a9f8'
+
+  test('unset by default; given, it is kept as written (from a variable or a file)', () => {
+    assert.equal(loadConfig(withAccounts({})).config.adminApiToken, null)
+    assert.equal(loadConfig(withAccounts({}, { CONNECTOR_ADMIN_API_TOKEN: '' })).config.adminApiToken, null, 'empty is none')
+    const { config, warnings } = loadConfig(withAccounts({}, { CONNECTOR_ADMIN_API_TOKEN: TOKEN }))
+    assert.equal(config.adminApiToken, TOKEN)
+    assert.deepEqual(warnings, [])
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilpd-config-'))
+    try {
+      const file = path.join(dir, 'ilpd.json')
+      fs.writeFileSync(file, JSON.stringify({ ilpAddress: 'test.ilpd', accounts: {}, adminApi: true, adminApiHost: '0.0.0.0', adminApiToken: TOKEN }))
+      assert.equal(loadConfig({}, { configFile: file }).config.adminApiToken, TOKEN)
+    } finally {
+      fs.rmSync(dir, { recursive: true })
+    }
+  })
+
+  test('without a token the admin API binds loopback only', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', '127.255.255.255', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', 'localhost', 'LOCALHOST']) {
+      assert.equal(loadConfig(withAccounts({}, { CONNECTOR_ADMIN_API: 'true', CONNECTOR_ADMIN_API_HOST: host })).config.adminApiHost, host, host)
+    }
+    for (const host of ['0.0.0.0', '::', '10.0.0.5', '128.0.0.1', '192.168.1.1', 'example.com', 'localhost.example.com', '::ffff:10.0.0.1', '[::1]']) {
+      const message = rejects(withAccounts({}, { CONNECTOR_ADMIN_API: 'true', CONNECTOR_ADMIN_API_HOST: host }),
+        `CONNECTOR_ADMIN_API_HOST: ${JSON.stringify(host)} is not a loopback address`, 'CONNECTOR_ADMIN_API_TOKEN is not set')
+      assert.ok(!message.includes('\n'), 'one line')
+    }
+    rejects(withAccounts({}, { CONNECTOR_ADMIN_API: 'true', CONNECTOR_ADMIN_API_HOST: '0.0.0.0', CONNECTOR_ADMIN_API_TOKEN: '' }),
+      'CONNECTOR_ADMIN_API_TOKEN is empty')
+    // With a token any host; with the API off the host does not matter.
+    assert.equal(loadConfig(withAccounts({}, { CONNECTOR_ADMIN_API: 'true', CONNECTOR_ADMIN_API_HOST: '0.0.0.0', CONNECTOR_ADMIN_API_TOKEN: TOKEN })).config.adminApiHost, '0.0.0.0')
+    assert.equal(loadConfig(withAccounts({}, { CONNECTOR_ADMIN_API: 'false', CONNECTOR_ADMIN_API_HOST: '0.0.0.0' })).config.adminApi, false)
+  })
+
+  test('a token an Authorization header cannot carry is refused without being echoed; a short one is pointed out', () => {
+    for (const bad of ['two words', 'tab\there', 'caf\u00e9-token-that-is-long-enough', 'nul\u0000inside']) {
+      const message = rejects(withAccounts({}, { CONNECTOR_ADMIN_API_TOKEN: bad }), 'CONNECTOR_ADMIN_API_TOKEN: must be printable ASCII without spaces')
+      assert.ok(!message.includes(bad), `the token is not in ${JSON.stringify(message)}`)
+    }
+    const { warnings } = loadConfig(withAccounts({}, { CONNECTOR_ADMIN_API_TOKEN: 'short-secret' }))
+    assert.equal(warnings.length, 1)
+    assert.ok(warnings[0].includes('CONNECTOR_ADMIN_API_TOKEN: only 12 characters'), warnings[0])
+    assert.ok(!warnings[0].includes('short-secret'))
+  })
+})

@@ -4,6 +4,7 @@
  * confirmed settlement raises the balance durably and clears the due record once the balance is
  * back at or above the threshold.
  */
+import type { StoreKind } from '../../../src/config/schema'
 import { afterEach, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
@@ -43,7 +44,7 @@ interface Setup {
   dir: string
 }
 
-function setup(kind: 'lmdb' | 'memory', dir?: string): Setup {
+function setup(kind: StoreKind, dir?: string): Setup {
   const storeDir = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ilpd-settle-'))
   if (dir === undefined) dirs.push(storeDir)
   const { config } = loadConfig({

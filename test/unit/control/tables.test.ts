@@ -44,3 +44,20 @@ test('without an address the children have none and no child routes exist yet', 
   assert.equal(s.ownAddress, '')
   assert.ok(s.accounts.every((a) => a.childAddress === ''))
 })
+
+test('CCP: learned routes go into the trie below static ones; a configured route replaces a local one for the same prefix', () => {
+  const { config } = loadConfig({
+    CONNECTOR_ACCOUNTS: JSON.stringify(accounts), CONNECTOR_STORE: 'memory', CONNECTOR_WORKERS: '2', CONNECTOR_ILP_ADDRESS: 'test.me',
+    CONNECTOR_ROUTES: JSON.stringify([{ targetPrefix: 'test.me.kid6', peerId: 'eur' }]),
+  })
+  const s = buildSnapshot(config, {
+    ownAddress: 'test.me', version: 1, workerCount: 2, extraRoutes: new Map(),
+    learnedRoutes: new Map([['test.far', 2], ['test.me', 2], ['test.far.near', 0]]),
+  })
+  const table = routeTableFromBuffer(s.routes)
+  const index = (id: string) => s.accounts.findIndex((a) => a.id === id)
+  assert.equal(lookupAddress(table, 'test.far.x'), index('eur'))
+  assert.equal(lookupAddress(table, 'test.far.near.x'), index('up'))
+  assert.equal(lookupAddress(table, 'test.me.kid6.x'), index('eur'), 'configured beats the local child route')
+  assert.equal(lookupAddress(table, 'test.me.other'), 0x7fffffff, 'a learned route never replaces the own address')
+})

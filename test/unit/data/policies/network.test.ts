@@ -1,8 +1,9 @@
+import type { NetworkEnv } from '../../../../src/config/schema'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { OFF_NETWORK_PRODUCTION, OFF_NETWORK_TEST, checkNetwork, offNetworkReject } from '../../../../src/data/policies/network'
 
-function check(env: 'test' | 'production', destination: string, pad = 5): boolean {
+function check(env: NetworkEnv, destination: string, pad = 5): boolean {
   const bytes = Buffer.from(destination, 'ascii')
   const buf = new Uint8Array(pad + bytes.length + 3).fill(0x67) // 'g' around it: only the range counts
   buf.set(bytes, pad)
