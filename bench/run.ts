@@ -41,6 +41,10 @@ options:
                                      (all on but NAME, only NAME on) split the cost per policy
   --metrics on|off[,…]               ilpd's shared-memory counters on (the default) or off
                                      (ILPD_METRICS=off), one run each: what counting costs
+  --pin CPUS                         start each ilpd or ilp-connector under taskset -c CPUS (e.g. 1),
+                                     so the connector keeps its core and the generator (pin it with
+                                     "taskset -c 0 npm run bench …") keeps the other; a --cmd can
+                                     put taskset in its own command line
   --inflight N                       packets in flight over all senders (default 1000)
   --duration S                       measured seconds (default 10)
   --warmup S                         warm-up seconds before measuring (default 2)
@@ -111,7 +115,7 @@ function parseArgs(argv: string[]): Args {
   const flags = new Map<string, string>()
   const bools = new Set<string>()
   const positional: string[] = []
-  const takesValue = new Set(['target', 'cmd', 'workers', 'store', 'policies', 'metrics', 'inflight', 'duration', 'warmup', 'threads', 'data-bytes', 'repeat',
+  const takesValue = new Set(['target', 'cmd', 'workers', 'store', 'policies', 'metrics', 'pin', 'inflight', 'duration', 'warmup', 'threads', 'data-bytes', 'repeat',
     'out', 'sender', 'receiver', 'destination', 'ready-timeout', 'probe-timeout'])
   const booleans = new Set(['no-ceiling', 'publish', 'quick', 'help'])
   for (let i = 0; i < argv.length; i++) {
@@ -182,14 +186,17 @@ function parseArgs(argv: string[]): Args {
   const byMetrics: Target[] = metricsList === undefined
     ? byStore
     : byStore.flatMap((t) => metricsList.map((m) => ({ ...t, label: `${t.label} metrics ${m}`, env: { ...(t.env ?? {}), ILPD_METRICS: m } })))
-  const ilpdTargets: Target[] = withPolicies(byMetrics)
+  const pin = flags.get('pin')
+  if (pin !== undefined && !/^\d+([-,]\d+)*$/.test(pin)) throw new UsageError(`--pin takes a CPU list such as 1 or 0,1 or 2-3, got ${JSON.stringify(pin)}`)
+  const pinned = (t: Target): Target => (pin === undefined ? t : { ...t, cpus: pin })
+  const ilpdTargets: Target[] = withPolicies(byMetrics).map(pinned)
   const cmd = flags.get('cmd')
   const targetName = flags.get('target') ?? (cmd !== undefined ? 'custom' : 'ilpd')
   let targets: Target[]
   switch (targetName) {
     case 'ilpd': targets = ilpdTargets; break
-    case 'ilp-connector': targets = [{ kind: 'ilp-connector', label: 'ilp-connector' }]; break
-    case 'both': targets = [...ilpdTargets, { kind: 'ilp-connector', label: 'ilp-connector' }]; break
+    case 'ilp-connector': targets = [pinned({ kind: 'ilp-connector', label: 'ilp-connector' })]; break
+    case 'both': targets = [...ilpdTargets, pinned({ kind: 'ilp-connector', label: 'ilp-connector' })]; break
     case 'custom':
       if (cmd === undefined) throw new UsageError('--target custom needs --cmd "COMMAND LINE"')
       // --policies applies here too (e.g. ilpd under `node --cpu-prof`)

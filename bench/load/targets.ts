@@ -30,6 +30,8 @@ export interface Target {
    * (e.g. the policy limits of --policies); a scenario's own settings for an account win.
    */
   accountFields?: Record<string, unknown>
+  /** ilpd and ilp-connector: the CPU list the connector runs on (`taskset -c`, which execs it: same pid). */
+  cpus?: string
 }
 
 /** One connector of a topology: its environment and the ports it must listen on. */
@@ -105,6 +107,12 @@ export class RunningConnector {
 }
 
 function commandFor(target: Target): { file: string, args: string[], shell: boolean } {
+  const command = nodeCommandFor(target)
+  if (target.cpus === undefined || command.shell) return command
+  return { file: 'taskset', args: ['-c', target.cpus, command.file, ...command.args], shell: false }
+}
+
+function nodeCommandFor(target: Target): { file: string, args: string[], shell: boolean } {
   switch (target.kind) {
     case 'ilpd':
       return { file: process.execPath, args: [path.join(REPO_ROOT, 'dist', 'src', 'cli.js')], shell: false }
