@@ -293,14 +293,14 @@ export class MetricCounters {
     this.addValue(a + VALUES + VALUE_OUT + 3 * result, hi, lo)
   }
 
-  /** Incoming→reply time of one of `account`'s packets. */
-  latency(account: number, seconds: number): void {
+  /** Incoming→reply time of `count` of `account`'s packets (1 by default), each `seconds`. */
+  latency(account: number, seconds: number, count = 1): void {
     if (!this.on || account >= this.capacity) return
     const a = ACCOUNTS_AT + account * ACCOUNT_WORDS
     let b = 0
     while (b < LATENCY_BOUNDS.length && seconds > LATENCY_BOUNDS[b]) b++
-    this.f[a + LATENCY + b]++
-    this.f[a + LATENCY_SUM] += seconds
+    this.f[a + LATENCY + b] += count
+    this.f[a + LATENCY_SUM] += seconds * count
   }
 
   /** A failed BTP login for `account` (-1: not attributable to one account). */

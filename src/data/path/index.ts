@@ -126,8 +126,8 @@ export class PacketPath implements BtpLinkOwner {
   }
 
   advanceTimers(now: number): void {
-    // A new turn: a packet that starts in it reads the clock anew (state.ts, latency).
-    this.state.endTurn()
+    // A new turn: a packet that starts in it reads the clock anew (latency.ts).
+    this.state.latency.endTurn()
     this.state.wheel.advance(now, this.replies.expireBound)
   }
 

@@ -62,6 +62,6 @@ export class Output {
       }
     }
     // The replies are written: their latency ends here (metrics).
-    this.state.endTurn()
+    this.state.latency.endTurn()
   }
 }

@@ -177,7 +177,7 @@ export class Replies {
     if (pend.sourceKind[slot] === FROM_LINK) {
       const source = pend.sourceAccount[slot]
       m.incoming(source, result, code, pend.valueIn32[2 * slot + HI_WORD], pend.valueIn32[2 * slot + LO_WORD])
-      this.state.replied(source, pend.startedAt[slot])
+      this.state.latency.replied(source, pend.startedAt[slot])
     }
   }
 

@@ -23,6 +23,7 @@ import { CAPACITY, PendingTable } from '../pending'
 import { PacketContext } from '../policies/context'
 import { INCOMING_POLICIES, OUTGOING_POLICIES, activePolicies, activePolicyNames, policyEnabled } from '../policies/index'
 import { maxPacketAmountOf } from '../policies/max-packet-amount'
+import { TurnLatency } from './latency'
 
 export const log = createLogger('packet-path')
 
@@ -77,6 +78,8 @@ export class PathState {
   readonly stats = new PathStats()
   /** The counters /metrics reads (store/metrics.ts). */
   readonly metrics: MetricCounters
+  /** The latency histogram's clock, read once per turn (latency.ts). */
+  readonly latency: TurnLatency
   /** The metrics `policy` index of each active incoming and outgoing check, in the order they run. */
   incomingPolicy: number[] = []
   outgoingPolicy: number[] = []
@@ -106,6 +109,7 @@ export class PathState {
   constructor(readonly opts: PathOptions) {
     this.pending = new PendingTable(opts.incarnation * 7919)
     this.metrics = opts.metrics ?? new MetricCounters(createMetricsBuffer(opts.balances.accounts))
+    this.latency = new TurnLatency(this.metrics)
     this.ctx = new PacketContext({
       worker: opts.workerIndex,
       balances: opts.balances,
@@ -154,52 +158,6 @@ export class PathState {
     if (message !== null && this.rejectLog.allow(Date.now())) {
       log.info('rejected a packet', { code, message: Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString('utf8') })
     }
-  }
-
-  // ---- latency (metrics): per event-loop turn, not per packet ---------------------------------
-  //
-  // A packet's latency runs from the turn that read its Prepare to the flush that writes its
-  // reply (output.ts, the end of a turn). The clock is read once per turn at each end, not twice
-  // per packet: performance.now() costs ~55 ns here, which per packet measured 5% of one-hop's CPU.
-
-  /** performance.now() of the current turn, -1 until read; reset by every flush and timer tick. */
-  private turnClock = -1
-  private repliedAccounts = new Int32Array(1024)
-  private repliedStarts = new Float64Array(1024)
-  private repliedCount = 0
-
-  /** The current turn's time (for a packet's start). */
-  turnNow(): number {
-    if (this.turnClock < 0) this.turnClock = performance.now()
-    return this.turnClock
-  }
-
-  /** A packet of `account` that started at `startedAt` was answered: timed at the end of the turn. */
-  replied(account: number, startedAt: number): void {
-    const n = this.repliedCount
-    if (n === this.repliedAccounts.length) {
-      const accounts = new Int32Array(n * 2)
-      accounts.set(this.repliedAccounts)
-      this.repliedAccounts = accounts
-      const starts = new Float64Array(n * 2)
-      starts.set(this.repliedStarts)
-      this.repliedStarts = starts
-    }
-    this.repliedAccounts[n] = account
-    this.repliedStarts[n] = startedAt
-    this.repliedCount = n + 1
-  }
-
-  /** End of a turn (the output stage's flush, a timer tick): times this turn's replies; the next turn reads the clock anew. */
-  endTurn(): void {
-    const n = this.repliedCount
-    if (n > 0) {
-      const now = performance.now()
-      const m = this.metrics
-      for (let i = 0; i < n; i++) m.latency(this.repliedAccounts[i], (now - this.repliedStarts[i]) / 1000)
-      this.repliedCount = 0
-    }
-    this.turnClock = -1
   }
 
   /** Where writeReject puts a reject: valid until the next call. */
