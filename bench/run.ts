@@ -407,7 +407,7 @@ function writeOutputs(args: Args, results: ScenarioResult[], ceiling: ScenarioRe
 async function runMicro(quick: boolean): Promise<boolean> {
   const dir = path.join(__dirname, 'micro')
   let ok = true
-  for (const name of ['codec', 'routing', 'balance', 'handoff', 'policies', 'path']) {
+  for (const name of ['codec', 'routing', 'balance', 'handoff', 'policies', 'metrics', 'path']) {
     const file = path.join(dir, `${name}.bench.js`)
     console.log(`\n== micro: ${name} ==`)
     if (!existsSync(file)) {

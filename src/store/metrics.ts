@@ -24,7 +24,8 @@
  *
  * Counts are float64 (exact to 2⁵³ packets). Amounts are uint64 and their sums pass 2⁶⁴, yet
  * BigInt arithmetic per packet measured about 2% of one-hop's CPU. So an amount is added as its
- * two 32-bit halves (read from a BigUint64Array through a Uint32Array view, nothing allocated)
+ * two 32-bit halves (read from a BigUint64Array through a Uint32Array view, nothing allocated;
+ * the writers take the view and an index, not the halves, so nothing is boxed between calls)
  * to a sum of three float64 words, w0 + w1·2³² + w2·2⁶⁴, each an exact integer:
  *
  *   add:        w0 += lo; w1 += hi             (each word only grows: a reader sees a total
@@ -158,6 +159,7 @@ export const HI_WORD = LITTLE_ENDIAN ? 1 : 0
 
 const scratch64 = new BigUint64Array(1)
 const scratch32 = new Uint32Array(scratch64.buffer)
+const scratchSeconds = new Float64Array(1)
 
 function floatWords(accounts: number): number {
   return ACCOUNTS_AT + accounts * ACCOUNT_WORDS
@@ -244,63 +246,70 @@ export class MetricCounters {
 
   /**
    * An incoming Prepare of `account` was answered: Fulfill, Reject relayed from downstream, or
-   * ilpd's own (`failed`). Its amount is `hi`·2³² + `lo` (see `valueHalves`).
+   * ilpd's own (`failed`). Its amount is the uint64 at index `at` of the BigUint64Array that
+   * `amounts` views (PendingTable's value columns): passed as the array and an index, so no
+   * double or uint32 past 2³¹ crosses a call (where V8 would box it when a call is not inlined).
    */
-  incoming(account: number, result: number, code: number, hi: number, lo: number): void {
+  incoming(account: number, result: number, code: number, amounts: Uint32Array, at: number): void {
     if (!this.on || account >= this.capacity) return
     const a = ACCOUNTS_AT + account * ACCOUNT_WORDS
     if (result === FULFILLED) this.f[a + IN_FULFILLED]++
     else if (result === REJECTED) this.f[a + IN_REJECTED + code]++
     else this.f[a + IN_OWN + code]++
-    this.addValue(a + VALUES + 3 * result, hi, lo)
+    this.addValue(a + VALUES + 3 * result, amounts, at)
+  }
+
+  /** A Prepare this worker sent to next hop `account` was answered (Fulfill, its Reject, or ilpd's own); the amount as for `incoming`. */
+  outgoing(account: number, result: number, code: number, amounts: Uint32Array, at: number): void {
+    if (!this.on || account >= this.capacity) return
+    const a = ACCOUNTS_AT + account * ACCOUNT_WORDS
+    if (result === FULFILLED) this.f[a + OUT_FULFILLED]++
+    else if (result === REJECTED) this.f[a + OUT_REJECTED + code]++
+    else this.f[a + OUT_FAILED + code]++
+    this.addValue(a + VALUES + VALUE_OUT + 3 * result, amounts, at)
   }
 
   /** ilpd's own reject of an incoming Prepare, produced by `policy` (NO_POLICY: by none) with `code`. */
   rejectedByPolicy(account: number, policy: number, code: number, amount: bigint): void {
     if (!this.on || account >= this.capacity) return
     scratch64[0] = amount
-    const hi = scratch32[HI_WORD]
-    const lo = scratch32[LO_WORD]
     // A policy's reject is counted under the policy only when its code is the one the label implies.
     if (policy === NO_POLICY || POLICY_CODE_INDEX[policy] !== code) {
-      this.incoming(account, FAILED, code, hi, lo)
+      this.incoming(account, FAILED, code, scratch32, 0)
       return
     }
     const a = ACCOUNTS_AT + account * ACCOUNT_WORDS
     this.f[a + IN_POLICY + policy]++
-    this.addValue(a + VALUES + 3 * FAILED, hi, lo)
+    this.addValue(a + VALUES + 3 * FAILED, scratch32, 0)
   }
 
   /** `incoming` with the amount as a bigint (cold callers: peer.* answers; tests). */
   incomingAmount(account: number, result: number, code: number, amount: bigint): void {
     scratch64[0] = amount
-    this.incoming(account, result, code, scratch32[HI_WORD], scratch32[LO_WORD])
+    this.incoming(account, result, code, scratch32, 0)
   }
 
   /** `outgoing` with the amount as a bigint (cold callers and tests). */
   outgoingAmount(account: number, result: number, code: number, amount: bigint): void {
     scratch64[0] = amount
-    this.outgoing(account, result, code, scratch32[HI_WORD], scratch32[LO_WORD])
+    this.outgoing(account, result, code, scratch32, 0)
   }
 
-  /** A Prepare this worker sent to next hop `account` was answered (Fulfill, its Reject, or ilpd's own). */
-  outgoing(account: number, result: number, code: number, hi: number, lo: number): void {
-    if (!this.on || account >= this.capacity) return
-    const a = ACCOUNTS_AT + account * ACCOUNT_WORDS
-    if (result === FULFILLED) this.f[a + OUT_FULFILLED]++
-    else if (result === REJECTED) this.f[a + OUT_REJECTED + code]++
-    else this.f[a + OUT_FAILED + code]++
-    this.addValue(a + VALUES + VALUE_OUT + 3 * result, hi, lo)
-  }
-
-  /** Incoming→reply time of `count` of `account`'s packets (1 by default), each `seconds`. */
+  /** Incoming→reply time of `count` of `account`'s packets (1 by default), each `seconds` (cold callers and tests). */
   latency(account: number, seconds: number, count = 1): void {
+    scratchSeconds[0] = seconds
+    this.latencyAt(account, scratchSeconds, 0, count)
+  }
+
+  /** `latency` for the hot path: the time is `seconds[at]` (an array and an index, as for `incoming`); `count` is a small integer. */
+  latencyAt(account: number, seconds: Float64Array, at: number, count: number): void {
     if (!this.on || account >= this.capacity) return
     const a = ACCOUNTS_AT + account * ACCOUNT_WORDS
+    const s = seconds[at]
     let b = 0
-    while (b < LATENCY_BOUNDS.length && seconds > LATENCY_BOUNDS[b]) b++
+    while (b < LATENCY_BOUNDS.length && s > LATENCY_BOUNDS[b]) b++
     this.f[a + LATENCY + b] += count
-    this.f[a + LATENCY_SUM] += seconds * count
+    this.f[a + LATENCY_SUM] += s * count
   }
 
   /** A failed BTP login for `account` (-1: not attributable to one account). */
@@ -328,11 +337,11 @@ export class MetricCounters {
     this.f[W_JOURNAL_SUM] += seconds
   }
 
-  /** Adds hi·2³² + lo to the three-word sum at `i` (see the top). */
-  private addValue(i: number, hi: number, lo: number): void {
+  /** Adds the uint64 at index `at` of `amounts` (as 32-bit halves) to the three-word sum at `i` (see the top). */
+  private addValue(i: number, amounts: Uint32Array, at: number): void {
     const f = this.f
-    const w0 = f[i] + lo
-    const w1 = f[i + 1] + hi
+    const w0 = f[i] + amounts[2 * at + LO_WORD]
+    const w1 = f[i + 1] + amounts[2 * at + HI_WORD]
     if (w0 < CARRY_AT && w1 < CARRY_AT) {
       f[i] = w0
       f[i + 1] = w1

@@ -19,7 +19,7 @@ import type { IlpErrorCode } from '../../protocols/ilp/errors'
 import { describeFailure } from '../../protocols/ilp/failure'
 import { FulfillView, RejectView, TYPE_FULFILL, TYPE_REJECT } from '../../protocols/ilp/packet'
 import type { Link } from '../links/link'
-import { FAILED, FULFILLED, HI_WORD, LO_WORD, REJECTED, rejectCodeIndex } from '../../store/metrics'
+import { FAILED, FULFILLED, REJECTED, rejectCodeIndex } from '../../store/metrics'
 import { CAPACITY, FROM_CONTROL, FROM_LINK, FROM_WORKER, TO_JOINED, TO_LINK, TO_WORKER } from '../pending'
 import type { Durability } from './durability'
 import type { Handover } from './handover'
@@ -172,12 +172,12 @@ export class Replies {
     const result = fulfilled ? FULFILLED : own ? FAILED : REJECTED
     const code = fulfilled ? 0 : rejectCodeIndex(buf, start, end)
     if (pend.destKind[slot] === TO_LINK) {
-      m.outgoing(pend.destAccount[slot], result, code, pend.valueOut32[2 * slot + HI_WORD], pend.valueOut32[2 * slot + LO_WORD])
+      m.outgoing(pend.destAccount[slot], result, code, pend.valueOut32, slot)
     }
     if (pend.sourceKind[slot] === FROM_LINK) {
       const source = pend.sourceAccount[slot]
-      m.incoming(source, result, code, pend.valueIn32[2 * slot + HI_WORD], pend.valueIn32[2 * slot + LO_WORD])
-      this.state.latency.replied(source, pend.startedAt[slot])
+      m.incoming(source, result, code, pend.valueIn32, slot)
+      this.state.latency.replied(source, pend.startedAt, slot)
     }
   }
 

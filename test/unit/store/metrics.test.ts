@@ -108,7 +108,8 @@ test('value sums are exact past 2^64, and past the point where their words carry
   assert.equal(read(m, 0).inValue[FULFILLED], 5n * MAX_UINT64)
   const n = 2 ** 21 + 3
   const big = new MetricCounters(createMetricsBuffer(1))
-  for (let i = 0; i < n; i++) big.outgoing(0, REJECTED, 1, 0xffffffff, 0xffffffff)
+  const amounts = new Uint32Array(new BigUint64Array([MAX_UINT64]).buffer)
+  for (let i = 0; i < n; i++) big.outgoing(0, REJECTED, 1, amounts, 0)
   big.outgoingAmount(0, REJECTED, 1, 12345n)
   assert.equal(read(big, 0).outValue[REJECTED], BigInt(n) * MAX_UINT64 + 12345n)
   assert.equal(read(big, 0).outRejected[1], n + 1)
