@@ -150,6 +150,8 @@ export const RESULTS = ['fulfilled', 'rejected', 'failed'] as const
 
 /** A value word carries up a word from here (2⁵²: adding a 32-bit half stays exact below 2⁵³). */
 const CARRY_AT = 2 ** 52
+/** Reads of a value sum while a carry is in progress before the reader takes it as it is (see readValue). */
+const MAX_READ_TRIES = 1_000_000
 const TWO_32 = 2 ** 32
 
 /** Where the low and high 32 bits of a uint64 sit in a Uint32Array view of a BigUint64Array. */
@@ -243,6 +245,14 @@ export class MetricCounters {
   }
 
   // ---- writes (the owning worker only) -------------------------------------------------------
+
+  /**
+   * A worker takes the buffer as its writer (at start; a replacement takes its predecessor's).
+   * A predecessor terminated inside a carry left `seq` odd: even again, so reads do not wait.
+   */
+  claim(): void {
+    if ((Atomics.load(this.seq, 0) & 1) === 1) Atomics.add(this.seq, 0, 1)
+  }
 
   /**
    * An incoming Prepare of `account` was answered: Fulfill, Reject relayed from downstream, or
@@ -367,12 +377,14 @@ export class MetricCounters {
 
   private readValue(i: number): bigint {
     const f = this.f
-    for (;;) {
+    for (let tries = 0; ; tries++) {
       const before = Atomics.load(this.seq, 0)
       const w2 = f[i + 2]
       const w1 = f[i + 1]
       const w0 = f[i]
-      if ((before & 1) === 0 && Atomics.load(this.seq, 0) === before) {
+      // A carry takes nanoseconds; a `seq` odd for this long is a writer that stopped inside one
+      // (a worker terminated there): a scrape takes the words as they are rather than hang.
+      if (((before & 1) === 0 && Atomics.load(this.seq, 0) === before) || tries >= MAX_READ_TRIES) {
         return (BigInt(w2) << 64n) + (BigInt(w1) << 32n) + BigInt(w0)
       }
     }

@@ -235,3 +235,20 @@ test('a reader never sees a value sum go back or a carry half done while another
   assert.equal(read(reader, 0).inFulfilled, adds)
   assert.ok(during > 1, `the reader saw the sum change while the writer wrote (${during} changes in ${reads} reads)`)
 })
+
+test('a writer stopped inside a carry (seq left odd): a read still returns, and the next writer\'s claim makes seq even', () => {
+  const buffer = createMetricsBuffer(1)
+  const writer = new MetricCounters(buffer)
+  writer.incomingAmount(0, FULFILLED, 0, 42n)
+  const seq = new Int32Array(buffer, 8, 1) // the seqlock word (the header's second float64)
+  seq[0] = 7
+  const reader = new MetricCounters(buffer)
+  assert.equal(read(reader, 0).inValue[FULFILLED], 42n, 'the words as they are, not a wait forever')
+  const next = new MetricCounters(buffer)
+  next.claim()
+  assert.equal(seq[0] % 2, 0)
+  next.claim()
+  assert.equal(seq[0], 8, 'an even seq is left alone')
+  next.incomingAmount(0, FULFILLED, 0, 1n)
+  assert.equal(read(reader, 0).inValue[FULFILLED], 43n)
+})
