@@ -16,7 +16,7 @@ import * as path from 'node:path'
 import { renderChart } from './chart'
 import { LoadError } from './load/generator'
 import { SCENARIOS, runScenario, type ScenarioName, type ScenarioOptions, type ScenarioResult } from './load/scenarios'
-import { REPO_ROOT, TargetError, type Target } from './load/targets'
+import { launch, REPO_ROOT, TargetError, type Target } from './load/targets'
 
 const USAGE = `usage: npm run bench -- SCENARIO[,SCENARIO…] [options]
        npm run bench -- micro [--quick]
@@ -25,7 +25,9 @@ scenarios: one-hop reject bad-auth chain-2 chain-4 many flood ceiling external, 
            (all = every connector scenario but flood; the generator's ceiling is measured with each run)
 
 options:
-  --target ilpd|ilp-connector|both   connector under test (default ilpd); both alternates them
+  --target T[,T…]                    connectors under test, alternated: ilpd (default), ilp-connector,
+                                     relay (the raw floor: a bare uWS relay of BTP frames, one-hop only),
+                                     both (= ilpd,ilp-connector)
   --cmd "COMMAND LINE"               any other connector: started with the scenario's CONNECTOR_* env
                                      (and --policies' settings, if given)
   --workers N[,N…]                   ilpd's CONNECTOR_WORKERS, one run each (default: ilpd's default)
@@ -41,10 +43,6 @@ options:
                                      (all on but NAME, only NAME on) split the cost per policy
   --metrics on|off[,…]               ilpd's shared-memory counters on (the default) or off
                                      (ILPD_METRICS=off), one run each: what counting costs
-  --pin CPUS                         start each ilpd or ilp-connector under taskset -c CPUS (e.g. 1),
-                                     so the connector keeps its core and the generator (pin it with
-                                     "taskset -c 0 npm run bench …") keeps the other; a --cmd can
-                                     put taskset in its own command line
   --inflight N                       packets in flight over all senders (default 1000)
   --duration S                       measured seconds (default 10)
   --warmup S                         warm-up seconds before measuring (default 2)
@@ -52,6 +50,11 @@ options:
   --data-bytes N                     ILP data per Prepare (default 128)
   --repeat N                         run every (scenario, target) N times, alternating (default 1)
   --no-ceiling                       skip measuring the generator against the echo server
+  --pin                              connectors (and the echo server) on core 0, this process and its
+                                     generator threads on core 1 (taskset): a connector's CPU per
+                                     packet without the generator competing for its core
+  --profile                          run node connectors under --cpu-prof: one .cpuprofile per thread
+                                     in <out>/profiles/<time>/ (open in Chrome DevTools or speedscope)
   --publish                          also write bench/chart.svg (the chart the README shows)
   --out DIR                          results directory (default bench/results)
   --sender URL --receiver URL --destination ADDR
@@ -106,6 +109,8 @@ interface Args {
   targets: Target[]
   ceiling: boolean
   publish: boolean
+  pin: boolean
+  profile: boolean
   outDir: string
   repeat: number
   options: ScenarioOptions
@@ -115,9 +120,9 @@ function parseArgs(argv: string[]): Args {
   const flags = new Map<string, string>()
   const bools = new Set<string>()
   const positional: string[] = []
-  const takesValue = new Set(['target', 'cmd', 'workers', 'store', 'policies', 'metrics', 'pin', 'inflight', 'duration', 'warmup', 'threads', 'data-bytes', 'repeat',
+  const takesValue = new Set(['target', 'cmd', 'workers', 'store', 'policies', 'metrics', 'inflight', 'duration', 'warmup', 'threads', 'data-bytes', 'repeat',
     'out', 'sender', 'receiver', 'destination', 'ready-timeout', 'probe-timeout'])
-  const booleans = new Set(['no-ceiling', 'publish', 'quick', 'help'])
+  const booleans = new Set(['no-ceiling', 'publish', 'quick', 'help', 'pin', 'profile'])
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a.startsWith('--')) {
@@ -186,23 +191,26 @@ function parseArgs(argv: string[]): Args {
   const byMetrics: Target[] = metricsList === undefined
     ? byStore
     : byStore.flatMap((t) => metricsList.map((m) => ({ ...t, label: `${t.label} metrics ${m}`, env: { ...(t.env ?? {}), ILPD_METRICS: m } })))
-  const pin = flags.get('pin')
-  if (pin !== undefined && !/^\d+([-,]\d+)*$/.test(pin)) throw new UsageError(`--pin takes a CPU list such as 1 or 0,1 or 2-3, got ${JSON.stringify(pin)}`)
-  const pinned = (t: Target): Target => (pin === undefined ? t : { ...t, cpus: pin })
-  const ilpdTargets: Target[] = withPolicies(byMetrics).map(pinned)
+  const ilpdTargets: Target[] = withPolicies(byMetrics)
   const cmd = flags.get('cmd')
   const targetName = flags.get('target') ?? (cmd !== undefined ? 'custom' : 'ilpd')
-  let targets: Target[]
-  switch (targetName) {
-    case 'ilpd': targets = ilpdTargets; break
-    case 'ilp-connector': targets = [pinned({ kind: 'ilp-connector', label: 'ilp-connector' })]; break
-    case 'both': targets = [...ilpdTargets, pinned({ kind: 'ilp-connector', label: 'ilp-connector' })]; break
-    case 'custom':
-      if (cmd === undefined) throw new UsageError('--target custom needs --cmd "COMMAND LINE"')
-      // --policies applies here too (e.g. ilpd under `node --cpu-prof`)
-      targets = withPolicies([{ kind: 'custom', command: cmd, label: cmd.trim().split(/\s+/)[0].split('/').pop() ?? 'custom' }])
-      break
-    default: throw new UsageError(`--target must be ilpd, ilp-connector, both or custom, got ${JSON.stringify(targetName)}`)
+  const targets: Target[] = []
+  for (const name of targetName.split(',')) {
+    switch (name) {
+      case 'ilpd': targets.push(...ilpdTargets); break
+      case 'ilp-connector': targets.push({ kind: 'ilp-connector', label: 'ilp-connector' }); break
+      case 'relay': targets.push({ kind: 'relay', label: 'relay (floor)' }); break
+      case 'both': targets.push(...ilpdTargets, { kind: 'ilp-connector', label: 'ilp-connector' }); break
+      case 'custom':
+        if (cmd === undefined) throw new UsageError('--target custom needs --cmd "COMMAND LINE"')
+        // --policies applies here too (e.g. ilpd under `node --cpu-prof`)
+        targets.push(...withPolicies([{ kind: 'custom', command: cmd, label: cmd.trim().split(/\s+/)[0].split('/').pop() ?? 'custom' }]))
+        break
+      default: throw new UsageError(`--target takes ilpd, ilp-connector, relay, both or custom (comma-separated), got ${JSON.stringify(name)}`)
+    }
+  }
+  if (targets.some((t) => t.kind === 'relay') && scenarios.some((s) => s !== 'one-hop' && s !== 'ceiling')) {
+    throw new UsageError('the relay target runs the one-hop scenario only')
   }
   return {
     scenarios,
@@ -211,6 +219,8 @@ function parseArgs(argv: string[]): Args {
     targets,
     ceiling: !bools.has('no-ceiling') && scenarios.some((s) => s !== 'ceiling'),
     publish: bools.has('publish'),
+    pin: bools.has('pin'),
+    profile: bools.has('profile'),
     outDir: path.resolve(flags.get('out') ?? path.join(REPO_ROOT, 'bench', 'results')),
     repeat: num('repeat', 1, 1),
     options: {
@@ -407,7 +417,7 @@ function writeOutputs(args: Args, results: ScenarioResult[], ceiling: ScenarioRe
 async function runMicro(quick: boolean): Promise<boolean> {
   const dir = path.join(__dirname, 'micro')
   let ok = true
-  for (const name of ['codec', 'routing', 'balance', 'handoff', 'policies', 'metrics', 'path']) {
+  for (const name of ['codec', 'sha256', 'routing', 'balance', 'handoff', 'policies', 'metrics', 'path', 'path-workers']) {
     const file = path.join(dir, `${name}.bench.js`)
     console.log(`\n== micro: ${name} ==`)
     if (!existsSync(file)) {
@@ -446,6 +456,11 @@ async function main(): Promise<number> {
       return 2
     }
     throw err
+  }
+  if (args.pin) pinThisProcess()
+  if (args.profile) {
+    launch.profileDir = path.join(args.outDir, 'profiles', new Date().toISOString().replace(/[:.]/g, '-'))
+    mkdirSync(launch.profileDir, { recursive: true })
   }
   let ok = true
   if (args.micro) ok = await runMicro(args.quick)
@@ -491,11 +506,22 @@ async function main(): Promise<number> {
   if (results.length > 0 || ceiling !== null) printTable(results, ceiling)
   printComparisons(results, ceiling)
   writeOutputs(args, results, ceiling, failures)
+  if (launch.profileDir !== null) console.log(`\nCPU profiles (one per thread): ${launch.profileDir}`)
   if (failures.length > 0) {
     console.error(`\n${failures.length} failed:\n  ${failures.join('\n  ')}`)
     return 1
   }
   return ok ? 0 : 1
+}
+
+/**
+ * --pin: measured processes go to core 0 (launch.pinCores) and this process, whose worker
+ * threads are the load generator, to core 1 with every thread it already has (taskset -a).
+ */
+function pinThisProcess(): void {
+  if (os.cpus().length < 2) throw new UsageError('--pin needs at least two cores')
+  execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' })
+  launch.pinCores = '0'
 }
 
 main().then((code) => {

@@ -14,12 +14,11 @@
  *   ceiling    the generator alone against the echo server (no connector)
  *   external   a connector already running: --sender/--receiver URLs and --destination
  */
-import { spawn } from 'node:child_process'
 import * as path from 'node:path'
 import { LoadError, runLoad, type LoadResult } from './generator'
 import type { ReceiverSpec, SenderSpec } from './streams'
 import {
-  freePorts, RunningConnector, startConnector, TargetError, type ConnectorConfig, type Target,
+  freePorts, RunningConnector, spawnMeasured, startConnector, TargetError, type ConnectorConfig, type Target,
 } from './targets'
 
 export const SCENARIOS = ['one-hop', 'reject', 'bad-auth', 'chain-2', 'chain-4', 'many', 'flood', 'ceiling', 'external'] as const
@@ -236,7 +235,7 @@ function external(o: ScenarioOptions): Topology {
 /** Starts the echo server; resolves with its port and a stop function. */
 async function startEcho(): Promise<{ port: number, runner: RunningConnector }> {
   const file = path.join(__dirname, 'echo-server.js')
-  const proc = spawn(process.execPath, [file, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const proc = spawnMeasured(process.execPath, [file, '--port', '0'], { node: true })
   const runner = new RunningConnector('echo', 'echo', proc)
   const deadline = Date.now() + 10_000
   while (Date.now() < deadline) {

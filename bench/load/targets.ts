@@ -9,7 +9,7 @@ import { createConnection, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 
-export type TargetKind = 'ilpd' | 'ilp-connector' | 'custom'
+export type TargetKind = 'ilpd' | 'ilp-connector' | 'relay' | 'custom'
 
 export interface Target {
   kind: TargetKind
@@ -30,8 +30,6 @@ export interface Target {
    * (e.g. the policy limits of --policies); a scenario's own settings for an account win.
    */
   accountFields?: Record<string, unknown>
-  /** ilpd and ilp-connector: the CPU list the connector runs on (`taskset -c`, which execs it: same pid). */
-  cpus?: string
 }
 
 /** One connector of a topology: its environment and the ports it must listen on. */
@@ -45,6 +43,24 @@ export interface ConnectorConfig {
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..')
 
 export class TargetError extends Error {}
+
+/**
+ * How the bench starts the processes it measures (connectors, the relay, the echo server):
+ * `pinCores` (taskset's list, e.g. "0") keeps them off the generator's core; `profileDir` runs
+ * node processes under `--cpu-prof`, which writes one .cpuprofile per thread (main and each
+ * worker) into that directory when the process exits.
+ */
+export const launch: { pinCores: string | null, profileDir: string | null } = { pinCores: null, profileDir: null }
+
+/** spawn() with the `launch` settings applied; `node` says the file is a Node.js script. */
+export function spawnMeasured(file: string, args: string[], options: { env?: NodeJS.ProcessEnv, shell?: boolean, node: boolean }): ChildProcess {
+  let argv = args
+  if (options.node && launch.profileDir !== null) argv = [`--cpu-prof`, `--cpu-prof-dir=${launch.profileDir}`, ...argv]
+  const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe']
+  if (launch.pinCores === null) return spawn(file, argv, { env: options.env, shell: options.shell, stdio })
+  if (options.shell === true) return spawn(`taskset -c ${launch.pinCores} ${file}`, argv, { env: options.env, shell: true, stdio })
+  return spawn('taskset', ['-c', launch.pinCores, file, ...argv], { env: options.env, stdio })
+}
 
 export class RunningConnector {
   readonly lines: string[] = []
@@ -107,17 +123,13 @@ export class RunningConnector {
 }
 
 function commandFor(target: Target): { file: string, args: string[], shell: boolean } {
-  const command = nodeCommandFor(target)
-  if (target.cpus === undefined || command.shell) return command
-  return { file: 'taskset', args: ['-c', target.cpus, command.file, ...command.args], shell: false }
-}
-
-function nodeCommandFor(target: Target): { file: string, args: string[], shell: boolean } {
   switch (target.kind) {
     case 'ilpd':
       return { file: process.execPath, args: [path.join(REPO_ROOT, 'dist', 'src', 'cli.js')], shell: false }
     case 'ilp-connector':
       return { file: process.execPath, args: [require.resolve('ilp-connector/dist/index.js')], shell: false }
+    case 'relay':
+      return { file: process.execPath, args: [path.join(__dirname, 'relay.js')], shell: false }
     case 'custom':
       if (target.command === undefined || target.command.trim() === '') throw new TargetError('--cmd needs a command line')
       return { file: target.command, args: [], shell: true }
@@ -156,7 +168,7 @@ export async function startConnector(target: Target, config: ConnectorConfig, re
     env.CONNECTOR_STORE_PATH = tempDir
   }
   const { file, args, shell } = commandFor(target)
-  const child = spawn(file, args, { env, shell, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawnMeasured(file, args, { env, shell, node: !shell })
   const running = new RunningConnector(config.name, target.label, child)
   running.tempDir = tempDir
   const deadline = Date.now() + readyTimeoutMs
@@ -165,7 +177,7 @@ export async function startConnector(target: Target, config: ConnectorConfig, re
       throw new TargetError(`${target.label} (${config.name}) did not start: ${running.describeExit()}. Last output:\n${running.tail()}`)
     }
     const open = await Promise.all(config.listenPorts.map(portAccepts))
-    const saidReady = target.kind !== 'ilpd' || running.lines.some((l) => l.includes('"msg":"ready"'))
+    const saidReady = (target.kind !== 'ilpd' && target.kind !== 'relay') || running.lines.some((l) => l.includes('"msg":"ready"'))
     if (open.every(Boolean) && saidReady) return running
     if (Date.now() > deadline) {
       const closed = config.listenPorts.filter((_, i) => !open[i])

@@ -15,41 +15,11 @@
  * both in one process, alternating (on, off, off, on, …) so that noise falls on both, and prints
  * the ratio of their medians: what counting costs.
  */
-import { createHash } from 'node:crypto'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { loadConfig } from '../../src/config'
-import { balanceLimits } from '../../src/config'
-import { buildSnapshot } from '../../src/control/tables'
-import { BtpLink } from '../../src/data/links/btp-link'
-import type { LinkBounds } from '../../src/data/links/link'
-import { PacketPath } from '../../src/data/path/index'
 import { BtpFrameView, BtpType, NAME_ILP, writeIlpFrame } from '../../src/protocols/btp/codec'
-import { PrepareView, fulfillLength, prepareLength, writeFulfill, writePrepare } from '../../src/protocols/ilp/packet'
-import { Balances, INT64_MAX, INT64_MIN, createBalanceBuffers, toInt64Limit } from '../../src/store/balances'
-import { AmountBuckets, PacketBuckets } from '../../src/store/buckets'
-import { Journal } from '../../src/store/durable'
-import { configureRateLimit, configureThroughput } from '../../src/store/limits'
-import { MetricCounters, createMetricsBuffer } from '../../src/store/metrics'
-
-const PAIRS = 8192
-const BOUNDS: LinkBounds = { pauseBytes: 2 ** 30, closeBytes: 2 ** 31, stallTimeoutMs: 1e9 }
-
-/** A BTP link whose transport hands each written frame to `sink` (valid during the call only). */
-class LoopLink extends BtpLink {
-  sink: (frame: Uint8Array) => void = () => {}
-  protected writeFrames(): void {
-    this.outbox.drain(this.sink)
-  }
-
-  queuedBytes(): number {
-    return 0
-  }
-
-  close(): void {
-    this.closed = true
-  }
-}
+import { PrepareView } from '../../src/protocols/ilp/packet'
+import { PAIRS, buildWorkerPath, createShared, median, packets as packetsTo } from './path-setup'
 
 interface Options {
   seconds: number
@@ -89,75 +59,14 @@ function parse(argv: string[]): Options {
   return o
 }
 
-function accounts(policies: boolean): Record<string, unknown> {
-  const limits = policies ? {
-    maxPacketAmount: '18446744073709551615',
-    rateLimit: { capacity: 1e12, refillCount: 1e12, refillPeriod: 1000 },
-    throughput: { refillPeriod: 1000, incomingAmount: '1000000000000000000', outgoingAmount: '1000000000000000000' },
-    balance: { minimum: '-9000000000000000000', maximum: '9000000000000000000' },
-  } : {}
-  const child = (port: number, secret: string): Record<string, unknown> => ({
-    relation: 'child', plugin: 'ilp-plugin-btp', assetCode: 'USD', assetScale: 9, options: { listener: { port, secret } }, ...limits,
-  })
-  return { alice: child(40001, 'a'), bob: child(40002, 'b') }
-}
-
-function buildPath(policies: boolean, metrics: boolean): { path: PacketPath, sender: LoopLink, receiver: LoopLink } {
-  const env: Record<string, string> = {
-    CONNECTOR_ILP_ADDRESS: 'test.ilpd', CONNECTOR_STORE: 'memory', CONNECTOR_WORKERS: '1',
-    CONNECTOR_ACCOUNTS: JSON.stringify(accounts(policies)),
-  }
-  if (!policies) env.CONNECTOR_DISABLE_MIDDLEWARE = JSON.stringify(['maxPacketAmount', 'rateLimit', 'throughput', 'balance', 'deduplicate'])
-  const { config } = loadConfig(env, {})
-  const snapshot = buildSnapshot(config, { ownAddress: 'test.ilpd', version: 1, workerCount: 1, extraRoutes: new Map() })
-  const n = snapshot.accounts.length
-  const balances = new Balances(createBalanceBuffers(n, 1), 1)
-  const packetBuckets = PacketBuckets.create(n)
-  const incomingBuckets = AmountBuckets.create(n)
-  const outgoingBuckets = AmountBuckets.create(n)
-  for (const a of snapshot.accounts) {
-    const settings = config.accounts[a.id]
-    configureRateLimit(packetBuckets, a.index, settings.rateLimit)
-    configureThroughput(incomingBuckets, outgoingBuckets, a.index, settings.throughput)
-    const limits = balanceLimits(settings)
-    balances.setLimits(a.index, limits === null ? INT64_MIN : toInt64Limit(limits.minimum), limits === null ? INT64_MAX : toInt64Limit(limits.maximum))
-  }
-  const path = new PacketPath({
-    workerIndex: 0, workerCount: 1, incarnation: 1, incarnations: new Int32Array(1).fill(1),
-    connectionCounts: new Int32Array(n), ringWriters: [null], ringReaders: [null], ringDoorbell: () => {},
-    balances, journal: new Journal('memory', '', 0, snapshot.accounts.map((a) => a.id)), durability: 'durable',
-    packetBuckets, incomingBuckets, outgoingBuckets, maxInFlightPerAccount: 1 << 30, postToControl: () => {},
-    metrics: new MetricCounters(createMetricsBuffer(2), metrics),
-  })
-  path.install(snapshot)
-  const sender = new LoopLink(40001, 'bench', path, BOUNDS)
-  const receiver = new LoopLink(40002, 'bench', path, BOUNDS)
-  path.linkUp(sender, snapshot.accounts.find((a) => a.id === 'alice')!.index)
-  path.linkUp(receiver, snapshot.accounts.find((a) => a.id === 'bob')!.index)
-  return { path, sender, receiver }
+function buildPath(policies: boolean, metrics: boolean): ReturnType<typeof buildWorkerPath> {
+  return buildWorkerPath(createShared(policies, metrics, 1), 0)
 }
 
 /** Prepare frames (one per condition) and the Fulfill packet that answers each. */
 function packets(): { prepares: Uint8Array[], fulfills: Uint8Array[] } {
-  const destination = Buffer.from('test.ilpd.bob.receiver', 'ascii')
-  const data = new Uint8Array(128)
-  const prepares: Uint8Array[] = []
-  const fulfills: Uint8Array[] = []
-  const expiresAt = Date.now() + 3_600_000
-  for (let i = 0; i < PAIRS; i++) {
-    const fulfillment = createHash('sha256').update(`bench ${i}`).digest()
-    const condition = createHash('sha256').update(fulfillment).digest()
-    data[0] = i >> 8
-    data[1] = i & 255
-    const ilp = new Uint8Array(prepareLength(destination.length, data.length))
-    writePrepare(ilp, 0, 1000n, expiresAt, condition, destination, data)
-    const frame = new Uint8Array(ilp.length + 32)
-    prepares.push(frame.subarray(0, writeIlpFrame(frame, 0, BtpType.Message, i, ilp, 0, ilp.length)))
-    const f = new Uint8Array(fulfillLength(0))
-    writeFulfill(f, 0, fulfillment, new Uint8Array(0))
-    fulfills.push(f)
-  }
-  return { prepares, fulfills }
+  const { prepares, fulfills } = packetsTo(['test.ilpd.bob.receiver'])
+  return { prepares: prepares[0], fulfills }
 }
 
 interface Result {
@@ -220,11 +129,6 @@ const collectGarbage: () => void = (() => {
   setFlagsFromString('--expose-gc')
   return runInNewContext('gc') as () => void
 })()
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]
-}
 
 export async function run_(argv: string[]): Promise<void> {
   let o: Options

@@ -85,3 +85,57 @@ test('bench with a connector command that exits at once fails clearly', { timeou
     rmSync(out, { recursive: true, force: true })
   }
 })
+
+test('bench one-hop with --target ilpd,relay --pin --profile: both fulfill, a profile per thread is written', { timeout: 45_000 }, async () => {
+  const out = mkdtempSync(path.join(os.tmpdir(), 'ilpd-bench-'))
+  try {
+    const r = await runBench(['one-hop', '--target', 'ilpd,relay', '--pin', '--profile', '--duration', '1.5', '--warmup', '0.5',
+      '--inflight', '50', '--threads', '1', '--workers', '1', '--no-ceiling', '--out', out], 40_000)
+    assert.equal(r.code, 0, r.out)
+    const doc = JSON.parse(readFileSync(path.join(out, readdirSync(out).find((f) => f.endsWith('.json'))!), 'utf8'))
+    const targets = doc.results.map((x: { target: string }) => x.target)
+    assert.deepEqual(targets, ['ilpd w1', 'relay (floor)'])
+    for (const result of doc.results) {
+      assert.ok(result.fulfilled > 0, `${result.target} fulfilled: ${result.fulfilled}`)
+      assert.equal(result.unexpectedRejects, 0)
+      assert.ok(result.connector.cpuUsPerPacket > 0)
+    }
+    const [stamp] = readdirSync(path.join(out, 'profiles'))
+    const profiles = readdirSync(path.join(out, 'profiles', stamp)).filter((f) => f.endsWith('.cpuprofile'))
+    // ilpd: its main thread and one worker; the relay: one thread
+    assert.ok(profiles.length >= 3, `profiles: ${profiles.join(', ')}`)
+    const summary = await new Promise<string>((resolve) => {
+      const child = spawn(process.execPath, [path.resolve(__dirname, '..', '..', 'bench', 'profile-summary.js'),
+        path.join(out, 'profiles', stamp, profiles[0])], { stdio: ['ignore', 'pipe', 'inherit'] })
+      let text = ''
+      child.stdout.on('data', (d: Buffer) => { text += d.toString() })
+      child.on('exit', () => resolve(text))
+    })
+    assert.match(summary, /ms sampled/)
+    assert.match(summary, /%\s+[\d.]+ ms /)
+  } finally {
+    rmSync(out, { recursive: true, force: true })
+  }
+})
+
+test('the relay target refuses scenarios other than one-hop', { timeout: 10_000 }, async () => {
+  const r = await runBench(['chain-2', '--target', 'relay'], 8_000)
+  assert.equal(r.code, 2, r.out)
+  assert.match(r.out, /relay target runs the one-hop scenario only/)
+})
+
+test('the in-process path bench over two worker threads forwards with half the packets crossing workers', { timeout: 60_000 }, async () => {
+  const file = path.resolve(__dirname, '..', '..', 'bench', 'micro', 'path-workers.bench.js')
+  const out = await new Promise<string>((resolve) => {
+    const child = spawn(process.execPath, [file, '--quick'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let text = ''
+    child.stdout.on('data', (d: Buffer) => { text += d.toString() })
+    child.on('exit', () => resolve(text))
+  })
+  const one = /\| 1 \| ([\d,]+) \| 0% \|/.exec(out)
+  const two = /\| 2 \| ([\d,]+) \| (\d+)% \|/.exec(out)
+  assert.ok(one !== null && two !== null, out)
+  assert.ok(Number(one[1].replace(/,/g, '')) > 0, out)
+  assert.ok(Number(two[1].replace(/,/g, '')) > 0, out)
+  assert.equal(two[2], '50', out)
+})

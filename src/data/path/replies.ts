@@ -14,10 +14,10 @@
  * also once on the way out, by the worker whose link sent it (store/metrics.ts): `own` says the
  * reply is a reject this connector produced (here, or on the worker the packet was handed to).
  */
-import { hash } from 'node:crypto'
 import type { IlpErrorCode } from '../../protocols/ilp/errors'
 import { describeFailure } from '../../protocols/ilp/failure'
 import { FulfillView, RejectView, TYPE_FULFILL, TYPE_REJECT } from '../../protocols/ilp/packet'
+import { sha256Of32Equals } from '../../protocols/ilp/sha256'
 import type { Link } from '../links/link'
 import { FAILED, FULFILLED, REJECTED, rejectCodeIndex } from '../../store/metrics'
 import { CAPACITY, FROM_CONTROL, FROM_LINK, FROM_WORKER, TO_JOINED, TO_LINK, TO_WORKER } from '../pending'
@@ -27,11 +27,6 @@ import type { PeerChannel } from './peer'
 import { type PathState, text } from './state'
 
 const EMPTY = new Uint8Array(0)
-
-function equalBytes(a: Uint8Array, aStart: number, b: Uint8Array, bStart: number, length: number): boolean {
-  for (let i = 0; i < length; i++) if (a[aStart + i] !== b[bStart + i]) return false
-  return true
-}
 
 export class Replies {
   private readonly fulfill = new FulfillView()
@@ -92,8 +87,8 @@ export class Replies {
         this.rejectSlot(slot, 'R00', text(`fulfill from ${next.id} arrived after the packet expired`))
         return
       }
-      const digest = hash('sha256', buf.subarray(f.fulfillmentStart, f.fulfillmentStart + 32), 'buffer')
-      if (!equalBytes(digest, 0, pend.condition, slot * 32, 32)) {
+      // in JavaScript over reused words: no view and no digest Buffer per packet (sha256.ts)
+      if (!sha256Of32Equals(buf, f.fulfillmentStart, pend.condition, slot * 32)) {
         this.rejectSlot(slot, 'F05', text(`fulfillment from ${next.id} does not match the condition`))
         return
       }
