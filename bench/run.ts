@@ -5,6 +5,7 @@
  *   npm run bench -- one-hop --target both --duration 10
  *   node dist/bench/run.js SCENARIO[,SCENARIO…] [options]     (see USAGE)
  *   node dist/bench/run.js micro [--quick]
+ *   node dist/bench/run.js routing-sim [--nodes N --shapes tier1,ba --seeds 1,2,3]   (bench/routing-sim)
  *
  * Prints a table, writes bench/results/<time>-<scenarios>.json and .svg; with --publish also
  * bench/chart.svg (the README's chart). Exits 1 when a scenario fails, 2 on bad arguments.
@@ -14,14 +15,16 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { renderChart } from './chart'
+import { runRoutingSim } from './routing-sim/main'
 import { LoadError } from './load/generator'
 import { SCENARIOS, runScenario, type ScenarioName, type ScenarioOptions, type ScenarioResult } from './load/scenarios'
 import { launch, REPO_ROOT, TargetError, type Target } from './load/targets'
 
 const USAGE = `usage: npm run bench -- SCENARIO[,SCENARIO…] [options]
        npm run bench -- micro [--quick]
+       npm run bench -- routing-sim [options]   (CCP routing simulation; routing-sim --help)
 
-scenarios: one-hop reject bad-auth chain-2 chain-4 many flood ceiling external, or all
+scenarios: one-hop reject bad-auth chain-2 chain-4 many flood http http-async ceiling external, or all
            (all = every connector scenario but flood; the generator's ceiling is measured with each run)
 
 options:
@@ -447,6 +450,8 @@ async function runMicro(quick: boolean): Promise<boolean> {
 // ---- main -----------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
+  // The routing simulation runs in this process and has options of its own.
+  if (process.argv[2] === 'routing-sim') return runRoutingSim(process.argv.slice(3))
   let args: Args
   try {
     args = parseArgs(process.argv.slice(2))

@@ -11,6 +11,10 @@
  *   many       100 sender children → 10 receiver children of one connector
  *   flood      one-hop, but alice's rateLimit allows one packet an hour: every packet after the
  *              first is T05 from the connector (the cost of refusing a flood)
+ *   http       alice (BTP) → connector → bob over ILP-over-HTTP (sync mode; ilp-plugin-http in
+ *              ilp-connector), bob being bench/load/http-receiver.ts, which fulfills everything
+ *   http-async the same in RFC 35 async mode (202, the Fulfill POSTed to the connector's callback
+ *              URL); ilpd only: ilp-connector and ilp-plugin-http have no async mode
  *   ceiling    the generator alone against the echo server (no connector)
  *   external   a connector already running: --sender/--receiver URLs and --destination
  */
@@ -21,7 +25,7 @@ import {
   freePorts, RunningConnector, spawnMeasured, startConnector, TargetError, type ConnectorConfig, type Target,
 } from './targets'
 
-export const SCENARIOS = ['one-hop', 'reject', 'bad-auth', 'chain-2', 'chain-4', 'many', 'flood', 'ceiling', 'external'] as const
+export const SCENARIOS = ['one-hop', 'reject', 'bad-auth', 'chain-2', 'chain-4', 'many', 'flood', 'http', 'http-async', 'ceiling', 'external'] as const
 export type ScenarioName = (typeof SCENARIOS)[number]
 
 export interface ScenarioOptions {
@@ -48,6 +52,8 @@ export interface ScenarioResult extends LoadResult {
 }
 
 interface Topology {
+  /** Processes the topology needs besides connectors (the HTTP receiver), already started. */
+  helpers?: RunningConnector[]
   connectors: ConnectorConfig[]
   senders: SenderSpec[]
   receivers: ReceiverSpec[]
@@ -232,11 +238,41 @@ function external(o: ScenarioOptions): Topology {
   }
 }
 
+/** bob over ILP-over-HTTP: the connector POSTs to http-receiver.ts (and, async, it calls back). */
+async function http(o: ScenarioOptions, async: boolean, target: Target | null): Promise<Topology> {
+  if (async && target?.kind === 'ilp-connector') {
+    throw new LoadError('http-async: ilp-connector with ilp-plugin-http has no RFC 35 async mode; run it with --target ilpd')
+  }
+  const [pa, ph] = await freePorts(2)
+  const receiver = await startHelper('http-receiver', 'http-receiver.js', ['--callback-token', 'bob-calls-connector'])
+  const bob = {
+    relation: 'child', assetCode: 'USD', assetScale: 9, plugin: 'ilp-plugin-http',
+    options: {
+      incoming: { port: ph, staticToken: 'bob-calls-connector' },
+      outgoing: {
+        url: `http://127.0.0.1:${receiver.port}/ilp`, staticToken: 'connector-calls-bob',
+        ...(async ? { callbackUrl: `http://127.0.0.1:${ph}/ilp/callback` } : {}),
+      },
+    },
+  }
+  return {
+    helpers: [receiver.runner],
+    connectors: [{ name: 'c1', listenPorts: [pa, ph], env: connectorEnv('test.bench', { alice: child(pa, 'alice'), bob }) }],
+    senders: [sender('alice', pa, 'alice', ['test.bench.bob'], o.inflight, o)],
+    receivers: [],
+  }
+}
+
 /** Starts the echo server; resolves with its port and a stop function. */
-async function startEcho(): Promise<{ port: number, runner: RunningConnector }> {
-  const file = path.join(__dirname, 'echo-server.js')
-  const proc = spawnMeasured(process.execPath, [file, '--port', '0'], { node: true })
-  const runner = new RunningConnector('echo', 'echo', proc)
+function startEcho(): Promise<{ port: number, runner: RunningConnector }> {
+  return startHelper('echo', 'echo-server.js', [])
+}
+
+/** Starts one of this folder's helper processes and waits for its {"ready":true,"port":N} line. */
+async function startHelper(name: string, script: string, args: string[]): Promise<{ port: number, runner: RunningConnector }> {
+  const file = path.join(__dirname, script)
+  const proc = spawnMeasured(process.execPath, [file, '--port', '0', ...args], { node: true })
+  const runner = new RunningConnector(name, name, proc)
   const deadline = Date.now() + 10_000
   while (Date.now() < deadline) {
     const line = runner.lines.find((l) => l.startsWith('{"ready"'))
@@ -249,10 +285,10 @@ async function startEcho(): Promise<{ port: number, runner: RunningConnector }> 
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   await runner.stop(1000)
-  throw new TargetError(`the echo server did not start:\n${runner.tail()}`)
+  throw new TargetError(`${name} did not start:\n${runner.tail()}`)
 }
 
-async function topologyFor(name: ScenarioName, o: ScenarioOptions): Promise<Topology> {
+async function topologyFor(name: ScenarioName, o: ScenarioOptions, target: Target | null): Promise<Topology> {
   switch (name) {
     case 'one-hop': return oneHop(o)
     case 'reject': return reject(o)
@@ -265,6 +301,8 @@ async function topologyFor(name: ScenarioName, o: ScenarioOptions): Promise<Topo
     case 'chain-4': return chain(4, o)
     case 'many': return many(o)
     case 'flood': return flood(o)
+    case 'http': return http(o, false, target)
+    case 'http-async': return http(o, true, target)
     case 'external': return external(o)
     case 'ceiling': throw new Error('ceiling has no topology')
   }
@@ -273,6 +311,7 @@ async function topologyFor(name: ScenarioName, o: ScenarioOptions): Promise<Topo
 /** Runs one scenario against one target and stops whatever it started, success or not. */
 export async function runScenario(name: ScenarioName, target: Target | null, o: ScenarioOptions): Promise<ScenarioResult> {
   const started: RunningConnector[] = []
+  const connectors: RunningConnector[] = []
   const common = {
     threads: o.threads, warmupMs: o.warmupMs, durationMs: o.durationMs, probeTimeoutMs: o.probeTimeoutMs,
     connectTimeoutMs: 5000, onProgress: o.onProgress,
@@ -290,17 +329,20 @@ export async function runScenario(name: ScenarioName, target: Target | null, o: 
       })
       return { ...result, scenario: name, target: 'echo (no connector)', workers: null, inflight: o.inflight, connectors: 0 }
     }
-    const topology = await topologyFor(name, o)
+    const topology = await topologyFor(name, o, target)
+    started.push(...topology.helpers ?? [])
     if (topology.connectors.length > 0 && target === null) throw new LoadError(`${name} needs a target`)
     for (const config of topology.connectors) {
       o.onProgress?.(`starting ${target?.label} ${config.name}…`)
-      started.push(await startConnector(target as Target, config, o.readyTimeoutMs))
+      const connector = await startConnector(target as Target, config, o.readyTimeoutMs)
+      started.push(connector)
+      connectors.push(connector)
     }
     let result: LoadResult
     try {
       result = await runLoad({
         ...common, senders: topology.senders, receivers: topology.receivers, attack: topology.attack,
-        connectorPids: started.map((c) => c.pid),
+        connectorPids: connectors.map((c) => c.pid),
       })
     } catch (err) {
       const dead = started.filter((c) => c.exit !== null)

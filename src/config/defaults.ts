@@ -43,6 +43,7 @@ export const SETTING_DEFAULTS = {
   linkStallTimeout: 30000, // ms a link may stay paused before it is closed
   linkTotalBytes: 256 * 1024 * 1024, // queued for all links of one worker together
   shutdownGrace: 5000, // ms packets in flight get on SIGTERM
+  maxAccounts: 4096, // account slots in shared memory: configured + added at runtime (ilpd only)
 } as const
 
 /** ilpd only: one data-plane worker per core (up to MAX_WORKERS). */

@@ -47,6 +47,7 @@ export const SETTING_KINDS: { readonly [K in SettingKey]-?: ValueKind } = {
   linkStallTimeout: 'integer',
   linkTotalBytes: 'integer',
   shutdownGrace: 'integer',
+  maxAccounts: 'integer',
 }
 
 export const SETTING_KEYS = Object.keys(SETTING_KINDS) as SettingKey[]

@@ -2,7 +2,7 @@
  * ilpd's configuration: parsed once by the CLI with `loadConfig`, then handed down as plain
  * data (`IlpdConfig`) to the control plane and, by postMessage, to the workers.
  */
-export { loadConfig, type LoadOptions, type LoadResult } from './load'
+export { accountSetProblems, loadConfig, parseAccount, type LoadOptions, type LoadResult } from './load'
 export { ConfigError } from './errors'
 export {
   IlpdConfigSchema, AccountSchema, AccountSettingsSchema, SettingsSchema, LinkSchema,

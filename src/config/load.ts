@@ -19,10 +19,10 @@ import { compareAmounts, parseAmount } from './amount'
 import { parseBtpServerUrl } from './btp-url'
 import { DEFAULT_SETTINGS, SETTING_DEFAULTS, defaultWorkers } from './defaults'
 import { closestName, closestVariable, ENV_PREFIX, envName, readEnv, SETTING_KEYS } from './env'
-import { ConfigError, describeIssue, show } from './errors'
+import { ConfigError, describeIssue, formatPath, show } from './errors'
 import {
   AccountSchema, AccountSettingsSchema, BTP_DEFAULT_RESPONSE_TIMEOUT, BtpPluginOptionsSchema,
-  HttpPluginOptionsSchema, IlpdConfigSchema, RatesSchema, SettingsSchema, STORE_KINDS,
+  HTTP_DEFAULT_JWT_EXPIRY, HttpPluginOptionsSchema, USER_MESSAGES, type HttpLink, IlpdConfigSchema, RatesSchema, SettingsSchema, STORE_KINDS,
   type Account, type IlpdConfig, type Link, type SettingKey, type Settings,
 } from './schema'
 import {
@@ -171,6 +171,25 @@ function readSettingsFile(path: string): { settings: Record<string, unknown>; un
 
 // ---- one account ------------------------------------------------------------------------------
 
+/**
+ * One account as the admin API receives it (`POST /accounts/<id>`): exactly the checks of a
+ * CONNECTOR_ACCOUNTS entry. `where` leads each message ("account bob").
+ */
+export function parseAccount(id: string, value: unknown, where: string): { account: Account | null, problems: string[], warnings: string[] } {
+  const problems: string[] = []
+  const warnings: string[] = []
+  if (id === '__proto__') {
+    problems.push(`${where}: the account id "__proto__" is reserved; choose another name`)
+    return { account: null, problems, warnings }
+  }
+  const built = buildAccount(id, value, where, problems, warnings)
+  if (built === null) return { account: null, problems, warnings }
+  // As loadConfig's last step: the record must be what the schema says ilpd runs with.
+  const checked = AccountSchema.safeParse(built, { reportInput: true })
+  if (!checked.success) return { account: null, problems: checked.error.issues.map((i) => `${where}: ${describeIssue(i)}`), warnings }
+  return { account: checked.data, problems, warnings }
+}
+
 function buildAccount(id: string, value: unknown, where: string, problems: string[], warnings: string[]): Account | null {
   const idProblem = describeSegmentProblem(id)
   if (idProblem !== null) {
@@ -190,22 +209,11 @@ function buildAccount(id: string, value: unknown, where: string, problems: strin
   if (settings.plugin === 'ilp-plugin-btp') {
     link = btpLink(options, where, problems, warnings)
   } else if (settings.plugin === 'ilp-plugin-http') {
-    const http = HttpPluginOptionsSchema.safeParse(options, { reportInput: true })
-    if (!http.success) {
-      for (const issue of http.error.issues) problems.push(`${where}: ${describeIssue(issue, ['options'])}`)
-    } else {
-      link = {
-        type: 'http',
-        implemented: false,
-        incomingPort: http.data.incoming?.port ?? null,
-        outgoingUrl: http.data.outgoing?.url ?? null,
-      }
-      warnings.push(`${where}: plugin ilp-plugin-http is accepted, but ilpd does not serve ILP-over-HTTP yet; this account stays offline`)
-    }
+    link = httpLink(options, where, problems, warnings)
   } else {
     const hint = PLUGIN_HINTS[settings.plugin]
     problems.push(`${where}: plugin ${JSON.stringify(settings.plugin)} is not supported; ilpd speaks BTP (plugin "ilp-plugin-btp")` +
-      ` and will speak ILP-over-HTTP ("ilp-plugin-http")${hint === undefined ? '' : `: ${hint}`}`)
+      ` and ILP-over-HTTP ("ilp-plugin-http")${hint === undefined ? '' : `: ${hint}`}`)
   }
 
   const balance = settings.balance === undefined ? null : {
@@ -299,6 +307,99 @@ function btpLink(options: Record<string, unknown>, where: string, problems: stri
   }
   problems.push(`${where}: options.listener ({port, secret}) or options.server ("btp+ws://user:secret@host:port") is required for ilp-plugin-btp`)
   return null
+}
+
+/** Options ilp-plugin-http has that ilpd does not act on, with what happens instead. */
+const HTTP_IGNORED_OPTIONS: Record<string, string> = {
+  ildcp: 'ilpd answers IL-DCP itself for children and asks its parent otherwise',
+  multiDelimiter: 'ilpd has no multilateral mode',
+}
+const HTTP_IGNORED_OUTGOING: Record<string, string> = {
+  http2MaxRequestsPerSession: 'ilpd keeps its own HTTP/2 sessions',
+  sendIlpDestination: 'ilpd does not send ILP-Destination',
+}
+
+/**
+ * ilp-plugin-http options → ilpd's HTTP server entry (`incoming`) and client (`outgoing`), as
+ * the plugin reads them: the legacy `secret` / `secretToken` / `tokenExpiry` stand for
+ * `jwtSecret` / `staticToken` / `jwtExpiry` and win over them, and with a JWT secret a static
+ * token is accepted as well. Secrets are never echoed in messages.
+ */
+function httpLink(options: Record<string, unknown>, where: string, problems: string[], warnings: string[]): HttpLink | null {
+  const parsed = HttpPluginOptionsSchema.safeParse(options, { reportInput: true })
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      // Credentials are secrets: say what is wrong without echoing the value.
+      const secret = issue.path.some((p) => typeof p === 'string' && /token|secret/i.test(p))
+      problems.push(secret && 'input' in issue && issue.input !== undefined
+        ? `${where}: ${formatPath(['options', ...issue.path])} ${USER_MESSAGES.has(issue.message) ? issue.message : 'must be a non-empty string'}`
+        : `${where}: ${describeIssue(issue, ['options'])}`)
+    }
+    return null
+  }
+  const { incoming, outgoing } = parsed.data
+  const before = problems.length
+  if (parsed.data.multi === true) {
+    problems.push(`${where}: options.multi (ilp-plugin-http's multilateral mode) is not supported; ` +
+      `configure one ilp-plugin-http child account per peer instead (several may share options.incoming.port, with different tokens)`)
+  }
+  for (const [key, instead] of Object.entries(HTTP_IGNORED_OPTIONS)) {
+    if (key in parsed.data) warnings.push(`${where}: options.${key} is ignored: ${instead}`)
+  }
+  if (incoming === undefined && outgoing === undefined) {
+    problems.push(`${where}: options.incoming ({port, staticToken | jwtSecret}) or options.outgoing ({url, ...}) is required for ilp-plugin-http`)
+    return null
+  }
+
+  let linkIncoming: HttpLink['incoming'] = null
+  if (incoming !== undefined) {
+    const jwtSecret = incoming.secret ?? incoming.jwtSecret
+    const token = incoming.secretToken ?? incoming.staticToken
+    if (jwtSecret !== undefined) {
+      linkIncoming = { port: incoming.port, host: incoming.host ?? null, auth: { kind: 'jwt', secret: jwtSecret, token: token ?? null } }
+    } else if (token !== undefined) {
+      linkIncoming = { port: incoming.port, host: incoming.host ?? null, auth: { kind: 'token', token } }
+    } else {
+      problems.push(`${where}: options.incoming needs staticToken or jwtSecret: ilpd serves HTTP accounts only to peers that authenticate`)
+    }
+  }
+
+  let linkOutgoing: HttpLink['outgoing'] = null
+  if (outgoing !== undefined) {
+    for (const [key, instead] of Object.entries(HTTP_IGNORED_OUTGOING)) {
+      if (key in outgoing) warnings.push(`${where}: options.outgoing.${key} is ignored: ${instead}`)
+    }
+    const jwtSecret = outgoing.secret ?? outgoing.jwtSecret
+    const token = outgoing.secretToken ?? outgoing.staticToken
+    const auth: NonNullable<HttpLink['outgoing']>['auth'] = jwtSecret !== undefined
+      ? { kind: 'jwt', secret: jwtSecret, expiryMs: outgoing.tokenExpiry ?? outgoing.jwtExpiry ?? HTTP_DEFAULT_JWT_EXPIRY }
+      : token !== undefined ? { kind: 'token', token } : null
+    if (auth === null) {
+      warnings.push(`${where}: options.outgoing has no staticToken or jwtSecret; ilpd sends its Prepares to ${redactUrl(outgoing.url)} without an Authorization header`)
+    }
+    const callbackUrl = outgoing.callbackUrl ?? null
+    if (callbackUrl !== null && incoming === undefined) {
+      problems.push(`${where}: options.outgoing.callbackUrl (RFC 35 async mode) needs options.incoming: the peer posts its replies ` +
+        `to ilpd's HTTP port and authenticates with the incoming credential`)
+    }
+    linkOutgoing = {
+      url: outgoing.url,
+      auth,
+      http2: outgoing.http2 ?? false,
+      name: outgoing.name ?? (incoming === undefined ? null : String(incoming.port)),
+      callbackUrl,
+    }
+  }
+  if (problems.length > before) return null
+  return { type: 'http', incoming: linkIncoming, outgoing: linkOutgoing }
+}
+
+/** A URL without its user info (which may hold a secret), for messages. */
+function redactUrl(value: string): string {
+  const url = new URL(value)
+  url.username = ''
+  url.password = ''
+  return url.toString()
 }
 
 // ---- the whole config -------------------------------------------------------------------------
@@ -412,6 +513,7 @@ function buildConfig(
     linkStallTimeout: s.linkStallTimeout ?? d.linkStallTimeout,
     linkTotalBytes: s.linkTotalBytes ?? d.linkTotalBytes,
     shutdownGrace: s.shutdownGrace ?? d.shutdownGrace,
+    maxAccounts: s.maxAccounts ?? d.maxAccounts,
   }
 }
 
@@ -489,18 +591,9 @@ function checkAccountsTogether(
 ): void {
   const ids = Object.keys(config.accounts)
   const parents = ids.filter((id) => config.accounts[id].relation === 'parent')
-  const accountsWhere = where('accounts')
-
-  if (config.ilpAddress !== null) {
-    for (const id of ids) {
-      const account = config.accounts[id]
-      if (account.relation !== 'child') continue
-      const length = config.ilpAddress.length + 1 + account.ilpAddressSegment.length
-      if (length > MAX_ADDRESS_LENGTH) {
-        problems.push(`${accountsWhere}: account ${id}: its address ${config.ilpAddress}.${account.ilpAddressSegment.slice(0, 20)}… would be ` +
-          `${length} bytes long; RFC 15 allows ${MAX_ADDRESS_LENGTH} (shorten ilpAddressSegment or ${where('ilpAddress')})`)
-      }
-    }
+  problems.push(...accountSetProblems(config, where))
+  if (ids.length > config.maxAccounts) {
+    problems.push(`${where('accounts')}: ${ids.length} accounts, but ${where('maxAccounts')} is ${config.maxAccounts}; raise it`)
   }
 
   const allBuilt = ids.length === knownIds.size
@@ -522,6 +615,27 @@ function checkAccountsTogether(
       problems.push(`${where('routes')}: [${i}].peerId ${show(route.peerId)} is not an account (route to ${route.targetPrefix})`)
     }
   })
+}
+
+/**
+ * Rules between the accounts themselves (addresses, ports, secrets, rates), which every change
+ * of the account set must keep: checked at start and by the admin API on each add or update.
+ */
+export function accountSetProblems(config: IlpdConfig, where: (key: SettingKey) => string): string[] {
+  const problems: string[] = []
+  const ids = Object.keys(config.accounts)
+  const accountsWhere = where('accounts')
+  if (config.ilpAddress !== null) {
+    for (const id of ids) {
+      const account = config.accounts[id]
+      if (account.relation !== 'child') continue
+      const length = config.ilpAddress.length + 1 + account.ilpAddressSegment.length
+      if (length > MAX_ADDRESS_LENGTH) {
+        problems.push(`${accountsWhere}: account ${id}: its address ${config.ilpAddress}.${account.ilpAddressSegment.slice(0, 20)}… would be ` +
+          `${length} bytes long; RFC 15 allows ${MAX_ADDRESS_LENGTH} (shorten ilpAddressSegment or ${where('ilpAddress')})`)
+      }
+    }
+  }
 
   // Children's addresses must not collide.
   const segments = new Map<string, string>()
@@ -556,6 +670,7 @@ function checkAccountsTogether(
   if (config.adminApi && ports.has(config.adminApiPort)) {
     problems.push(`${where('adminApiPort')}: port ${config.adminApiPort} is also the BTP port of account ${ports.get(config.adminApiPort)![0].id}`)
   }
+  checkHttpPorts(config, ports, where, problems)
 
   if (config.backend === 'static' && config.rates !== null) {
     for (const id of ids) {
@@ -564,6 +679,53 @@ function checkAccountsTogether(
         problems.push(`${where('backendConfig')}: rates has no entry for ${show(code)}, the assetCode of account ${id}`)
       }
     }
+  }
+  return problems
+}
+
+/**
+ * HTTP accounts sharing a port: one server per port, so one bind host; the credential picks the
+ * account, so no two accounts on a port may accept the same token or JWT secret. A port is
+ * either BTP's or HTTP's, and never the admin API's.
+ */
+function checkHttpPorts(
+  config: IlpdConfig, btpPorts: ReadonlyMap<number, ReadonlyArray<{ id: string }>>,
+  where: (key: SettingKey) => string, problems: string[],
+): void {
+  const accountsWhere = where('accounts')
+  const ports = new Map<number, Array<{ id: string; host: string | null; tokens: string[]; jwtSecret: string | null }>>()
+  for (const [id, account] of Object.entries(config.accounts)) {
+    const link = account.link
+    if (link.type !== 'http' || link.incoming === null) continue
+    const { port, host, auth } = link.incoming
+    const btp = btpPorts.get(port)
+    if (btp !== undefined) {
+      problems.push(`${accountsWhere}: account ${id}: options.incoming.port ${port} is also the BTP listener port of account ${btp[0].id}; ` +
+        `give HTTP and BTP different ports`)
+      continue
+    }
+    if (config.adminApi && port === config.adminApiPort) {
+      problems.push(`${where('adminApiPort')}: port ${port} is also the HTTP port of account ${id}`)
+    }
+    const tokens = auth.kind === 'token' ? [auth.token] : auth.token === null ? [] : [auth.token]
+    const jwtSecret = auth.kind === 'jwt' ? auth.secret : null
+    const onPort = ports.get(port) ?? []
+    for (const other of onPort) {
+      if (other.host !== host) {
+        problems.push(`${accountsWhere}: account ${id}: options.incoming binds port ${port} on ${host ?? 'all interfaces'}, ` +
+          `but account ${other.id} binds it on ${other.host ?? 'all interfaces'}; accounts sharing a port must share incoming.host`)
+      }
+      if (tokens.some((t) => other.tokens.includes(t))) {
+        problems.push(`${accountsWhere}: account ${id}: options.incoming.staticToken is the same as account ${other.id}'s on port ${port}; ` +
+          `accounts sharing a port are told apart by their credential`)
+      }
+      if (jwtSecret !== null && jwtSecret === other.jwtSecret) {
+        problems.push(`${accountsWhere}: account ${id}: options.incoming.jwtSecret is the same as account ${other.id}'s on port ${port}; ` +
+          `accounts sharing a port are told apart by their credential`)
+      }
+    }
+    onPort.push({ id, host, tokens, jwtSecret })
+    ports.set(port, onPort)
   }
 }
 

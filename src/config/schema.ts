@@ -57,6 +57,8 @@ const PacketAmount = PositiveAmount.refine((v) => !POSITIVE_STRING.test(v) || Bi
 export const MAX_TIMER_MS = 2 ** 31 - 1
 /** 128 workers already join 16,256 rings of 4 MiB (virtual) each; more cores than that are rare. */
 export const MAX_WORKERS = 128
+/** Shared memory per account slot: ~370 bytes (balance words, limit buckets) + ~70 per worker; a million slots is ~0.5 GiB. */
+export const MAX_ACCOUNTS = 1_000_000
 const Port = z.number().int().min(1).max(65535)
 /** A duration in ms, from `min` up to what a timer can wait. */
 function millis(min: number) {
@@ -161,10 +163,47 @@ export const BtpPluginOptionsSchema = z.object({
   responseTimeout: PositiveMillis.optional(),
 }).loose()
 
-/** ilp-plugin-http's options: checked only enough to tell the operator early. */
+/** A credential an HTTP header carries (`Authorization: Bearer <token>`): visible ASCII, no spaces. */
+const HeaderToken = z.string(says('must be a string of visible ASCII characters (an HTTP Authorization header carries it)'))
+  .regex(/^[\x21-\x7e]+$/, says('must be a string of visible ASCII characters (an HTTP Authorization header carries it)'))
+const JwtSecret = z.string(says('must be a non-empty string (the HS256 key)')).min(1, says('must be a non-empty string (the HS256 key)'))
+const HttpUrl = z.string(says('must be an http:// or https:// URL')).refine((value) => {
+  try {
+    const url = new URL(value)
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== ''
+  } catch {
+    return false
+  }
+}, says('must be an http:// or https:// URL'))
+
+/**
+ * ilp-plugin-http's constructor options (v1.6.1), legacy names included: `secret` is the old
+ * `jwtSecret`, `secretToken` the old `staticToken`, `tokenExpiry` the old `jwtExpiry`. Unknown
+ * keys are kept, as the plugin ignores them. `incoming.host` and `outgoing.callbackUrl` are
+ * ilpd's own (bind address; RFC 35 async mode).
+ */
 export const HttpPluginOptionsSchema = z.object({
-  incoming: z.object({ port: Port }).loose().optional(),
-  outgoing: z.object({ url: z.string().min(1) }).loose().optional(),
+  multi: z.boolean().optional(),
+  incoming: z.object({
+    port: Port,
+    host: z.string().min(1).optional(),
+    staticToken: HeaderToken.optional(),
+    secretToken: HeaderToken.optional(),
+    jwtSecret: JwtSecret.optional(),
+    secret: JwtSecret.optional(),
+  }).loose().optional(),
+  outgoing: z.object({
+    url: HttpUrl,
+    staticToken: HeaderToken.optional(),
+    secretToken: HeaderToken.optional(),
+    jwtSecret: JwtSecret.optional(),
+    secret: JwtSecret.optional(),
+    jwtExpiry: millis(1000).optional(),
+    tokenExpiry: millis(1000).optional(),
+    http2: z.boolean().optional(),
+    name: z.string().min(1).optional(),
+    callbackUrl: HttpUrl.optional(),
+  }).loose().optional(),
 }).loose()
 
 // ---- accounts: what ilpd runs with ----------------------------------------------------------
@@ -207,18 +246,55 @@ export const BtpClientLinkSchema = z.object({
   responseTimeout: z.number().int(),
 })
 
-/** ILP-over-HTTP (ilp-plugin-http). Accepted and kept; not served yet (`implemented: false`). */
+/** ilp-plugin-http's JWT lifetime when `outgoing.jwtExpiry` is not set. */
+export const HTTP_DEFAULT_JWT_EXPIRY = 30000
+
+/** A static bearer token, compared in constant time. */
+const HttpTokenAuthSchema = z.object({ kind: z.literal('token'), token: z.string() })
+
+/**
+ * ILP-over-HTTP (ilp-plugin-http). `incoming`: ilpd's HTTP server for this account (several
+ * accounts may share a port; the credential picks the account, so it must be unique per port).
+ * `outgoing`: where ilpd POSTs Prepares for this account. At least one of the two is set.
+ */
 export const HttpLinkSchema = z.object({
   type: z.literal('http'),
-  implemented: z.literal(false),
-  incomingPort: Port.nullable(),
-  outgoingUrl: z.string().nullable(),
+  incoming: z.object({
+    port: Port,
+    /** Bind address; null = all interfaces, as ilp-plugin-http (Koa) listens. */
+    host: z.string().nullable(),
+    auth: z.discriminatedUnion('kind', [
+      HttpTokenAuthSchema,
+      z.object({
+        kind: z.literal('jwt'),
+        secret: z.string(),
+        /** ilp-plugin-http also accepts this static token when `jwtSecret` is set; null = none. */
+        token: z.string().nullable(),
+      }),
+    ]),
+  }).nullable(),
+  outgoing: z.object({
+    url: z.string(),
+    /** null: no Authorization header is sent. */
+    auth: z.discriminatedUnion('kind', [
+      HttpTokenAuthSchema,
+      z.object({ kind: z.literal('jwt'), secret: z.string(), expiryMs: z.number().int().min(1) }),
+    ]).nullable(),
+    http2: z.boolean(),
+    /** Sent as ILP-Peer-Name; ilp-plugin-http's default is the incoming port. */
+    name: z.string().nullable(),
+    /** RFC 35 async mode when set: ilpd sends this as Callback-Url (served by `incoming.port`). */
+    callbackUrl: z.string().nullable(),
+  }).nullable(),
 })
 
 export const LinkSchema = z.discriminatedUnion('type', [BtpListenerLinkSchema, BtpClientLinkSchema, HttpLinkSchema])
 export type Link = z.infer<typeof LinkSchema>
 export type BtpListenerLink = z.infer<typeof BtpListenerLinkSchema>
 export type BtpClientLink = z.infer<typeof BtpClientLinkSchema>
+export type HttpLink = z.infer<typeof HttpLinkSchema>
+export type HttpIncoming = NonNullable<HttpLink['incoming']>
+export type HttpOutgoing = NonNullable<HttpLink['outgoing']>
 
 export const SUPPORTED_PLUGINS = ['ilp-plugin-btp', 'ilp-plugin-http'] as const
 
@@ -326,6 +402,11 @@ export const SettingsSchema = z.object({
   linkTotalBytes: Bytes,
   /** On SIGTERM: how long (ms) packets in flight and queued replies get before links close. */
   shutdownGrace: Millis,
+  /**
+   * Account slots in shared memory (balances, buckets, link counts), fixed at start: the
+   * configured accounts plus every account id added at runtime since (control/registry.ts).
+   */
+  maxAccounts: z.number().int().min(1).max(MAX_ACCOUNTS, says(`must be at most ${MAX_ACCOUNTS}`)),
 }).partial()
 export type Settings = z.infer<typeof SettingsSchema>
 export type SettingKey = keyof Settings
@@ -381,5 +462,6 @@ export const IlpdConfigSchema = z.object({
   linkStallTimeout: z.number().int().min(1),
   linkTotalBytes: z.number().int().min(1),
   shutdownGrace: z.number().int().min(0),
+  maxAccounts: z.number().int().min(1),
 })
 export type IlpdConfig = z.infer<typeof IlpdConfigSchema>

@@ -78,7 +78,7 @@ export function middlewareEnabled(config: IlpdConfig, name: IlpdConfig['disableM
 }
 
 /**
- * One line per BTP listener, for the startup banner, e.g.
+ * One line per BTP listener and ILP-over-HTTP account served, for the startup banner, e.g.
  *   "alice (child, USD scale 9): btp+ws://alice:<secret>@127.0.0.1:7768"
  * Secrets are shown only when asked (the demo's are public; an operator's are not).
  */
@@ -86,6 +86,13 @@ export function describeListeners(config: IlpdConfig, opts: { showSecrets?: bool
   const lines: string[] = []
   for (const [id, account] of Object.entries(config.accounts)) {
     const link = account.link
+    if (link.type === 'http' && link.incoming !== null) {
+      const { host, port, auth } = link.incoming
+      const shown = host === null ? '0.0.0.0' : host.includes(':') ? `[${host}]` : host
+      lines.push(`${id} (${account.relation}, ${account.assetCode} scale ${account.assetScale}): ` +
+        `ILP-over-HTTP POST http://${shown}:${port}/ (${auth.kind === 'jwt' ? 'HS256 JWT' : 'bearer token'})${host === null ? ' (all interfaces)' : ''}`)
+      continue
+    }
     if (link.type !== 'btp-listener') continue
     const secret = opts.showSecrets === true ? encodeURIComponent(link.secret) : '<secret>'
     const host = link.host === null ? '0.0.0.0' : link.host.includes(':') ? `[${link.host}]` : link.host

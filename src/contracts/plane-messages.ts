@@ -42,10 +42,16 @@ export interface WorkerInit {
    * replacements. `enabled` false (ILPD_METRICS=off) makes counting a no-op.
    */
   metrics: { buffer: SharedArrayBuffer, enabled: boolean }
+  /** RFC 35 async Request-Ids seen, shared by every worker (store/request-ids.ts). */
+  requestIds: SharedArrayBuffer
 }
 
 export type ControlToWorker =
-  | { type: 'snapshot', snapshot: Snapshot }
+  /**
+   * A new snapshot. With `ack`, the worker answers snapshot-applied once the account links it
+   * implies are open or closed (the admin API waits for every worker before it answers).
+   */
+  | { type: 'snapshot', snapshot: Snapshot, ack?: number }
   | { type: 'worker-lost', worker: number, incarnation: number }
   | { type: 'crash' }
   | { type: 'shutdown', graceMs: number }
@@ -93,3 +99,5 @@ export type WorkerToControl =
   | { type: 'peer-request', token: number, account: number, packet: Uint8Array }
   /** The Fulfill or Reject for a send-prepare. */
   | { type: 'prepare-reply', token: number, packet: Uint8Array }
+  /** The snapshot sent with `ack` is installed and its links applied; `problems`: what failed to open. */
+  | { type: 'snapshot-applied', ack: number, problems: string[] }

@@ -1,7 +1,7 @@
 /**
  * The admin API (CONNECTOR_ADMIN_API*), bound to 127.0.0.1 by default: the routing table, the
  * connector's status, balances, rates, stats and alerts as JSON, in ilp-connector's shapes where
- * it has one. Runs on the control plane's thread; never on the packet path.
+ * it has one, and the accounts (admin-accounts.ts: read, add, update, remove at runtime). Runs on the control plane's thread; never on the packet path.
  *
  * With CONNECTOR_ADMIN_API_TOKEN set, every request (even to an unknown path) must carry
  * `Authorization: Bearer <token>`, or it gets 401 with `WWW-Authenticate: Bearer`; the token is
@@ -28,6 +28,8 @@ import BigNumber from 'bignumber.js'
 import { middlewareEnabled } from '../config'
 import { createLogger, isLogLevel, LOG_LEVELS, RateLimitedLog } from '../log'
 import type { Connector } from './connector'
+import { HttpError } from './http-error'
+import { accountRoutes } from './admin-accounts'
 
 const log = createLogger('admin-api')
 
@@ -64,11 +66,6 @@ interface Route {
   handler: (req: Request) => void | Promise<void>
 }
 
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message)
-  }
-}
 
 export class AdminApi {
   private server: http.Server | null = null
@@ -82,6 +79,13 @@ export class AdminApi {
   constructor(private readonly connector: Connector, private readonly host: string, private readonly listenPort: number) {
     const token = connector.config.adminApiToken
     this.tokenDigest = token === null ? null : sha256(token)
+    // Accounts: read, add, update, remove (control/admin-accounts.ts).
+    for (const r of accountRoutes(connector)) {
+      this.route(r.method, r.path, async ({ params, body, res }) => {
+        const answer = await r.handle(params, body)
+        this.json(res, answer.status, answer.body)
+      })
+    }
     this.route('GET', '/routing', ({ res }) => this.json(res, 200, this.routing()))
     this.route('GET', '/status', ({ res }) => this.json(res, 200, this.connector.status()))
     this.route('GET', '/balance', ({ res }) => this.json(res, 200, this.connector.balanceStatus()))
@@ -384,9 +388,10 @@ export class AdminApi {
     const n = accounts.length
     const out: Record<string, Record<string, number>> = {}
     for (const source of accounts) {
+      if (source.removed === true) continue
       const row: Record<string, number> = {}
       for (const dest of accounts) {
-        if (dest.index === source.index) continue
+        if (dest.index === source.index || dest.removed === true) continue
         const [num, den] = rates[source.index * n + dest.index]
         // The fraction is a decimal of at most 15 digits, so this division is exact.
         row[dest.id] = Number(new ExactNumber(num).div(den).toPrecision(15))

@@ -4,10 +4,9 @@
  * immutable snapshots; a crashed worker is replaced and the packets other workers had handed to
  * it are rejected.
  */
-import net from 'node:net'
 import path from 'node:path'
 import { Worker } from 'node:worker_threads'
-import type { IlpdConfig } from '../config'
+import type { Account, IlpdConfig } from '../config'
 import { resolveAddressParent } from '../config'
 import { createLogger, logLevel, setLogLevel, type LogLevel } from '../log'
 import { describePrefixProblem } from '../protocols/ilp/address'
@@ -19,14 +18,21 @@ import { BalanceStore } from '../store/durable'
 import { MetricCounters, createMetricsBuffer } from '../store/metrics'
 import { ConfigError, balanceLimits, middlewareEnabled } from '../config'
 import { SettlementWatcher } from './settlements'
-import type { Snapshot } from '../contracts/snapshot'
+import type { AccountEntry, Snapshot } from '../contracts/snapshot'
 import type { ControlToWorker, EventLoopStats, WorkerInit, WorkerLimits, WorkerStats, WorkerToControl } from '../contracts/plane-messages'
 import { AdminApi } from './admin-api'
+import { AccountChanges } from './account-changes'
+import { AccountRegistry } from './registry'
+import { portProblem } from './port-check'
+import { REQUEST_IDS_BYTES } from '../store/request-ids'
+import { SnapshotAcks } from './snapshot-acks'
 import { ConnectorMetrics } from './metrics'
+import { type ControlLoopMonitor, registerCcpMetrics } from './metrics-ccp'
 import { PeerChannel } from './peer-channel'
 import { fulfillLength, prepareLength, writeFulfill, writePrepare } from '../protocols/ilp/packet'
 import { PEER_PROTOCOL_CONDITION, PEER_PROTOCOL_FULFILLMENT } from '../protocols/ildcp'
-import { LOCAL_HOP, LearnedState, buildAccounts, buildSnapshot, buildStaticRoutes } from './tables'
+import { LOCAL_HOP, LearnedState, buildAccounts, buildSnapshot, buildStaticRoutes, snapshotParts } from './tables'
+import { TablePublisher, compileThresholdFromEnv } from './table-publisher'
 import { CcpSpeaker, ccpSettings, type RoutingStatus } from './ccp/speaker'
 
 const log = createLogger('control')
@@ -70,26 +76,41 @@ export interface ConnectorStatus {
 }
 
 export class Connector {
+  /** The configuration; `accounts` follows the account registry as accounts change at runtime. */
+  readonly config: IlpdConfig
+  /** Which account holds which shared-memory slot (control/registry.ts). */
+  readonly registry: AccountRegistry
+  /** POST/PUT/DELETE /accounts (control/account-changes.ts). */
+  readonly accounts: AccountChanges
   private readonly state: LearnedState
   private snapshot: Snapshot
   private readonly workers: WorkerSlot[] = []
   private readonly rings: SharedArrayBuffer[][] = []
   private readonly doorbells: SharedArrayBuffer
   private readonly connectionCounts: SharedArrayBuffer
+  /** RFC 35 async Request-Ids, shared by the workers and kept across worker replacements. */
+  private readonly requestIds = new SharedArrayBuffer(REQUEST_IDS_BYTES)
   private readonly incarnations: SharedArrayBuffer
   private nextIncarnation = 1
   readonly peers: PeerChannel
   /** CCP routing (control/ccp): learned routes into the trie, ilpd's routes out. */
   readonly ccp: CcpSpeaker
+  /** Compiles and posts snapshots; large route tables on a piscina thread (control/table-publisher.ts). */
+  readonly publisher: TablePublisher
   private admin: AdminApi | null = null
   readonly balances: Balances
   private readonly packetBuckets: PacketBuckets
   private readonly incomingBuckets: AmountBuckets
   private readonly outgoingBuckets: AmountBuckets
-  private store: BalanceStore | null = null
+  /** The balances the store held at start, for accounts that come (back) at runtime. */
+  private storedBalances = new Map<string, bigint>()
+  /** Snapshots published for an account change, until every worker has applied them. */
+  private readonly acks = new SnapshotAcks()
+  store: BalanceStore | null = null
   settlements: SettlementWatcher | null = null
   /** GET /metrics (control/metrics.ts). */
   readonly metrics: ConnectorMetrics
+  private readonly controlLoop: ControlLoopMonitor
   /** ILPD_METRICS=off: the workers count nothing (to measure what counting costs). */
   private readonly metricsEnabled = process.env.ILPD_METRICS !== 'off'
   private stopping = false
@@ -98,9 +119,23 @@ export class Connector {
   private readyReject!: (err: Error) => void
   private readonly readyPromise: Promise<void>
 
-  constructor(readonly config: IlpdConfig) {
-    this.state = { ownAddress: config.ilpAddress ?? '', version: 1, workerCount: config.workers, extraRoutes: new Map() }
+  constructor(initial: IlpdConfig) {
+    const config: IlpdConfig = { ...initial, accounts: { ...initial.accounts } }
+    this.config = config
+    this.registry = new AccountRegistry(config.maxAccounts)
+    for (const [id, account] of Object.entries(initial.accounts)) this.registry.set(id, account, 'config')
+    this.state = { ownAddress: config.ilpAddress ?? '', version: 1, workerCount: config.workers, extraRoutes: new Map(), slots: this.registry.slots }
     this.snapshot = buildSnapshot(config, this.state)
+    this.publisher = new TablePublisher({
+      threshold: compileThresholdFromEnv(process.env.ILPD_ROUTE_COMPILE_THRESHOLD),
+      parts: () => snapshotParts(this.config, this.state),
+      install: (snapshot, acks) => {
+        this.snapshot = snapshot
+        if (acks.length === 0) this.broadcast({ type: 'snapshot', snapshot })
+        for (const ack of acks) this.broadcast({ type: 'snapshot', snapshot, ack })
+      },
+      log,
+    })
     const n = config.workers
     for (let from = 0; from < n; from++) {
       this.rings.push([])
@@ -127,42 +162,36 @@ export class Connector {
     this.ccp = new CcpSpeaker(ccpSettings(config), {
       accounts: () => this.snapshot.accounts,
       ownAddress: () => this.state.ownAddress,
-      staticRoutes: () => buildStaticRoutes(config, buildAccounts(config, this.state), this.state).map((r) => ({
-        prefix: r.prefix,
-        nextHop: r.nextHop === LOCAL_HOP ? '' : this.snapshot.accounts[r.nextHop].id,
-        origin: r.origin,
-      })),
+      staticRoutes: () => {
+        // The accounts as the snapshot being built will hold them (one added at runtime included).
+        const accounts = buildAccounts(config, this.state)
+        return buildStaticRoutes(config, accounts, this.state).map((r) => ({
+          prefix: r.prefix,
+          nextHop: r.nextHop === LOCAL_HOP ? '' : accounts[r.nextHop].id,
+          origin: r.origin,
+        }))
+      },
       sendPrepare: (account, packet) => this.peers.sendPrepare(account, packet),
       publish: () => this.publish(),
     })
     this.peers.register('peer.route.', (account, packet) => this.ccp.handle(account, packet))
     this.state.learnedRoutes = this.ccp.refresh()
     // --- end CCP ---
-    this.connectionCounts = new SharedArrayBuffer(4 * Math.max(1, this.snapshot.accounts.length) * n)
-    this.balances = new Balances(createBalanceBuffers(this.snapshot.accounts.length, n), n)
+    // Shared memory per account slot, sized once for CONNECTOR_MAX_ACCOUNTS (control/registry.ts).
+    const capacity = config.maxAccounts
+    this.connectionCounts = new SharedArrayBuffer(4 * capacity * n)
+    this.balances = new Balances(createBalanceBuffers(capacity, n), n)
     // Rate limit and throughput buckets, one per account, shared by every worker.
-    const accountCount = this.snapshot.accounts.length
-    this.packetBuckets = PacketBuckets.create(accountCount)
-    this.incomingBuckets = AmountBuckets.create(accountCount)
-    this.outgoingBuckets = AmountBuckets.create(accountCount)
+    this.packetBuckets = PacketBuckets.create(capacity)
+    this.incomingBuckets = AmountBuckets.create(capacity)
+    this.outgoingBuckets = AmountBuckets.create(capacity)
     for (const account of this.snapshot.accounts) {
-      const settings = config.accounts[account.id]
-      try {
-        configureRateLimit(this.packetBuckets, account.index, settings.rateLimit)
-        configureThroughput(this.incomingBuckets, this.outgoingBuckets, account.index, settings.throughput)
-      } catch (err) {
-        throw new ConfigError([`CONNECTOR_ACCOUNTS: account ${account.id}: ${(err as Error).message}`])
-      }
+      const problem = this.configureLimits(account.index, config.accounts[account.id], null)
+      if (problem !== null) throw new ConfigError([`CONNECTOR_ACCOUNTS: account ${account.id}: ${problem}`])
     }
-    const enforce = middlewareEnabled(config, 'balance')
-    for (const account of this.snapshot.accounts) {
-      const limits = enforce ? balanceLimits(config.accounts[account.id]) : null
-      this.balances.setLimits(account.index,
-        limits === null ? INT64_MIN : toInt64Limit(limits.minimum),
-        limits === null ? INT64_MAX : toInt64Limit(limits.maximum))
-    }
+    this.accounts = new AccountChanges(this)
     this.metrics = new ConnectorMetrics({
-      accounts: () => this.snapshot.accounts,
+      accounts: () => this.snapshot.accounts.filter((a) => a.removed !== true),
       counters: () => this.workers.map((w) => w.metrics),
       balances: this.balances,
       linksUp: (account, worker) => {
@@ -174,16 +203,51 @@ export class Connector {
       settlementsDue: () => this.settlements?.list() ?? {},
       paid: () => this.settlements?.paid ?? new Map(),
     }, { collectDefaultMetrics: config.collectDefaultMetrics })
+    this.controlLoop = registerCcpMetrics(this.metrics.registry, { ccp: this.ccp, publisher: this.publisher })
     this.readyPromise = new Promise((resolve, reject) => {
       this.readyResolve = resolve
       this.readyReject = reject
     })
   }
 
+  /**
+   * An account's limits in shared memory: rate limit and throughput buckets (set again only when
+   * they changed, since setting refills them) and balance bounds. Returns a problem or null.
+   */
+  configureLimits(index: number, account: Account, before: Account | null): string | null {
+    try {
+      if (before === null || JSON.stringify(before.rateLimit) !== JSON.stringify(account.rateLimit)) {
+        configureRateLimit(this.packetBuckets, index, account.rateLimit)
+      }
+      if (before === null || JSON.stringify(before.throughput) !== JSON.stringify(account.throughput)) {
+        configureThroughput(this.incomingBuckets, this.outgoingBuckets, index, account.throughput)
+      }
+    } catch (err) {
+      return (err as Error).message
+    }
+    const limits = middlewareEnabled(this.config, 'balance') ? balanceLimits(account) : null
+    this.balances.setLimits(index,
+      limits === null ? INT64_MIN : toInt64Limit(limits.minimum),
+      limits === null ? INT64_MAX : toInt64Limit(limits.maximum))
+    return null
+  }
+
+  /** An account added at runtime in a slot never used since start: its stored balance, if any. */
+  loadStoredBalance(index: number, id: string): void {
+    const balance = this.storedBalances.get(id) ?? 0n
+    if (!this.balances.load(index, balance)) {
+      log.error('stored balance is outside the int64 range ilpd tracks live: tracked from the nearest end', { account: id, stored: balance.toString() })
+    }
+  }
+
   /** Starts the workers and the admin API; resolves when every listener accepts connections. */
   async start(): Promise<void> {
-    await this.checkPortsFree()
     this.openStore()
+    await this.accounts.restore()
+    this.state.version++
+    this.snapshot = buildSnapshot(this.config, this.state)
+    await this.checkPortsFree()
+    this.loadBalances()
     for (let i = 0; i < this.config.workers; i++) {
       const metrics = new MetricCounters(createMetricsBuffer(this.snapshot.accounts.length))
       this.workers.push({ index: i, worker: null, incarnation: 0, ready: false, stats: { ...NO_STATS }, past: { ...NO_STATS }, restarts: 0, metrics, loop: null })
@@ -226,37 +290,38 @@ export class Connector {
       if (created) log.warn('created a new balance store: every balance starts at zero', { path: store.location })
       else log.info('balance store opened', { path: store.location })
     }
-    const stored = store.loadAndCompact()
+    this.storedBalances = store.loadAndCompact()
+  }
+
+  private loadBalances(): void {
     for (const account of this.snapshot.accounts) {
-      const balance = stored.get(account.id) ?? 0n
+      const balance = this.storedBalances.get(account.id) ?? 0n
       if (!this.balances.load(account.index, balance)) {
         log.error('stored balance is outside the int64 range ilpd tracks live: tracked from the nearest end, so the live balance is off by the excess until a restart (the store keeps the exact value)',
           { account: account.id, stored: balance.toString(), tracked: this.balances.balance(account.index).toString() })
       }
     }
-    this.settlements = new SettlementWatcher(this.config, this.snapshot.accounts, this.balances, store)
+    this.settlements = new SettlementWatcher(this.config, this.snapshot.accounts.filter((a) => a.removed !== true), this.balances, this.store!)
     this.settlements.start()
   }
 
+
   /**
-   * Workers share each listener port through SO_REUSEPORT, which would also let a second ilpd
-   * (or anything else of the same user) silently share it and take half the connections. A plain
-   * bind first proves the port is really free.
+   * Every listener port must be free before the workers share it through SO_REUSEPORT (see
+   * port-check.ts).
    */
   private async checkPortsFree(): Promise<void> {
     const seen = new Set<string>()
     for (const a of this.snapshot.accounts) {
-      if (a.listenerPort === 0) continue
-      const key = `${a.listenerHost}:${a.listenerPort}`
+      const http = a.httpServer
+      if ((a.listenerPort === 0 && http === null) || a.removed === true) continue
+      const host = http === null ? a.listenerHost : http.host
+      const port = http === null ? a.listenerPort : http.port
+      const key = `${host}:${port}`
       if (seen.has(key)) continue
       seen.add(key)
-      await new Promise<void>((resolve, reject) => {
-        const server = net.createServer()
-        server.once('error', (err: NodeJS.ErrnoException) => {
-          reject(new Error(`account ${a.id}: cannot listen on ${key}: ${err.code === 'EADDRINUSE' ? 'port already in use (another ilpd?)' : err.message}`))
-        })
-        server.listen({ host: a.listenerHost, port: a.listenerPort, exclusive: true }, () => server.close(() => resolve()))
-      })
+      const problem = await portProblem(host, port)
+      if (problem !== null) throw new Error(`account ${a.id}: ${problem}`)
     }
   }
 
@@ -311,6 +376,7 @@ export class Connector {
       limits: this.limits(),
       logLevel: logLevel(),
       metrics: { buffer: this.workers[index].metrics.buffer, enabled: this.metricsEnabled },
+      requestIds: this.requestIds,
     }
     const worker = new Worker(path.join(__dirname, '..', 'data', 'worker.js'), { workerData: init })
     const slot = this.workers[index]
@@ -361,6 +427,9 @@ export class Connector {
       case 'account-link':
         if (!this.stopping) this.ccp.linkEvent(slot.index, message.account, message.up)
         break
+      case 'snapshot-applied':
+        this.acks.applied(slot.index, message.ack, message.problems)
+        break
       case 'stopped':
         break
     }
@@ -393,6 +462,8 @@ export class Connector {
         { account: this.snapshot.accounts[a]?.id, balance: this.balances.balance(a).toString() })
     }
     this.broadcast({ type: 'worker-lost', worker: slot.index, incarnation: lost })
+    // Its replacement starts from the current snapshot: nothing to wait for from this one.
+    this.acks.workerLost(slot.index)
     this.peers.workerLost(slot.index)
     this.ccp.workerLost(slot.index)
     slot.restarts++
@@ -410,17 +481,48 @@ export class Connector {
     this.publish()
   }
 
-  /** Builds and sends a new snapshot; workers swap it in between packets. */
-  publish(): void {
+  /**
+   * Builds and sends a new snapshot; workers swap it in between packets. A large route table is
+   * compiled off this thread first (control/table-publisher.ts); `ack` is answered with it.
+   */
+  publish(ack?: number): void {
     this.state.learnedRoutes = this.ccp.refresh()
     this.state.version++
-    this.snapshot = buildSnapshot(this.config, this.state)
-    this.broadcast({ type: 'snapshot', snapshot: this.snapshot })
+    this.publisher.publish(ack)
+  }
+
+  /**
+   * Publishes a snapshot and resolves once every running worker has applied it, links included
+   * (a new port accepts, a removed account's links are closed), with what failed to open.
+   */
+  publishAndWait(timeoutMs = 10_000): Promise<string[]> {
+    const { ack, applied } = this.acks.expect(this.workers.filter((w) => w.worker !== null).map((w) => w.index), timeoutMs)
+    this.publish(ack)
+    return applied
+  }
+
+  /** The live accounts changed (control/account-changes.ts): `config.accounts` follows. */
+  accountsChanged(): void {
+    this.config.accounts = this.registry.live()
+  }
+
+  /** The account table as the next snapshot will hold it. */
+  accountEntries(): AccountEntry[] {
+    return buildAccounts(this.config, this.state)
+  }
+
+  /** Live links of account `index` on each worker. */
+  linksByWorker(index: number): number[] {
+    const counts = new Int32Array(this.connectionCounts)
+    const n = this.config.workers
+    const out: number[] = []
+    for (let w = 0; w < n; w++) out.push(Atomics.load(counts, index * n + w))
+    return out
   }
 
   /** Adds or replaces a static route at runtime (admin API); returns a problem or null. */
   setRoute(targetPrefix: string, peerId: string): string | null {
-    if (!this.snapshot.accounts.some((a) => a.id === peerId)) return `no account ${JSON.stringify(peerId)}`
+    if (!this.snapshot.accounts.some((a) => a.id === peerId && a.removed !== true)) return `no account ${JSON.stringify(peerId)}`
     const problem = describePrefixProblem(targetPrefix)
     if (problem !== null) return `targetPrefix ${JSON.stringify(targetPrefix)} is not an ILP address prefix: it ${problem}`
     const before = this.state.extraRoutes.get(targetPrefix)
@@ -453,6 +555,7 @@ export class Connector {
   balanceStatus(): { accounts: Record<string, { balance: string, minimum: string, maximum: string }> } {
     const accounts: Record<string, { balance: string, minimum: string, maximum: string }> = {}
     for (const account of this.snapshot.accounts) {
+      if (account.removed === true) continue
       const min = this.balances.minimum(account.index)
       const max = this.balances.maximum(account.index)
       accounts[account.id] = {
@@ -469,7 +572,7 @@ export class Connector {
    * and resolves with the reply's ILP bytes; null for an unknown account.
    */
   async sendPeerPrepare(id: string, destination: string, data: Uint8Array): Promise<Uint8Array | null> {
-    const account = this.snapshot.accounts.find((a) => a.id === id)
+    const account = this.snapshot.accounts.find((a) => a.id === id && a.removed !== true)
     if (account === undefined) return null
     const dest = Buffer.from(destination, 'ascii')
     const packet = new Uint8Array(prepareLength(dest.length, data.length))
@@ -507,7 +610,7 @@ export class Connector {
       address: this.state.ownAddress,
       ready: this.workers.every((w) => w.ready),
       workers: this.workers.map((w) => ({ index: w.index, alive: w.worker !== null, restarts: w.restarts, ...addStats(w.past, w.stats) })),
-      accounts: this.snapshot.accounts.map((a) => {
+      accounts: this.snapshot.accounts.filter((a) => a.removed !== true).map((a) => {
         const connectionsByWorker: number[] = []
         for (let w = 0; w < n; w++) connectionsByWorker.push(Atomics.load(counts, a.index * n + w))
         const connections = connectionsByWorker.reduce((x, y) => x + y, 0)
@@ -534,6 +637,8 @@ export class Connector {
     }))
     this.ccp.stop()
     await Promise.all(exits)
+    await this.publisher.close()
+    this.controlLoop.stop()
     this.settlements?.stop()
     await this.store?.close()
     this.admin?.stop()

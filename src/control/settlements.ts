@@ -5,7 +5,7 @@
  * settlement-engine work to come; the balance moves only when a settlement is confirmed.
  */
 import { EventEmitter } from 'node:events'
-import type { IlpdConfig } from '../config'
+import type { Account, IlpdConfig } from '../config'
 import { balanceLimits } from '../config'
 import { createLogger } from '../log'
 import { INT64_MAX, type Balances } from '../store/balances'
@@ -33,22 +33,36 @@ export class SettlementWatcher extends EventEmitter {
 
   constructor(config: IlpdConfig, accounts: readonly AccountEntry[], private readonly balances: Balances, private readonly store: BalanceStore) {
     super()
-    for (const account of accounts) {
-      const limits = balanceLimits(config.accounts[account.id])
-      if (limits === null || limits.settleThreshold === null || typeof limits.settleThreshold === 'number') continue
-      this.triggers.push({ index: account.index, id: account.id, threshold: limits.settleThreshold, settleTo: limits.settleTo })
-    }
+    for (const account of accounts) this.setAccount(account.index, account.id, config.accounts[account.id])
     for (const due of store.settlementsDue()) this.due.set(due.account, due)
   }
 
+  /** The account's trigger from its settings, or none (null: the account was removed at runtime). */
+  setAccount(index: number, id: string, account: Account | null): void {
+    const at = this.triggers.findIndex((t) => t.index === index)
+    if (at >= 0) this.triggers.splice(at, 1)
+    const limits = account === null ? null : balanceLimits(account)
+    if (limits === null || limits.settleThreshold === null || typeof limits.settleThreshold === 'number') return
+    this.triggers.push({ index, id, threshold: limits.settleThreshold, settleTo: limits.settleTo })
+    if (this.started && this.timer === null) this.startTimer()
+  }
+
+  private started = false
+
   start(): void {
-    if (this.triggers.length === 0) return
+    this.started = true
+    if (this.triggers.length > 0) this.startTimer()
+  }
+
+  private startTimer(): void {
     this.timer = setInterval(() => this.check(), CHECK_INTERVAL_MS)
     this.timer.unref()
   }
 
   stop(): void {
+    this.started = false
     if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
   }
 
   /** Settlements due now, by account id. */

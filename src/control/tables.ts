@@ -4,7 +4,7 @@
  * the exchange rates as exact fractions.
  */
 import BigNumber from 'bignumber.js'
-import type { IlpdConfig } from '../config'
+import type { Account, IlpdConfig } from '../config'
 import { resolveDefaultRoute } from '../config'
 import { buildRouteTable, type RouteEntry } from '../routing'
 import type { AccountEntry, Snapshot } from '../contracts/snapshot'
@@ -22,11 +22,28 @@ export interface LearnedState {
   extraRoutes: Map<string, string>
   /** CCP: the learned routes selected for the trie, prefix → account index (control/ccp). */
   learnedRoutes?: ReadonlyMap<string, number>
+  /**
+   * The account slots, by index (control/registry.ts): an account removed at runtime keeps its
+   * slot with `account` null. Absent: `config.accounts` in order, as at start.
+   */
+  slots?: ReadonlyArray<AccountSlot>
 }
 
-/** Account table in config order; the index is what packets and shared memory use. */
+export interface AccountSlot {
+  id: string
+  /** The account as it runs; null once removed (the last one is kept in `last`). */
+  account: Account | null
+  last: Account
+}
+
+function slotsOf(config: IlpdConfig, state: LearnedState): ReadonlyArray<AccountSlot> {
+  return state.slots ?? Object.entries(config.accounts).map(([id, account]) => ({ id, account, last: account }))
+}
+
+/** Account table by slot (config order, then accounts added at runtime); the index is what packets and shared memory use. */
 export function buildAccounts(config: IlpdConfig, state: LearnedState): AccountEntry[] {
-  return Object.entries(config.accounts).map(([id, account], index) => {
+  return slotsOf(config, state).map(({ id, account: live, last }, index) => {
+    const account = live ?? last
     const link = account.link
     const entry: AccountEntry = {
       index,
@@ -40,8 +57,16 @@ export function buildAccounts(config: IlpdConfig, state: LearnedState): AccountE
       secret: '',
       client: null,
       clientWorker: -1,
+      httpClient: null,
+      httpServer: null,
       maxPacketAmount: account.maxPacketAmount ?? '',
       packetLifetime: packetLifetimeOf(account.deduplicate),
+      removed: live === null,
+      linkKey: live === null ? '' : JSON.stringify(link),
+    }
+    if (live === null) {
+      entry.childAddress = ''
+      return entry
     }
     if (link.type === 'btp-listener') {
       entry.listenerPort = link.port
@@ -51,6 +76,15 @@ export function buildAccounts(config: IlpdConfig, state: LearnedState): AccountE
       const host = link.host.includes(':') ? `[${link.host}]` : link.host
       entry.client = { url: `${link.protocol}://${host}:${link.port}${link.path}`, username: link.username, token: link.token }
       entry.clientWorker = index % state.workerCount
+    } else if (link.type === 'http') {
+      if (link.incoming !== null) {
+        const { port, host, auth } = link.incoming
+        entry.httpServer = { port, host: host ?? '0.0.0.0', auth, callbackAuth: link.outgoing?.auth ?? null }
+      }
+      if (link.outgoing !== null) {
+        entry.httpClient = link.outgoing
+        entry.clientWorker = index % state.workerCount
+      }
     }
     return entry
   })
@@ -67,7 +101,7 @@ export interface StaticRouteEntry extends RouteEntry {
  * local route for the same prefix, as in ilp-connector.
  */
 export function buildStaticRoutes(config: IlpdConfig, accounts: AccountEntry[], state: LearnedState): StaticRouteEntry[] {
-  const indexOf = new Map(accounts.map((a) => [a.id, a.index]))
+  const indexOf = new Map(accounts.filter((a) => a.removed !== true).map((a) => [a.id, a.index]))
   const routes = new Map<string, StaticRouteEntry>()
   const set = (prefix: string, nextHop: number, origin: StaticRouteEntry['origin']): void => {
     routes.set(prefix, { prefix, nextHop, origin })
@@ -79,7 +113,7 @@ export function buildStaticRoutes(config: IlpdConfig, accounts: AccountEntry[], 
     // here), never sent on by the default route to bounce off a parent until it expires.
     set(state.ownAddress, LOCAL_HOP, 'local')
     for (const account of accounts) {
-      if (account.relation === 'child') set(account.childAddress, account.index, 'local')
+      if (account.relation === 'child' && account.removed !== true) set(account.childAddress, account.index, 'local')
     }
   }
   for (const route of config.routes) {
@@ -135,19 +169,37 @@ export function buildRates(config: IlpdConfig, accounts: AccountEntry[]): Array<
   return rates
 }
 
-export function buildSnapshot(config: IlpdConfig, state: LearnedState): Snapshot {
+/** A snapshot before its route table is compiled: everything else, and the routes it will have. */
+export interface SnapshotParts {
+  base: Omit<Snapshot, 'routes'>
+  /** Configured and local routes; they replace a learned route of the same prefix. */
+  statics: RouteEntry[]
+  /** CCP's learned routes, prefix → account index (read when the table is compiled). */
+  learned: ReadonlyMap<string, number>
+}
+
+export function snapshotParts(config: IlpdConfig, state: LearnedState): SnapshotParts {
   const accounts = buildAccounts(config, state)
-  const routes = buildRouteTable(buildRoutes(config, accounts, state), { shared: true })
   return {
-    version: state.version,
-    ownAddress: state.ownAddress,
-    env: config.env,
-    accounts,
-    routes: routes.buffer as SharedArrayBuffer,
-    rates: buildRates(config, accounts),
-    reflectPayments: config.reflectPayments,
-    disableMiddleware: [...config.disableMiddleware],
-    minMessageWindow: config.minMessageWindow,
-    maxHoldTime: config.maxHoldTime,
+    base: {
+      version: state.version,
+      ownAddress: state.ownAddress,
+      env: config.env,
+      accounts,
+      rates: buildRates(config, accounts),
+      reflectPayments: config.reflectPayments,
+      disableMiddleware: [...config.disableMiddleware],
+      minMessageWindow: config.minMessageWindow,
+      maxHoldTime: config.maxHoldTime,
+    },
+    statics: buildStaticRoutes(config, accounts, state).map((r) => ({ prefix: r.prefix, nextHop: r.nextHop })),
+    learned: state.learnedRoutes ?? new Map(),
   }
+}
+
+/** The snapshot with its route table compiled here, on the calling thread. */
+export function buildSnapshot(config: IlpdConfig, state: LearnedState): Snapshot {
+  const parts = snapshotParts(config, state)
+  const routes = buildRouteTable(buildRoutes(config, parts.base.accounts, state), { shared: true })
+  return { ...parts.base, routes: routes.buffer as SharedArrayBuffer }
 }

@@ -1,7 +1,7 @@
 /**
  * Entry point of a data-plane worker thread. It owns sockets (BTP listeners on every account
  * port, shared with the other workers through SO_REUSEPORT; the BTP client links the control
- * plane assigned to it) and runs the packet path (path/). It hears from the control plane only
+ * plane assigned to it; both follow the account table as it changes at runtime) and runs the packet path (path/). It hears from the control plane only
  * through messages (snapshots, peer.* traffic, shutdown) and shared memory (rings, balances,
  * buckets, link counts, incarnations).
  */
@@ -14,9 +14,15 @@ import { Balances } from '../store/balances'
 import { AmountBuckets, PacketBuckets } from '../store/buckets'
 import { Journal } from '../store/durable'
 import { MetricCounters } from '../store/metrics'
+import { SharedRequestIds } from '../store/request-ids'
 import { createLogger, setLogLevel } from '../log'
-import { BtpClient } from './links/btp-client'
+import type { AccountEntry } from '../contracts/snapshot'
+import { AccountLinks, type LinkType } from './links/account-links'
+import { BtpClient, type ClientHooks } from './links/btp-client'
 import { BtpServer } from './links/btp-server'
+import { HttpCallbackRegistry } from './links/http-callbacks'
+import { HttpClients } from './links/http-clients'
+import { HttpServer } from './links/http-server'
 import type { Link, LinkBounds } from './links/link'
 import { PacketPath } from './path/index'
 
@@ -93,12 +99,20 @@ function linkUp(link: Link, account: number): void {
   if (path.linksOf(account) === 1) post({ type: 'account-link', account, up: true })
 }
 
-function linkDown(link: Link): void {
+/**
+ * path.linkDown, and the control plane hears when it was the account's last link here (CCP).
+ * False if the link was down already: a link closed by ilpd (account removed) is taken down at
+ * once, and again when its socket's close event comes.
+ */
+function linkDown(link: Link): boolean {
   const account = link.account
   const before = account >= 0 ? path.linksOf(account) : 0
   path.linkDown(link)
-  if (before > 0 && path.linksOf(account) === 0) post({ type: 'account-link', account, up: false })
-  if (account >= 0 && !stopping) log.info('account disconnected', { account: snapshot.accounts[account]?.id, link: link.id })
+  const after = account >= 0 ? path.linksOf(account) : 0
+  if (after === before) return false
+  if (after === 0) post({ type: 'account-link', account, up: false })
+  if (!stopping) log.info('account disconnected', { account: snapshot.accounts[account]?.id, link: link.id })
+  return true
 }
 
 const server = new BtpServer(path, bounds, {
@@ -112,29 +126,116 @@ const server = new BtpServer(path, bounds, {
   authFailed: (account) => metrics.authFailure(account),
 })
 
+// ILP-over-HTTP: every worker serves every HTTP port; callbacks for ilpd's own async Prepares
+// reach the account's outgoing link through the registry.
+const httpCallbacks = new HttpCallbackRegistry()
+const httpServer = new HttpServer(path, httpCallbacks, new SharedRequestIds(init.requestIds), {
+  accounts: () => snapshot.accounts,
+  authFailed: (account) => metrics.authFailure(account),
+})
+
 // ---------------------------------------------------------------------------------------------
-// BTP clients assigned to this worker.
+// Account links, per link type (links/account-links.ts): BTP listeners shared by the accounts on
+// a port, BTP clients assigned to this worker. ILP-over-HTTP plugs in as one more type.
 
-const clients: BtpClient[] = []
+/** Accounts on each listener (host:port) of this worker: the port closes with the last one. */
+const listenerUsers = new Map<string, Set<number>>()
 
-function startClients(): void {
-  for (const account of snapshot.accounts) {
-    if (account.client === null || account.clientWorker !== init.index) continue
-    const client = new BtpClient(account, path, bounds, {
-      onAddress: (address) => post({ type: 'address', account: account.index, address }),
-      linkUp: (link, index) => {
-        linkUp(link, index)
-        post({ type: 'link', account: index, connected: true })
-      },
-      linkDown: (link) => {
-        linkDown(link)
-        post({ type: 'link', account: account.index, connected: false })
-      },
-    })
-    clients.push(client)
-    client.start()
+const btpListener: LinkType = {
+  open(account) {
+    const key = `${account.listenerHost}:${account.listenerPort}`
+    let users = listenerUsers.get(key)
+    if (users === undefined) listenerUsers.set(key, users = new Set())
+    users.add(account.index)
+    return server.listen(account.listenerHost, account.listenerPort)
+  },
+  close(account, reason) {
+    for (const link of server.closeAccount(account.index, 1001, reason)) linkDown(link)
+    const key = `${account.listenerHost}:${account.listenerPort}`
+    const users = listenerUsers.get(key)
+    users?.delete(account.index)
+    if (users === undefined || users.size === 0) {
+      listenerUsers.delete(key)
+      server.unlisten(account.listenerHost, account.listenerPort, reason)
+    }
+  },
+}
+
+const clients = new Map<number, BtpClient>()
+
+function clientHooks(account: AccountEntry): ClientHooks {
+  return {
+    onAddress: (address) => post({ type: 'address', account: account.index, address }),
+    linkUp: (link, index) => {
+      linkUp(link, index)
+      post({ type: 'link', account: index, connected: true })
+    },
+    linkDown: (link) => {
+      if (linkDown(link)) post({ type: 'link', account: account.index, connected: false })
+    },
   }
 }
+
+const btpClient: LinkType = {
+  open(account) {
+    if (account.clientWorker !== init.index || clients.has(account.index)) return Promise.resolve()
+    const client = new BtpClient(account, path, bounds, clientHooks(account))
+    clients.set(account.index, client)
+    client.start()
+    return Promise.resolve()
+  },
+  close(account, reason) {
+    const client = clients.get(account.index)
+    if (client === undefined) return
+    clients.delete(account.index)
+    const link = client.link
+    client.stop(1001, reason)
+    if (link !== null) clientHooks(account).linkDown(link)
+  },
+}
+
+const accountLinks = new AccountLinks({
+  'btp-listener': btpListener,
+  'btp-client': btpClient,
+  // ILP-over-HTTP (ilp-plugin-http): ilpd's server for the account (every worker); its client
+  // link (options.outgoing) opens and closes here too.
+  http: {
+    open: (account) => httpServer.open(account),
+    close: (account, reason) => httpServer.close(account, reason),
+  },
+})
+
+/** Installs a snapshot: accounts added at runtime get journal keys and links, removed ones lose theirs. */
+function installSnapshot(next: Snapshot, ack: number | undefined): void {
+  snapshot = next
+  journal.setAccounts(next.accounts.map((a) => a.id))
+  fitMetrics(next.accounts.length)
+  path.install(next)
+  httpServer.install(next.accounts)
+  log.debug('snapshot installed', { version: next.version, accounts: next.accounts.length })
+  if (stopping) {
+    // No new listener or client once shutting down; what is open closes with the rest.
+    if (ack !== undefined) post({ type: 'snapshot-applied', ack, problems: ['the worker is shutting down'] })
+    return
+  }
+  httpClients.apply(next.accounts)
+  void accountLinks.apply(next.accounts).then((problems) => {
+    for (const problem of problems) log.error('could not open an account link', { problem })
+    if (ack !== undefined) post({ type: 'snapshot-applied', ack, problems })
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outgoing ILP-over-HTTP links: one per HTTP account on every worker, up from the start.
+
+// RFC 35 callbacks the HTTP server receives go to the account's async link on this worker
+// (httpCallbacks above); one for a Prepare another worker sent goes there through the ring.
+const httpClients = new HttpClients(init.index, init.workerCount, path, httpCallbacks, {
+  linkUp: (link, account) => linkUp(link, account),
+  linkDown: (link) => linkDown(link),
+  onAddress: (account, address) => post({ type: 'address', account, address }),
+})
+path.handover.onCallback = (account, requestId, reply) => httpClients.onHandedCallback(account, requestId, reply)
 
 // ---------------------------------------------------------------------------------------------
 // Control-plane messages, shared-memory doorbell, timers.
@@ -144,7 +245,9 @@ const timer = setInterval(() => path.advanceTimers(Date.now()), 5)
 const sweep = setInterval(() => {
   const now = Date.now()
   server.sweep(now, init.limits.linkTotalBytes)
-  for (const client of clients) client.link?.checkStall(now)
+  httpServer.sweep(now)
+  for (const client of clients.values()) client.link?.checkStall(now)
+  httpClients.sweep(now)
 }, 1000)
 sweep.unref()
 
@@ -172,7 +275,7 @@ const statsTimer = setInterval(() => {
   post({
     type: 'stats', prepares: s.prepares, fulfilled: s.fulfilled, rejected: s.rejected, handedOver: s.handedOver,
     deduplicated: s.deduplicated, inFlight: path.inFlight, rejectsByCode: Object.fromEntries(s.rejectsByCode),
-    authFailures: server.authFailures, loop,
+    authFailures: server.authFailures + httpServer.authFailures, loop,
   })
 }, 1000)
 statsTimer.unref()
@@ -180,10 +283,7 @@ statsTimer.unref()
 port.on('message', (message: ControlToWorker) => {
   switch (message.type) {
     case 'snapshot':
-      snapshot = message.snapshot
-      fitMetrics(snapshot.accounts.length)
-      path.install(snapshot)
-      log.debug('snapshot installed', { version: snapshot.version, accounts: snapshot.accounts.length })
+      installSnapshot(message.snapshot, message.ack)
       break
     case 'worker-lost':
       path.workerLost(message.worker, message.incarnation)
@@ -208,9 +308,9 @@ port.on('message', (message: ControlToWorker) => {
 })
 
 function linksDrained(): boolean {
-  if (!server.drained()) return false
-  for (const client of clients) if ((client.link?.queuedBytes() ?? 0) > 0) return false
-  return true
+  if (!server.drained() || !httpServer.drained()) return false
+  for (const client of clients.values()) if ((client.link?.queuedBytes() ?? 0) > 0) return false
+  return httpClients.drained()
 }
 
 /**
@@ -225,6 +325,7 @@ function shutdown(graceMs: number): void {
   stopping = true
   path.state.stopping = true
   server.stopListening()
+  httpServer.stopListening()
   const deadline = Date.now() + graceMs
   const wait = setInterval(() => {
     if ((path.inFlight > 0 || path.unsettled > 0) && Date.now() < deadline) return
@@ -240,8 +341,10 @@ function shutdown(graceMs: number): void {
         return
       }
       path.flush()
-      for (const client of clients) client.stop()
+      for (const client of clients.values()) client.stop()
+      httpClients.stop()
       server.closeAll(1001, 'connector shutting down')
+      httpServer.closeAll(1001, 'connector shutting down')
       clearInterval(timer)
       bellClosed = true
       myBell.ring()
@@ -263,15 +366,19 @@ process.on('uncaughtException', (err) => {
   log.error('worker crashed; closing its sockets', { error: err.message })
   stopping = true
   try {
-    for (const client of clients) client.stop()
+    for (const client of clients.values()) client.stop()
+    httpClients.stop()
     server.closeAll(1011, 'connector worker failed')
+    httpServer.closeAll(1011, 'connector worker failed')
   } finally {
     process.exit(1)
   }
 })
 
-server.start(snapshot.accounts).then(() => {
-  startClients()
+// The HTTP server opens through accountLinks (link type 'http'); the HTTP clients after it.
+accountLinks.apply(snapshot.accounts).then((problems) => {
+  if (problems.length > 0) throw new Error(problems.join('; '))
+  httpClients.apply(snapshot.accounts)
   log.debug('worker started', { incarnation: init.incarnation, accounts: snapshot.accounts.length })
   post({ type: 'ready' })
 }, (err: Error) => {

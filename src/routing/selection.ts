@@ -82,8 +82,10 @@ export function importProblem(route: LearnedRoute, ctx: ImportContext): string |
   return null
 }
 
-interface Candidate {
+/** A learned route offered for a prefix by one account. */
+export interface Candidate {
   accountId: string
+  /** RELATION_PRIORITY of the account's relation. */
   priority: number
   route: LearnedRoute
 }
@@ -94,36 +96,61 @@ function better(a: Candidate, b: Candidate): boolean {
   return a.accountId < b.accountId
 }
 
+/** Configured routes win over local ones for the same prefix: one static route per prefix. */
+export function staticsByPrefix(statics: readonly StaticRoute[]): Map<string, StaticRoute> {
+  const out = new Map<string, StaticRoute>()
+  for (const origin of ['configured', 'local'] as const) {
+    for (const s of statics) if (s.origin === origin && !out.has(s.prefix)) out.set(s.prefix, s)
+  }
+  return out
+}
+
 /**
- * The local routing table: static routes (configured before local) for their exact prefixes,
- * then the best learned route of every other prefix. `authOf` gives a static route's auth
- * (HMAC of the prefix with the routing secret).
+ * The local table's entry for one exact prefix: its static route if it has one, else the best
+ * of the learned candidates, else none. `authOf` gives a static route's auth.
+ */
+export function selectPrefix(
+  prefix: string,
+  fixed: StaticRoute | undefined,
+  candidates: Iterable<Candidate>,
+  authOf: (prefix: string) => Uint8Array,
+): SelectedRoute | undefined {
+  if (fixed !== undefined) return { prefix, nextHop: fixed.nextHop, path: [], auth: authOf(prefix), origin: fixed.origin }
+  let best: Candidate | undefined
+  for (const c of candidates) if (best === undefined || better(c, best)) best = c
+  return best === undefined ? undefined : { prefix, nextHop: best.accountId, path: best.route.path, auth: best.route.auth, origin: 'learned' }
+}
+
+/** Two local-table entries announce and forward the same way. */
+export function sameSelected(a: SelectedRoute | undefined, b: SelectedRoute | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b
+  if (a.nextHop !== b.nextHop || a.origin !== b.origin || a.path.length !== b.path.length) return false
+  for (let i = 0; i < a.path.length; i++) if (a.path[i] !== b.path[i]) return false
+  return Buffer.compare(a.auth, b.auth) === 0
+}
+
+/**
+ * The whole local routing table at once (the speaker keeps it up to date prefix by prefix with
+ * `selectPrefix`; this is the same rule over every prefix).
  */
 export function selectRoutes(
   statics: readonly StaticRoute[],
   learned: Iterable<LearnedFrom>,
   authOf: (prefix: string) => Uint8Array,
 ): Map<string, SelectedRoute> {
-  const table = new Map<string, SelectedRoute>()
-  // Configured routes win over local ones for the same prefix.
-  for (const origin of ['configured', 'local'] as const) {
-    for (const s of statics) {
-      if (s.origin !== origin || table.has(s.prefix)) continue
-      table.set(s.prefix, { prefix: s.prefix, nextHop: s.nextHop, path: [], auth: authOf(s.prefix), origin })
-    }
-  }
-  const best = new Map<string, Candidate>()
+  const fixed = staticsByPrefix(statics)
+  const candidates = new Map<string, Candidate[]>()
   for (const from of learned) {
     const priority = RELATION_PRIORITY[from.relation]
     for (const route of from.routes.values()) {
-      if (table.has(route.prefix)) continue
-      const candidate: Candidate = { accountId: from.accountId, priority, route }
-      const current = best.get(route.prefix)
-      if (current === undefined || better(candidate, current)) best.set(route.prefix, candidate)
+      if (fixed.has(route.prefix)) continue
+      let list = candidates.get(route.prefix)
+      if (list === undefined) candidates.set(route.prefix, list = [])
+      list.push({ accountId: from.accountId, priority, route })
     }
   }
-  for (const [prefix, c] of best) {
-    table.set(prefix, { prefix, nextHop: c.accountId, path: c.route.path, auth: c.route.auth, origin: 'learned' })
-  }
+  const table = new Map<string, SelectedRoute>()
+  for (const [prefix, s] of fixed) table.set(prefix, selectPrefix(prefix, s, [], authOf)!)
+  for (const [prefix, list] of candidates) table.set(prefix, selectPrefix(prefix, undefined, list, authOf)!)
   return table
 }

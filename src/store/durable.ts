@@ -9,6 +9,11 @@
  *                            wrapped to negatives; those still load, read modulo 2⁶⁴)
  *   settle:<account>         the settlement due, if any (JSON)
  *
+ * and, in the named sub-database `accounts`, each account added or updated through the admin API:
+ * key = id, value = its settings exactly as the API took them (a CONNECTOR_ACCOUNTS entry), read
+ * back with the same schema at start. Removing a runtime account deletes its record (its balance
+ * stays under base:/journal:). CONNECTOR_ACCOUNTS wins for every id it names.
+ *
  * Each data-plane worker writes only its own journal keys, so workers never contend for a key;
  * many Fulfills share one LMDB transaction (lmdb-js batches every write issued in one event-loop
  * turn into one commit). At startup the control plane folds the journals into `base` in one
@@ -27,6 +32,8 @@ const log = createLogger('store')
 
 export const STORE_FORMAT = 'ilpd-store-1'
 export const STORE_FILE = 'ilpd.mdb'
+/** The named sub-database of runtime accounts. */
+export const ACCOUNTS_DB = 'accounts'
 
 /** A problem with the store an operator must fix; reported without a stack trace. */
 export class StoreError extends Error {
@@ -197,7 +204,27 @@ function probe(file: string, isNew: boolean): void {
 
 /** The control plane's handle: load and compact at startup, settlements, adjustments. */
 export class BalanceStore {
+  /** The `accounts` sub-database (see the top of this file), once it exists. */
+  private accountsDb: Database<unknown, string> | null = null
+
   private constructor(private readonly db: RootDatabase<unknown, string> | null, readonly location: string) {}
+
+  /**
+   * The sub-database is made with the first runtime account: LMDB keeps it as a record of the
+   * root (key `accounts`, not JSON), which a store without runtime accounts then never holds.
+   */
+  private accounts(create: boolean): Database<unknown, string> | null {
+    const db = this.db
+    if (this.accountsDb !== null || db === null) return this.accountsDb
+    if (!create) {
+      // Its record is not a value get() can read; the key itself says it exists.
+      let exists = false
+      for (const key of db.getKeys({ start: ACCOUNTS_DB, limit: 1 })) exists = key === ACCOUNTS_DB
+      if (!exists) return null
+    }
+    this.accountsDb = db.openDB<unknown, string>({ name: ACCOUNTS_DB, encoding: 'json', compression: false })
+    return this.accountsDb
+  }
 
   /**
    * Opens (or, when the directory does not exist yet, creates) the store. Throws StoreError for
@@ -333,6 +360,22 @@ export class BalanceStore {
     return out
   }
 
+  /** Accounts added or updated at runtime, as stored (id → settings, to be parsed again). */
+  runtimeAccounts(): Array<{ id: string, settings: unknown }> {
+    const out: Array<{ id: string, settings: unknown }> = []
+    for (const { key, value } of this.accounts(false)?.getRange({}) ?? []) out.push({ id: key, settings: value })
+    return out
+  }
+
+  /** Stores (or replaces) a runtime account's settings; resolves once committed. */
+  async saveAccount(id: string, settings: unknown): Promise<void> {
+    await this.accounts(true)?.put(id, settings)
+  }
+
+  async removeAccount(id: string): Promise<void> {
+    await this.accounts(false)?.remove(id)
+  }
+
   async close(): Promise<void> {
     await this.db?.close()
   }
@@ -346,9 +389,14 @@ export class Journal {
   private readonly db: Database<unknown, string> | null
   private readonly keys: string[]
 
-  constructor(kind: StoreKind, dir: string, worker: number, accountIds: readonly string[], sync = true) {
+  constructor(kind: StoreKind, dir: string, private readonly worker: number, accountIds: readonly string[], sync = true) {
     this.db = kind === 'memory' ? null : openEnv(dir, sync)
     this.keys = accountIds.map((id) => `journal:${worker}:${id}`)
+  }
+
+  /** Accounts added at runtime: slot `index` is `id` from now on (slots never change id). */
+  setAccounts(accountIds: readonly string[]): void {
+    for (let i = this.keys.length; i < accountIds.length; i++) this.keys.push(`journal:${this.worker}:${accountIds[i]}`)
   }
 
   get durable(): boolean {

@@ -26,7 +26,8 @@ async function main(): Promise<void> {
   if (!isNew) {
     stage = 'read'
     say({ stage })
-    const db = open<unknown, string>({ path: file, encoding: 'json', compression: false, readOnly: true })
+    // Raw bytes: the root also holds the named sub-database `accounts` as a record that is not JSON.
+    const db = open<unknown, string>({ path: file, encoding: 'binary', compression: false, readOnly: true })
     // A file cut short (a full disk, a bad copy) still opens, but writing touches pages past its
     // end and the process dies of SIGBUS: refuse it here instead.
     const stats = db.getStats() as { pageSize: number, lastPageNumber: number }
@@ -36,6 +37,16 @@ async function main(): Promise<void> {
     }
     let count = 0
     for (const entry of db.getRange({})) {
+      void entry
+      count++
+    }
+    let accounts = null
+    try {
+      accounts = db.openDB<unknown, string>({ name: 'accounts', encoding: 'binary' })
+    } catch {
+      // a store written before runtime accounts existed has no such sub-database
+    }
+    for (const entry of accounts?.getRange({}) ?? []) {
       void entry
       count++
     }

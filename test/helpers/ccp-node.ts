@@ -19,6 +19,8 @@ export interface AccountSpec {
   relation: 'parent' | 'peer' | 'child'
   sendRoutes?: boolean
   receiveRoutes?: boolean
+  /** false: a link without connect events (ILP over HTTP); the speaker counts it as up from the start. */
+  linkEvents?: boolean
 }
 
 export interface Sent {
@@ -64,7 +66,7 @@ export class CcpNode {
     this.accounts = o.accounts.map((a, index) => ({
       index, id: a.id, relation: a.relation, assetCode: 'USD', assetScale: 9,
       childAddress: a.relation === 'child' ? `${o.address}.${a.id}` : '',
-      listenerPort: 0, listenerHost: '', secret: '', client: null, clientWorker: -1, maxPacketAmount: '', packetLifetime: 0,
+      listenerPort: 0, listenerHost: '', secret: '', client: null, clientWorker: -1, httpClient: null, httpServer: null, maxPacketAmount: '', packetLifetime: 0,
     }))
     const settings: CcpSettings = {
       broadcastEnabled: o.broadcastEnabled ?? true,
@@ -76,6 +78,7 @@ export class CcpNode {
       accounts: new Map(o.accounts.map((a) => [a.id, {
         sendRoutes: a.sendRoutes ?? a.relation !== 'child',
         receiveRoutes: a.receiveRoutes ?? a.relation !== 'child',
+        linkEvents: a.linkEvents ?? true,
       }])),
     }
     this.speaker = new CcpSpeaker(settings, {
@@ -163,7 +166,7 @@ export class CcpNode {
   }
 }
 
-/** Wires `a`'s account `aToB` with `b`'s account `bToA` (both directions) and brings the link up. */
+/** Wires `a`'s account `aToB` with `b`'s account `bToA` (both directions) and brings the link up (unless `up` is false). */
 export function link(a: CcpNode, aToB: string, b: CcpNode, bToA: string, up = true): void {
   a.respond.set(aToB, (_id, bytes) => b.speaker.handle(b.entry(bToA), bytes))
   b.respond.set(bToA, (_id, bytes) => a.speaker.handle(a.entry(aToB), bytes))

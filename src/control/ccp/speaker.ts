@@ -13,6 +13,13 @@
  * forwarding table has new epochs. Static changes (admin routes, an address from IL-DCP) go
  * through the same publish(), so they are announced too (ilp-connector waits for a heartbeat).
  *
+ * HTTP peers (a link with no connect event, link type 'http'): the peer counts as up from the
+ * start, so route control goes out at start (retried until the peer fulfills it), and again when
+ * the peer shows it restarted: an update with a new routing table id, or a route control that
+ * knows nothing of ilpd's table from a peer ilpd had learned from. (ilp-connector sends route
+ * control only on connect, which ilp-plugin-http emits once, so it never learns the new routes of
+ * a restarted HTTP peer: that peer's sender waits, idle, for a route control that never comes.)
+ *
  * CONNECTOR_ROUTE_BROADCAST_ENABLED=false: nothing is announced (route control gets F00) and
  * the forwarding table stays empty; local, configured and learned routes still route packets
  * (in ilp-connector the whole routing table is then empty, §0.5 of the fact sheet).
@@ -23,12 +30,18 @@ import type { AccountEntry } from '../../contracts/snapshot'
 import { createLogger, type Logger } from '../../log'
 import { RejectBuilder } from '../../protocols/ilp/reject'
 import { PrepareView } from '../../protocols/ilp/packet'
-import { CCP_CONTROL_DESTINATION, CCP_UPDATE_DESTINATION, ccpFulfill, decodeRouteControl, decodeRouteUpdate } from '../../protocols/ccp'
+import {
+  CCP_CONTROL_DESTINATION, CCP_UPDATE_DESTINATION, ZERO_ROUTING_TABLE_ID, ccpFulfill, decodeRouteControl, decodeRouteUpdate,
+} from '../../protocols/ccp'
 import { ForwardingTable } from '../../routing/forwarding-table'
-import { type LearnedFrom, type RouteRelation, type SelectedRoute, type StaticRoute, globalPrefixOf, selectRoutes } from '../../routing/selection'
+import { LocalTable } from '../../routing/local-table'
+import { type Candidate, RELATION_PRIORITY, type RouteRelation, type SelectedRoute, type StaticRoute, globalPrefixOf } from '../../routing/selection'
 import { type Clock, systemClock } from './clock'
 import { CcpReceiver } from './receiver'
 import { CcpSender } from './sender'
+import { type RoutingStatus, routingStatus } from './routing-status'
+
+export type { RoutingStatus }
 
 export interface CcpSettings {
   broadcastEnabled: boolean
@@ -39,8 +52,11 @@ export interface CcpSettings {
   /** HMAC key for route auth (CONNECTOR_ROUTING_SECRET, base64; random when empty). */
   secret: Uint8Array
   globalPrefix: string
-  /** Per account id: sendRoutes / receiveRoutes. */
-  accounts: ReadonlyMap<string, { sendRoutes: boolean, receiveRoutes: boolean }>
+  /**
+   * Per account id: sendRoutes / receiveRoutes, and whether its link reports connects
+   * (linkEvents false: ILP over HTTP, where a peer is simply assumed up; see HTTP peers above).
+   */
+  accounts: Map<string, { sendRoutes: boolean, receiveRoutes: boolean, linkEvents?: boolean }>
 }
 
 export function ccpSettings(config: IlpdConfig): CcpSettings {
@@ -51,7 +67,9 @@ export function ccpSettings(config: IlpdConfig): CcpSettings {
     routeExpiry: config.routeExpiry,
     secret: config.routingSecret === '' ? randomBytes(32) : Buffer.from(config.routingSecret, 'base64'),
     globalPrefix: globalPrefixOf(config.env),
-    accounts: new Map(Object.entries(config.accounts).map(([id, a]) => [id, { sendRoutes: a.sendRoutes, receiveRoutes: a.receiveRoutes }])),
+    accounts: new Map(Object.entries(config.accounts).map(([id, a]) => [id, {
+      sendRoutes: a.sendRoutes, receiveRoutes: a.receiveRoutes, linkEvents: a.link.type !== 'http',
+    }])),
   }
 }
 
@@ -66,29 +84,33 @@ export interface CcpHooks {
   publish(): void
 }
 
+/** CCP messages from one account (GET /metrics, control/metrics-ccp.ts). */
+export interface CcpPeerCounts {
+  controlsReceived: number
+  controlsRejected: number
+  updatesReceived: number
+  updatesRejected: number
+}
+
 interface Peer {
   account: AccountEntry
+  counts: CcpPeerCounts
   sender: CcpSender | null
   receiver: CcpReceiver | null
   /** Workers with at least one link of the account. */
   workers: Set<number>
+  /** No connect events (HTTP): up from the start, whatever the workers report. */
+  alwaysUp: boolean
 }
 
-export interface RoutingStatus {
-  routingTableId: string
-  currentEpoch: number
-  localRoutingTable: Record<string, { nextHop: string, path: string }>
-  forwardingRoutingTable: Record<string, { nextHop: string, path: string } | null>
-  routingLog: Array<{ prefix: string, route?: { nextHop: string, path: string }, epoch: number }>
-  peers: Record<string, { send?: { epoch: number, mode: 'IDLE' | 'SYNC' }, receive?: { routingTableId: string, epoch: number } }>
-}
 
 const FULFILL = ccpFulfill()
 
 export class CcpSpeaker {
   readonly table = new ForwardingTable()
-  private local = new Map<string, SelectedRoute>()
-  private learned = new Map<string, number>()
+  private readonly localRoutes = new LocalTable()
+  /** The next refresh re-selects and re-exports every prefix (first run, new address). */
+  private full = true
   private readonly peers = new Map<number, Peer>()
   private readonly byId = new Map<string, Peer>()
   private readonly view = new PrepareView()
@@ -96,41 +118,77 @@ export class CcpSpeaker {
   private address = ''
   private publishPending = false
   private cleanupTimer: unknown = null
+  private started = false
   private stopped = false
 
   constructor(private readonly settings: CcpSettings, private readonly hooks: CcpHooks, private readonly clock: Clock = systemClock, log?: Logger) {
     this.log = log ?? createLogger('ccp')
-    for (const account of hooks.accounts()) {
-      const s = settings.accounts.get(account.id) ?? { sendRoutes: account.relation !== 'child', receiveRoutes: account.relation !== 'child' }
-      const send = (prepare: Uint8Array): Promise<Uint8Array> => hooks.sendPrepare(account.index, prepare)
-      const peer: Peer = {
-        account,
-        workers: new Set(),
-        sender: s.sendRoutes && settings.broadcastEnabled
-          ? new CcpSender({
-            accountId: account.id,
-            relation: account.relation,
-            table: this.table,
-            relationOf: (id) => this.byId.get(id)?.account.relation,
-            ownAddress: () => this.address,
-            holdDownTime: settings.routeExpiry,
-            broadcastInterval: settings.broadcastInterval,
-            send,
-            clock,
-            log: this.log,
-          })
-          : null,
-        receiver: s.receiveRoutes
-          ? new CcpReceiver({ accountId: account.id, send, defaultHoldDownTime: settings.routeExpiry, clock, log: this.log })
-          : null,
-      }
-      this.peers.set(account.index, peer)
-      this.byId.set(account.id, peer)
+    for (const account of hooks.accounts()) this.addPeer(account)
+  }
+
+  /** Starts the CCP sender and receiver of an account as its relation and settings say. */
+  private addPeer(account: AccountEntry, workers = new Set<number>()): void {
+    const { settings, hooks, clock } = this
+    const s = settings.accounts.get(account.id) ?? { sendRoutes: account.relation !== 'child', receiveRoutes: account.relation !== 'child' }
+    const send = (prepare: Uint8Array): Promise<Uint8Array> => hooks.sendPrepare(account.index, prepare)
+    const peer: Peer = {
+      account,
+      counts: { controlsReceived: 0, controlsRejected: 0, updatesReceived: 0, updatesRejected: 0 },
+      workers,
+      alwaysUp: settings.accounts.get(account.id)?.linkEvents === false,
+      sender: s.sendRoutes && settings.broadcastEnabled
+        ? new CcpSender({
+          accountId: account.id,
+          relation: account.relation,
+          table: this.table,
+          relationOf: (id) => this.byId.get(id)?.account.relation,
+          ownAddress: () => this.address,
+          holdDownTime: settings.routeExpiry,
+          broadcastInterval: settings.broadcastInterval,
+          send,
+          clock,
+          log: this.log,
+        })
+        : null,
+      receiver: s.receiveRoutes
+        ? new CcpReceiver({ accountId: account.id, send, defaultHoldDownTime: settings.routeExpiry, clock, log: this.log })
+        : null,
     }
+    this.peers.set(account.index, peer)
+    this.byId.set(account.id, peer)
+  }
+
+  /**
+   * An account was added, changed or removed at runtime (control/account-changes.ts). Its sender
+   * and receiver start again from scratch (a changed one keeps its live links); what it had
+   * announced is withdrawn on the next publish. `account` null: removed.
+   */
+  setPeer(index: number, id: string, account: AccountEntry | null, routes: { sendRoutes: boolean, receiveRoutes: boolean, linkEvents?: boolean } | null): void {
+    const old = this.peers.get(index)
+    // Selection is incremental (routing/local-table.ts): a receiver that goes takes its routes
+    // with it, so the next refresh re-selects every prefix.
+    this.full = true
+    if (old !== undefined) {
+      old.sender?.stop()
+      old.receiver?.stop()
+      this.peers.delete(index)
+      this.byId.delete(old.account.id)
+    }
+    if (account === null || routes === null) {
+      this.settings.accounts.delete(id)
+      return
+    }
+    this.settings.accounts.set(id, routes)
+    this.addPeer(account, old?.workers ?? new Set())
+    const peer = this.peers.get(index)!
+    if ((peer.workers.size > 0 || (peer.alwaysUp && this.started)) && this.address !== '') peer.receiver?.linkUp()
+    peer.sender?.schedule()
   }
 
   start(): void {
     this.cleanupTimer = this.clock.setInterval(() => this.cleanup(), this.settings.cleanupInterval)
+    this.started = true
+    for (const peer of this.peers.values()) if (peer.alwaysUp) this.peerUp(peer)
   }
 
   stop(): void {
@@ -144,12 +202,12 @@ export class CcpSpeaker {
 
   /** Learned routes that enter the trie: prefix → account index (static routes win in buildRoutes). */
   learnedRoutes(): Map<string, number> {
-    return this.learned
+    return this.localRoutes.learned
   }
 
   /** The local routing table (for the admin API and tests). */
   localTable(): ReadonlyMap<string, SelectedRoute> {
-    return this.local
+    return this.localRoutes.routes
   }
 
   private auth(prefix: string): Uint8Array {
@@ -161,7 +219,7 @@ export class CcpSpeaker {
   /** A worker's first link of `account` came up, or its last one went down. */
   linkEvent(worker: number, account: number, up: boolean): void {
     const peer = this.peers.get(account)
-    if (peer === undefined || this.stopped) return
+    if (peer === undefined || peer.alwaysUp || this.stopped) return
     const wasUp = peer.workers.size > 0
     if (up) peer.workers.add(worker)
     else peer.workers.delete(worker)
@@ -180,13 +238,17 @@ export class CcpSpeaker {
 
   private peerUp(peer: Peer): void {
     this.log.debug('ccp peer connected', { peer: peer.account.id })
-    if (this.address !== '') peer.receiver?.linkUp()
+    if (this.address === '' || peer.receiver === null) return
+    const before = peer.receiver.size
+    peer.receiver.linkUp()
+    // Remembered routes are back in selection.
+    if (peer.receiver.size !== before) this.schedulePublish()
   }
 
   private peerDown(peer: Peer): void {
     peer.sender?.reset()
     if (peer.receiver?.linkDown() === true) {
-      this.log.info('peer disconnected: its routes are withdrawn', { peer: peer.account.id })
+      this.log.info('peer disconnected: its routes are withdrawn (and remembered for its hold-down time)', { peer: peer.account.id })
       this.schedulePublish()
     }
   }
@@ -207,36 +269,54 @@ export class CcpSpeaker {
   }
 
   /**
-   * Re-runs selection and export (called by the connector's publish(), before it builds the
-   * snapshot). Returns the learned routes for the trie.
+   * Brings selection and export up to date (called by the connector's publish(), before it
+   * builds the snapshot): only the prefixes that changed since the last call are selected and
+   * exported again, so a peer's update costs what it carries, not what ilpd knows. Returns the
+   * learned routes for the trie (the same map every time, updated in place).
    */
   refresh(): Map<string, number> {
     const own = this.hooks.ownAddress()
-    if (own !== this.address) this.addressChanged(own)
-    const learned: LearnedFrom[] = []
+    if (own !== this.address) {
+      this.addressChanged(own)
+      this.full = true
+    }
+    const dirty: string[] = []
     for (const peer of this.peers.values()) {
-      if (peer.receiver !== null && peer.receiver.routes.size > 0) {
-        learned.push({ accountId: peer.account.id, relation: peer.account.relation as RouteRelation, routes: peer.receiver.routes })
-      }
+      if (peer.receiver !== null) for (const prefix of peer.receiver.drainChanged()) dirty.push(prefix)
     }
-    this.local = selectRoutes(this.hooks.staticRoutes(), learned, (prefix) => this.auth(prefix))
-    const next = new Map<string, number>()
-    for (const route of this.local.values()) {
-      if (route.origin === 'learned') next.set(route.prefix, this.byId.get(route.nextHop)!.account.index)
-    }
-    this.learned = next
-    if (this.settings.broadcastEnabled) {
-      const changes = this.table.update(this.local, {
+    const receivers = [...this.peers.values()].flatMap((p) => (p.receiver === null ? [] : [p.receiver]))
+    const changed = this.localRoutes.update({
+      statics: this.hooks.staticRoutes(),
+      dirty,
+      all: this.full,
+      known: function * () {
+        for (const r of receivers) yield * r.prefixes()
+      },
+      candidates: (prefix) => this.candidates(prefix),
+      authOf: (prefix) => this.auth(prefix),
+      indexOf: (id) => this.byId.get(id)!.account.index,
+    })
+    if (this.settings.broadcastEnabled && (this.full || changed.length > 0)) {
+      const changes = this.table.update(this.localRoutes.routes, {
         ownAddress: this.address,
         globalPrefix: this.settings.globalPrefix,
         relationOf: (id) => this.byId.get(id)?.account.relation,
-      })
+      }, this.full ? undefined : changed)
       if (changes > 0) {
         this.log.debug('forwarding table changed', { epochs: changes, currentEpoch: this.table.currentEpoch })
         for (const peer of this.peers.values()) peer.sender?.schedule()
       }
     }
-    return next
+    this.full = false
+    return this.localRoutes.learned
+  }
+
+  /** The learned routes offered for `prefix`, one per receiving account that has one. */
+  private * candidates(prefix: string): IterableIterator<Candidate> {
+    for (const peer of this.peers.values()) {
+      const route = peer.receiver?.route(prefix)
+      if (route !== undefined) yield { accountId: peer.account.id, priority: RELATION_PRIORITY[peer.account.relation as RouteRelation], route }
+    }
   }
 
   /** ilpd's address is now known or changed: what was learned under the old one is void. */
@@ -248,7 +328,7 @@ export class CcpSpeaker {
     for (const peer of this.peers.values()) {
       if (peer.receiver === null) continue
       if (before !== '') peer.receiver.reset()
-      if (peer.workers.size > 0) peer.receiver.linkUp()
+      if (peer.workers.size > 0 || (peer.alwaysUp && this.started)) peer.receiver.linkUp()
     }
     for (const peer of this.peers.values()) peer.sender?.schedule()
   }
@@ -276,8 +356,22 @@ export class CcpSpeaker {
     const peer = this.peers.get(account.index)
     if (this.view.read(prepare, 0, prepare.length) !== null) return this.reject('unreadable ccp message')
     const destination = this.view.destination()
-    if (destination === CCP_CONTROL_DESTINATION) return this.handleControl(peer, prepare)
-    if (destination === CCP_UPDATE_DESTINATION) return this.handleUpdate(peer, prepare)
+    if (destination === CCP_CONTROL_DESTINATION) {
+      const reply = this.handleControl(peer, prepare)
+      if (peer !== undefined) {
+        peer.counts.controlsReceived++
+        if (reply !== FULFILL) peer.counts.controlsRejected++
+      }
+      return reply
+    }
+    if (destination === CCP_UPDATE_DESTINATION) {
+      const reply = this.handleUpdate(peer, prepare)
+      if (peer !== undefined) {
+        peer.counts.updatesReceived++
+        if (reply !== FULFILL) peer.counts.updatesRejected++
+      }
+      return reply
+    }
     return this.reject(`unrecognized ccp message. destination=${destination}`)
   }
 
@@ -302,6 +396,14 @@ export class CcpSpeaker {
       lastKnownEpoch: control.lastKnownEpoch, features: control.features,
     })
     peer.sender.handleRouteControl(control)
+    const receiver = peer.receiver
+    if (peer.alwaysUp && receiver !== null && control.lastKnownRoutingTableId === ZERO_ROUTING_TABLE_ID &&
+      receiver.routingTableId !== ZERO_ROUTING_TABLE_ID) {
+      // An HTTP peer ilpd had learned from starts from nothing: it restarted, and its sender
+      // waits for a route control. After the reply, so the peer sees the Fulfill first.
+      this.log.info('HTTP peer restarted (its route control knows no table of ilpd\'s): asking for its routes', { peer: peer.account.id })
+      setImmediate(() => receiver.sendRouteControl())
+    }
     return FULFILL
   }
 
@@ -316,8 +418,14 @@ export class CcpSpeaker {
     } catch (err) {
       return this.reject((err as Error).message)
     }
+    const knownTable = peer.receiver.routingTableId
     const outcome = peer.receiver.handleUpdate(update, { ownAddress: this.address, globalPrefix: this.settings.globalPrefix })
     if (outcome.changed) this.schedulePublish()
+    if (peer.alwaysUp && outcome.kind !== 'gap' && knownTable !== ZERO_ROUTING_TABLE_ID && update.routingTableId !== knownTable) {
+      // An HTTP peer's new table: confirm it with a route control (no connect event will).
+      const receiver = peer.receiver
+      setImmediate(() => receiver.sendRouteControl())
+    }
     switch (outcome.kind) {
       case 'gap': {
         this.log.info('gap in route updates from peer: asking again', { peer: peer.account.id, message: outcome.message })
@@ -337,31 +445,12 @@ export class CcpSpeaker {
 
   /** ilp-connector's GET /routing shape (paths space-joined, auth left out). */
   status(): RoutingStatus {
-    const show = (nextHop: string, path: readonly string[]): { nextHop: string, path: string } => ({ nextHop, path: path.join(' ') })
-    const localRoutingTable: RoutingStatus['localRoutingTable'] = {}
-    for (const [prefix, route] of [...this.local].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      localRoutingTable[prefix] = show(route.nextHop, route.path)
-    }
-    const forwardingRoutingTable: RoutingStatus['forwardingRoutingTable'] = {}
-    for (const [prefix, entry] of this.table.entries) {
-      forwardingRoutingTable[prefix] = entry.route === null ? null : show(entry.route.nextHop, entry.route.path)
-    }
-    const routingLog: RoutingStatus['routingLog'] = []
-    for (const entry of this.table.log) {
-      if (entry === null || entry === undefined) continue
-      routingLog.push(entry.route === null
-        ? { prefix: entry.prefix, epoch: entry.epoch }
-        : { prefix: entry.prefix, route: show(entry.route.nextHop, entry.route.path), epoch: entry.epoch })
-    }
-    const peers: RoutingStatus['peers'] = {}
-    for (const peer of this.peers.values()) {
-      if (peer.sender === null && peer.receiver === null) continue
-      peers[peer.account.id] = {
-        ...(peer.sender !== null ? { send: peer.sender.status() } : {}),
-        ...(peer.receiver !== null ? { receive: peer.receiver.status() } : {}),
-      }
-    }
-    return { routingTableId: this.table.routingTableId, currentEpoch: this.table.currentEpoch, localRoutingTable, forwardingRoutingTable, routingLog, peers }
+    return routingStatus(this.localRoutes.routes, this.table, [...this.peers.values()].map((p) => ({ id: p.account.id, sender: p.sender, receiver: p.receiver })))
+  }
+
+  /** Per account: what its CCP sender and receiver did, and the messages it sent (metrics). */
+  counts(): Array<{ account: AccountEntry, received: CcpPeerCounts, sender: CcpSender | null, receiver: CcpReceiver | null }> {
+    return [...this.peers.values()].map((p) => ({ account: p.account, received: p.counts, sender: p.sender, receiver: p.receiver }))
   }
 
   /** The sender and receiver of an account (tests). */

@@ -19,6 +19,8 @@ const log = createLogger('btp-client')
 
 const MIN_BACKOFF_MS = 100
 const MAX_BACKOFF_MS = 10_000
+/** How long a peer has to answer our close frame before the socket is cut. */
+const CLOSE_WAIT_MS = 2000
 
 interface RawSocket {
   cork(): void
@@ -91,10 +93,21 @@ export class BtpClient {
     this.connect()
   }
 
-  stop(): void {
+  /**
+   * Stops for good. With a reason (the account was removed or its link options changed), an open
+   * connection gets a close frame with it, and is cut if the peer does not answer it promptly.
+   */
+  stop(code?: number, reason?: string): void {
     this.stopped = true
     if (this.retry !== null) clearTimeout(this.retry)
-    this.ws?.terminate()
+    const ws = this.ws
+    if (ws === null) return
+    if (reason === undefined || ws.readyState !== WebSocket.OPEN) {
+      ws.terminate()
+      return
+    }
+    ws.close(code ?? 1000, reason.length > 120 ? reason.slice(0, 120) : reason)
+    setTimeout(() => ws.terminate(), CLOSE_WAIT_MS).unref()
   }
 
   private connect(): void {

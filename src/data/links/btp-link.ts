@@ -15,6 +15,7 @@
  */
 import { BtpFrameView, BtpType, NAME_ILP, writeIlpFrameHeader } from '../../protocols/btp/codec'
 import { btpErrorFrame, emptyResponse } from '../../protocols/btp/frames'
+import type { IlpErrorCode } from '../../protocols/ilp/errors'
 import { type PrepareView, writeForwardedPrepare } from '../../protocols/ilp/packet'
 import { createLogger, RateLimitedLog } from '../../log'
 import { Link, type LinkBounds, type LinkOwner } from './link'
@@ -28,7 +29,8 @@ const transferLog = new RateLimitedLog(log, 'info')
 export interface BtpLinkOwner extends LinkOwner {
   onPrepare(link: Link, requestId: number, buf: Uint8Array, start: number, end: number): void
   onReply(link: Link, requestId: number, buf: Uint8Array, start: number, end: number): void
-  onSendFailed(link: Link, requestId: number): void
+  /** The Prepare sent under `requestId` failed: `code` and `message` default to a BTP error's T01. */
+  onSendFailed(link: Link, requestId: number, code?: IlpErrorCode, message?: string): void
   accountId(account: number): string
 }
 

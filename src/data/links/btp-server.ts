@@ -1,6 +1,7 @@
 /**
  * BTP server links (uWebSockets.js): one uWS app per distinct listener (host, port) in every
- * worker, sharing the port with the other workers through SO_REUSEPORT, so the kernel spreads
+ * worker (opened at start, or when an account added at runtime brings a new port; closed when
+ * the last account on it goes), sharing the port with the other workers through SO_REUSEPORT, so the kernel spreads
  * connections across workers and a connection stays on the worker that accepted it.
  *
  * A connection must authenticate first (RFC 23 auth message, see auth.ts) and promptly; then it
@@ -112,9 +113,17 @@ export interface ServerHooks {
   authFailed?(account: number): void
 }
 
+interface Listener {
+  app: UwsApp
+  /** null until uWS has opened it. */
+  socket: us_listen_socket | null
+  ready: Promise<void>
+}
+
 export class BtpServer {
+  /** Every app this worker made (closed listeners' too: their links may still be open). */
   private readonly apps: UwsApp[] = []
-  private readonly listenSockets: us_listen_socket[] = []
+  private readonly listeners = new Map<string, Listener>()
   readonly links = new Set<BtpServerLink>()
   private readonly authView = new BtpFrameView()
   private readonly badAuthLog = new RateLimitedLog(log, 'warn')
@@ -130,65 +139,107 @@ export class BtpServer {
 
   /** Opens every listener of the account table; resolves when all accept connections. */
   start(accounts: readonly AccountEntry[]): Promise<void> {
-    const { uws } = loadUws()
-    const listeners = new Map<string, { host: string, port: number }>()
-    for (const a of accounts) {
-      if (a.listenerPort > 0) listeners.set(`${a.listenerHost}:${a.listenerPort}`, { host: a.listenerHost, port: a.listenerPort })
-    }
     const started: Array<Promise<void>> = []
-    for (const { host, port } of listeners.values()) {
-      const app = uws.App()
-      app.ws<SocketData>('/*', {
-        compression: 0,
-        maxPayloadLength: UWS_PAYLOAD_LIMIT,
-        // uWS pings idle peers (ws and ilp-plugin-btp answer) and drops those that stay silent.
-        idleTimeout: 60,
-        maxBackpressure: uwsMaxBackpressure(this.bounds),
-        open: (ws) => {
-          const remote = Buffer.from(ws.getRemoteAddressAsText()).toString()
-          const link = new BtpServerLink(ws, port, remote, this.owner, this.bounds)
-          ws.getUserData().link = link
-          this.links.add(link)
-        },
-        message: (ws, message) => {
-          const link = ws.getUserData().link
-          if (link === null || link.closed) return
-          if (message.byteLength > MAX_MESSAGE_BYTES) {
-            this.badAuthLog.write(Date.now(), 'closing a link that sent a message over the limit', { port: link.port, remote: link.remote, bytes: message.byteLength })
-            link.close(1009, `message of ${message.byteLength} bytes is over the limit of ${MAX_MESSAGE_BYTES}`)
-            return
-          }
-          const frame = new Uint8Array(message)
-          if (link.account < 0) this.onAuth(link, frame)
-          else link.onMessage(frame)
-        },
-        drain: (ws) => {
-          ws.getUserData().link?.onDrain()
-        },
-        close: (ws) => {
-          const data = ws.getUserData()
-          const link = data.link
-          data.link = null
-          if (link !== null) {
-            link.closed = true
-            this.links.delete(link)
-            if (link.account >= 0) this.hooks.linkDown(link)
-          }
-        },
-      })
-      started.push(new Promise((resolve, reject) => {
-        app.listen(host, port, (socket) => {
-          if (socket) {
-            this.listenSockets.push(socket)
-            resolve()
-          } else {
-            reject(new Error(`cannot listen on ${host}:${port} (port in use or not permitted)`))
-          }
-        })
-      }))
-      this.apps.push(app)
+    for (const a of accounts) {
+      if (a.listenerPort > 0 && a.removed !== true) started.push(this.listen(a.listenerHost, a.listenerPort))
     }
     return Promise.all(started).then(() => undefined)
+  }
+
+  /**
+   * Opens the listener (host, port) unless it is open; resolves when it accepts connections.
+   * Accounts added at runtime call it for their port (data/links/account-links.ts).
+   */
+  listen(host: string, port: number): Promise<void> {
+    const key = `${host}:${port}`
+    const open = this.listeners.get(key)
+    if (open !== undefined) return open.ready
+    const { uws } = loadUws()
+    const app = uws.App()
+    app.ws<SocketData>('/*', {
+      compression: 0,
+      maxPayloadLength: UWS_PAYLOAD_LIMIT,
+      // uWS pings idle peers (ws and ilp-plugin-btp answer) and drops those that stay silent.
+      idleTimeout: 60,
+      maxBackpressure: uwsMaxBackpressure(this.bounds),
+      open: (ws) => {
+        const remote = Buffer.from(ws.getRemoteAddressAsText()).toString()
+        const link = new BtpServerLink(ws, port, remote, this.owner, this.bounds)
+        ws.getUserData().link = link
+        this.links.add(link)
+      },
+      message: (ws, message) => {
+        const link = ws.getUserData().link
+        if (link === null || link.closed) return
+        if (message.byteLength > MAX_MESSAGE_BYTES) {
+          this.badAuthLog.write(Date.now(), 'closing a link that sent a message over the limit', { port: link.port, remote: link.remote, bytes: message.byteLength })
+          link.close(1009, `message of ${message.byteLength} bytes is over the limit of ${MAX_MESSAGE_BYTES}`)
+          return
+        }
+        const frame = new Uint8Array(message)
+        if (link.account < 0) this.onAuth(link, frame)
+        else link.onMessage(frame)
+      },
+      drain: (ws) => {
+        ws.getUserData().link?.onDrain()
+      },
+      close: (ws) => {
+        const data = ws.getUserData()
+        const link = data.link
+        data.link = null
+        if (link !== null) {
+          link.closed = true
+          this.links.delete(link)
+          if (link.account >= 0) this.hooks.linkDown(link)
+        }
+      },
+    })
+    const listener: Listener = { app, socket: null, ready: Promise.resolve() }
+    // Registered first: uWS may call back before listen() returns.
+    this.listeners.set(key, listener)
+    this.apps.push(app)
+    listener.ready = new Promise((resolve, reject) => {
+      app.listen(host, port, (socket) => {
+        if (socket) {
+          if (this.listeners.get(key) === listener) {
+            listener.socket = socket
+          } else {
+            uws.us_listen_socket_close(socket) // closed again before it was open
+          }
+          resolve()
+        } else {
+          if (this.listeners.get(key) === listener) this.listeners.delete(key)
+          reject(new Error(`cannot listen on ${host}:${port} (port in use or not permitted)`))
+        }
+      })
+    })
+    return listener.ready
+  }
+
+  /**
+   * Closes the listener (host, port): the port refuses connections once every worker has closed
+   * it. Connections on it that have not authenticated are closed with `reason`; the caller closes
+   * the accounts' links first.
+   */
+  unlisten(host: string, port: number, reason: string): void {
+    const key = `${host}:${port}`
+    const listener = this.listeners.get(key)
+    if (listener === undefined) return
+    this.listeners.delete(key)
+    if (listener.socket !== null) loadUws().uws.us_listen_socket_close(listener.socket)
+    for (const link of this.links) if (link.port === port && link.account < 0) link.close(1001, reason)
+  }
+
+  /** Closes the authenticated links of `account` on this worker's listeners. */
+  closeAccount(account: number, code: number, reason: string): BtpServerLink[] {
+    const closed: BtpServerLink[] = []
+    for (const link of this.links) {
+      if (link.account === account && !link.closed) {
+        link.close(code, reason)
+        closed.push(link)
+      }
+    }
+    return closed
   }
 
   private onAuth(link: BtpServerLink, frame: Uint8Array): void {
@@ -267,8 +318,8 @@ export class BtpServer {
   /** Stops accepting connections; the links stay open. */
   stopListening(): void {
     const { uws } = loadUws()
-    for (const socket of this.listenSockets) uws.us_listen_socket_close(socket)
-    this.listenSockets.length = 0
+    for (const listener of this.listeners.values()) if (listener.socket !== null) uws.us_listen_socket_close(listener.socket)
+    this.listeners.clear()
   }
 
   /** True when no link holds bytes its peer has not read yet. */

@@ -6,6 +6,7 @@
  *
  *   Link ─┬─ BtpLink (BTP frames in an Outbox) ─┬─ BtpServerLink  (uWebSockets.js)
  *         │                                     └─ BtpClientLink  (ws)
+ *         ├─ HttpServerLink (ILP-over-HTTP requests to ilpd, one per account per worker; receives only)
  *         └─ MemoryLink (in-process: unit tests and the packet-path benchmark)
  *
  * What a link hands to the packet path is ILP bytes: `PacketPath.onPrepare`, `onReply`,

@@ -7,6 +7,9 @@
  *
  *   record FORWARD: a = source pending id, b = next hop account, c = target incarnation, d = source incarnation
  *   record REPLY:   a = source pending id, b = 1 if the replier's own reject, c = target incarnation, d = replier incarnation
+ *   record CALLBACK: a = account, b = length of the Request-Id, c = target incarnation, d = sender incarnation;
+ *                    data = Request-Id (ASCII) then the reply (an RFC 35 callback that reached the
+ *                    HTTP server of a worker other than the one that sent the Prepare)
  *
  * Incarnations make worker replacement safe: a record addressed to an earlier incarnation of
  * this worker is dropped, and a reply settles a slot only if it comes from the worker and
@@ -22,6 +25,7 @@ import type { Switch } from './switch'
 
 export const RING_FORWARD = 1
 export const RING_REPLY = 2
+export const RING_CALLBACK = 3
 
 export class Handover {
   private readonly forwardScratch = new Uint8Array(64 * 1024)
@@ -31,6 +35,9 @@ export class Handover {
   /** Wired by the packet path. */
   switch!: Switch
   replies!: Replies
+  /** Wired by the worker: an async HTTP reply handed here by another worker (cold). */
+  onCallback: (account: number, requestId: string, reply: Uint8Array) => void = () => {}
+  private callbackScratch: Uint8Array | null = null
 
   constructor(private readonly state: PathState, private readonly output: Output) {
     // Whatever an earlier incarnation of this worker left unread is not for this one.
@@ -88,6 +95,24 @@ export class Handover {
     if (this.waiting.length > 0) setTimeout(() => this.output.schedule(), 1)
   }
 
+  /**
+   * Hands an async HTTP reply to the worker whose link sent the Prepare (cold: callbacks that
+   * landed on the wrong worker). False when that worker is being replaced or its ring is full.
+   */
+  handCallback(worker: number, account: number, requestId: string, reply: Uint8Array): boolean {
+    const writer = this.state.opts.ringWriters[worker]
+    const incarnation = this.incarnationOf(worker)
+    if (writer === null || writer === undefined || incarnation === 0) return false
+    const length = requestId.length + reply.length
+    if (this.callbackScratch === null || this.callbackScratch.length < length) this.callbackScratch = new Uint8Array(Math.max(length, 48 * 1024))
+    const scratch = this.callbackScratch
+    const idLength = Buffer.from(scratch.buffer, scratch.byteOffset, scratch.byteLength).write(requestId, 0, 'latin1')
+    scratch.set(reply, idLength)
+    if (!writer.write(RING_CALLBACK, account, idLength, incarnation, this.state.opts.incarnation, scratch, 0, idLength + reply.length)) return false
+    this.output.markWorker(worker)
+    return true
+  }
+
   /** Drains the rings of every other worker (after this worker's doorbell rang). */
   drain(): void {
     const readers = this.state.opts.ringReaders
@@ -112,6 +137,10 @@ export class Handover {
       this.switch.forwardHanded(this.ringSource, record.d, record.a, record.b, p)
     } else if (record.kind === RING_REPLY) {
       this.replies.onHandedReply(this.ringSource, record.d, record.a, record.data, record.start, record.end, record.b === 1)
+    } else if (record.kind === RING_CALLBACK) {
+      const idEnd = record.start + record.b
+      const requestId = Buffer.from(record.data.buffer, record.data.byteOffset + record.start, record.b).toString('latin1')
+      this.onCallback(record.a, requestId, record.data.subarray(idEnd, record.end))
     }
   }
 }

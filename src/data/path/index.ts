@@ -11,6 +11,7 @@
  * bigints of its amounts and the sha256 of a Fulfill.
  */
 import type { Snapshot } from '../../contracts/snapshot'
+import type { IlpErrorCode } from '../../protocols/ilp/errors'
 import type { BtpLinkOwner } from '../links/btp-link'
 import type { Link } from '../links/link'
 import { Durability } from './durability'
@@ -84,12 +85,17 @@ export class PacketPath implements BtpLinkOwner {
     this.replies.onReply(link, requestId, buf, start, end)
   }
 
-  onSendFailed(link: Link, requestId: number): void {
-    this.replies.onSendFailed(link, requestId)
+  onSendFailed(link: Link, requestId: number, code?: IlpErrorCode, message?: string): void {
+    this.replies.onSendFailed(link, requestId, code, message)
   }
 
   markDirty(link: Link): void {
     this.output.markLink(link)
+  }
+
+  /** An async HTTP reply for a Prepare a link on worker `worker` sent (see Handover.handCallback). */
+  handCallback(worker: number, account: number, requestId: string, reply: Uint8Array): boolean {
+    return this.handover.handCallback(worker, account, requestId, reply)
   }
 
   accountId(account: number): string {

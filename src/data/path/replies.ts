@@ -48,13 +48,16 @@ export class Replies {
     this.check(slot, buf, start, end)
   }
 
-  /** The next hop answered a Prepare with a BTP Error (or the transport could not send it). */
-  onSendFailed(link: Link, requestId: number): void {
+  /**
+   * The next hop answered a Prepare with a BTP Error, or the transport could not deliver it (an
+   * HTTP link says which code and why: protocols/http/failures.ts).
+   */
+  onSendFailed(link: Link, requestId: number, code: IlpErrorCode = 'T01', message?: string): void {
     const pend = this.state.pending
     const slot = pend.slotOf(requestId)
     if (slot < 0 || pend.destKind[slot] !== TO_LINK || pend.destLink[slot] !== link) return
     this.state.wheel.disarm(slot)
-    this.rejectSlot(slot, 'T01', text(`next hop ${this.state.accounts[link.account].id} answered with a BTP error`))
+    this.rejectSlot(slot, code, text(message ?? `next hop ${this.state.accounts[link.account].id} answered with a BTP error`))
   }
 
   /** The reply to a Prepare this worker handed to `fromWorker`, incarnation `fromIncarnation` (`own`: that worker's reject). */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { ConfigError, DEFAULT_SETTINGS, IlpdConfigSchema, loadConfig } from '../../../src/config'
+import { ConfigError, DEFAULT_SETTINGS, IlpdConfigSchema, accountSetProblems, loadConfig, parseAccount } from '../../../src/config'
 
 /** A config an ilp-connector operator might run today: a parent, a peer, two children. */
 const ILP_CONNECTOR_ACCOUNTS = {
@@ -335,14 +335,6 @@ describe('warnings', () => {
     assert.ok(warnings.some((w) => w.startsWith('CONNECTOR_ROUTES: [0].targetPrefix "acme.x" does not start with an RFC 15 scheme')), warnings.join('\n'))
   })
 
-  test('ilp-plugin-http accounts are kept but marked as not served yet', () => {
-    const { config, warnings } = loadConfig(withAccounts({
-      h: account({ plugin: 'ilp-plugin-http', options: { incoming: { port: 4000, staticToken: 'a' }, outgoing: { url: 'https://example.com/ilp', staticToken: 'b' } } }),
-    }))
-    assert.deepEqual(config.accounts.h.link, { type: 'http', implemented: false, incomingPort: 4000, outgoingUrl: 'https://example.com/ilp' })
-    assert.ok(warnings.some((w) => w.includes('account h') && w.includes('ILP-over-HTTP')))
-  })
-
   test('a g address with env test, and JavaScript middlewares, are pointed out', () => {
     const { warnings } = loadConfig({
       CONNECTOR_ILP_ADDRESS: 'g.acme', CONNECTOR_ACCOUNTS: '{}',
@@ -618,5 +610,51 @@ describe('admin API token (CONNECTOR_ADMIN_API_TOKEN)', () => {
     assert.equal(warnings.length, 1)
     assert.ok(warnings[0].includes('CONNECTOR_ADMIN_API_TOKEN: only 12 characters'), warnings[0])
     assert.ok(!warnings[0].includes('short-secret'))
+  })
+})
+
+describe('accounts at runtime: parseAccount, accountSetProblems, CONNECTOR_MAX_ACCOUNTS', () => {
+  const child = (port: number, secret: string): Record<string, unknown> =>
+    ({ relation: 'child', plugin: 'ilp-plugin-btp', assetCode: 'USD', assetScale: 9, options: { listener: { port, secret } } })
+
+  test('parseAccount takes a CONNECTOR_ACCOUNTS entry and fills in the defaults, as loadConfig does', () => {
+    const { account, problems } = parseAccount('carol', child(7001, 's'), 'account carol')
+    assert.deepEqual(problems, [])
+    const fromEnv = loadConfig({ CONNECTOR_ILP_ADDRESS: 'test.x', CONNECTOR_ACCOUNTS: JSON.stringify({ carol: child(7001, 's') }) }).config.accounts.carol
+    assert.deepEqual(account, fromEnv)
+  })
+
+  test('parseAccount refuses what CONNECTOR_ACCOUNTS refuses, in the same words, and loads no plugin', () => {
+    for (const [value, message] of [
+      [{ ...child(7001, 's'), plugin: '../../x' }, /plugin "..\/..\/x" is not supported/],
+      [{ ...child(7001, 's'), plugin: 'ilp-plugin-mini-accounts' }, /one ilp-plugin-btp child account per client/],
+      [{ ...child(7001, 's'), maxPacketAmount: '-1' }, /maxPacketAmount/],
+      [{ ...child(7001, 's'), extra: true }, /extra/],
+      ['not an object', /account carol/],
+    ] as const) {
+      const { account, problems } = parseAccount('carol', value, 'account carol')
+      assert.equal(account, null)
+      assert.match(problems.join('\n'), message)
+    }
+    assert.match(parseAccount('__proto__', child(7001, 's'), 'account __proto__').problems[0], /reserved/)
+  })
+
+  test('accountSetProblems: a port shared with another host or the same secret, a taken child address', () => {
+    const { config } = loadConfig({ CONNECTOR_ILP_ADDRESS: 'test.x', CONNECTOR_ACCOUNTS: JSON.stringify({ a: child(7001, 'sa') }) })
+    const b = parseAccount('b', { ...child(7001, 'sa') }, 'account b').account!
+    assert.match(accountSetProblems({ ...config, accounts: { ...config.accounts, b } }, (k) => k).join('\n'), /same as account a's on port 7001/)
+    const c = parseAccount('c', { ...child(7002, 'sc'), ilpAddressSegment: 'a' }, 'account c').account!
+    assert.match(accountSetProblems({ ...config, accounts: { ...config.accounts, c } }, (k) => k).join('\n'), /also the address of account a/)
+    const d = parseAccount('d', child(7001, 'sd'), 'account d').account!
+    assert.deepEqual(accountSetProblems({ ...config, accounts: { ...config.accounts, d } }, (k) => k), [], 'another secret on the same port is fine')
+  })
+
+  test('CONNECTOR_MAX_ACCOUNTS: 4096 by default; fewer slots than configured accounts is an error', () => {
+    const accounts = JSON.stringify({ a: child(7001, 'a'), b: child(7002, 'b') })
+    assert.equal(loadConfig({ CONNECTOR_ILP_ADDRESS: 'test.x', CONNECTOR_ACCOUNTS: accounts }).config.maxAccounts, 4096)
+    assert.equal(loadConfig({ CONNECTOR_ILP_ADDRESS: 'test.x', CONNECTOR_ACCOUNTS: accounts, CONNECTOR_MAX_ACCOUNTS: '2' }).config.maxAccounts, 2)
+    assert.throws(() => loadConfig({ CONNECTOR_ILP_ADDRESS: 'test.x', CONNECTOR_ACCOUNTS: accounts, CONNECTOR_MAX_ACCOUNTS: '1' }),
+      (err: unknown) => err instanceof ConfigError && /2 accounts, but CONNECTOR_MAX_ACCOUNTS is 1/.test(err.message))
+    assert.throws(() => loadConfig({ CONNECTOR_ILP_ADDRESS: 'test.x', CONNECTOR_ACCOUNTS: accounts, CONNECTOR_MAX_ACCOUNTS: '0' }), ConfigError)
   })
 })

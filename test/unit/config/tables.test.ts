@@ -31,6 +31,21 @@ test('btpListeners: one socket per port, accounts told apart by secret', () => {
   assert.equal(describeListeners(config)[0], 'a (child, USD scale 9): btp+ws://a:<secret>@0.0.0.0:7001 (all interfaces)')
 })
 
+test('describeListeners: an ILP-over-HTTP account served by ilpd, without its credential', () => {
+  const { config } = loadConfig({
+    CONNECTOR_ILP_ADDRESS: 'test.x',
+    CONNECTOR_ACCOUNTS: JSON.stringify({
+      h: { relation: 'child', plugin: 'ilp-plugin-http', assetCode: 'USD', assetScale: 9, options: { incoming: { port: 7770, host: '127.0.0.1', staticToken: 'tok' } } },
+      j: { relation: 'peer', plugin: 'ilp-plugin-http', assetCode: 'EUR', assetScale: 2, options: { incoming: { port: 7771, jwtSecret: 'sec' } } },
+      out: { relation: 'peer', plugin: 'ilp-plugin-http', assetCode: 'EUR', assetScale: 2, options: { outgoing: { url: 'http://x/' } } },
+    }),
+  })
+  assert.deepEqual(describeListeners(config, { showSecrets: true }), [
+    'h (child, USD scale 9): ILP-over-HTTP POST http://127.0.0.1:7770/ (bearer token)',
+    'j (peer, EUR scale 2): ILP-over-HTTP POST http://0.0.0.0:7771/ (HS256 JWT) (all interfaces)',
+  ])
+})
+
 test('default route and address parent follow ilp-connector: the first parent', () => {
   const parent = { relation: 'parent', plugin: 'ilp-plugin-btp', assetCode: 'USD', assetScale: 9, options: { server: 'btp+ws://:t@up:1' } }
   const accounts = JSON.stringify({ kid: child(7001, 's'), up1: parent, up2: parent })

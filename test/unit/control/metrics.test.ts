@@ -18,7 +18,7 @@ const MAX_UINT64 = 0xffffffffffffffffn
 function account(index: number, id: string, assetCode = 'USD', assetScale = 9): AccountEntry {
   return {
     index, id, relation: 'child', assetCode, assetScale, childAddress: '', listenerPort: 0, listenerHost: '', secret: '',
-    client: null, clientWorker: 0, maxPacketAmount: '', packetLifetime: 0,
+    client: null, clientWorker: 0, httpClient: null, httpServer: null, maxPacketAmount: '', packetLifetime: 0,
   }
 }
 

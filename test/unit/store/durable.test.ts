@@ -35,7 +35,8 @@ async function writeRaw(dir: string, records: Record<string, unknown>): Promise<
 async function readRaw(dir: string): Promise<Record<string, unknown>> {
   const db = open<unknown, string>({ path: path.join(dir, STORE_FILE), encoding: 'json', compression: false, readOnly: true })
   const out: Record<string, unknown> = {}
-  for (const { key, value } of db.getRange({})) out[key] = value
+  // The root also holds the runtime accounts' sub-database as a record (not JSON) once it exists.
+  for (const { key, value } of db.getRange({ start: 'base:' })) out[key] = value
   await db.close()
   return out
 }
@@ -291,5 +292,32 @@ describe('refusing stores that are not ours', () => {
     const s2 = BalanceStore.open('lmdb', dir2).store
     expectStoreError(() => s2.loadAndCompact(), 'base:alice')
     await s2.close()
+  })
+})
+
+describe('BalanceStore: accounts added at runtime (sub-database "accounts")', () => {
+  test('saved settings come back after a reopen (the startup probe reads the sub-database too); a removed one does not; balances are untouched', async () => {
+    const dir = tempDir()
+    const first = BalanceStore.open('lmdb', dir).store
+    assert.deepEqual(first.runtimeAccounts(), [], 'a new store has none (and no sub-database yet)')
+    await first.saveAccount('carol', { relation: 'child', maxPacketAmount: '5' })
+    await first.saveAccount('dave', { relation: 'peer' })
+    await first.saveAccount('carol', { relation: 'child', maxPacketAmount: '7' })
+    await first.adjust('carol', 12n, 0n)
+    await first.removeAccount('dave')
+    await first.removeAccount('nobody')
+    await first.close()
+
+    const { store, created } = BalanceStore.open('lmdb', dir)
+    assert.equal(created, false)
+    assert.deepEqual(store.runtimeAccounts(), [{ id: 'carol', settings: { relation: 'child', maxPacketAmount: '7' } }])
+    assert.deepEqual([...store.loadAndCompact()], [['carol', 12n]], 'the sub-database is not read as a balance')
+    await store.close()
+  })
+
+  test('the memory store keeps none', async () => {
+    const { store } = BalanceStore.open('memory', '')
+    await store.saveAccount('carol', { relation: 'child' })
+    assert.deepEqual(store.runtimeAccounts(), [])
   })
 })

@@ -383,18 +383,73 @@ describe('receiver', () => {
     assert.equal(a.table()['test.new'], 'x|test.x')
   })
 
-  test('link down withdraws the peer\'s routes and idles its sender; link up starts over from zero', async () => {
+  test('a restarted peer (new table id): its old routes stay until the new table has caught up, then go at once', async () => {
+    const clock = new FakeClock()
+    const a = node({ address: 'test.a', clock, accounts: [{ id: 'x', relation: 'peer' }] })
+    const one = '11111111-1111-4111-8111-111111111111'
+    const two = '22222222-2222-4222-8222-222222222222'
+    a.speaker.handle(a.entry('x'), update({ routingTableId: one, currentEpochIndex: 2, toEpochIndex: 2, newRoutes: [route('test.old', ['test.x']), route('test.both', ['test.x', 'test.y'])] }))
+    await settle()
+    const publishes = a.publishes
+    // The first update of the new table carries one of its three epochs.
+    assert.deepEqual(replyOf(a.speaker.handle(a.entry('x'), update({ routingTableId: two, currentEpochIndex: 3, fromEpochIndex: 0, toEpochIndex: 1, newRoutes: [route('test.new', ['test.x'])] }))), { type: 'fulfill' })
+    await settle()
+    assert.deepEqual(a.table(), { 'test.a': '|', 'test.both': 'x|test.x test.y', 'test.new': 'x|test.x', 'test.old': 'x|test.x' })
+    assert.deepEqual(a.speaker.status().peers.x.receive, { routingTableId: two, epoch: 1 })
+    // The rest of it: test.both again with a new path; test.old is not in the new table.
+    a.speaker.handle(a.entry('x'), update({ routingTableId: two, currentEpochIndex: 3, fromEpochIndex: 1, toEpochIndex: 3, newRoutes: [route('test.both', ['test.x'])] }))
+    await settle()
+    assert.deepEqual(a.table(), { 'test.a': '|', 'test.both': 'x|test.x', 'test.new': 'x|test.x' })
+    assert.equal(a.publishes, publishes + 2, 'one snapshot per update: the old routes leave together with the last update')
+  })
+
+  test('a restarted peer whose new table does not catch up: the old routes go after the hold-down time', async () => {
+    const clock = new FakeClock()
+    const a = node({ address: 'test.a', clock, accounts: [{ id: 'x', relation: 'peer' }] })
+    a.speaker.handle(a.entry('x'), update({ routingTableId: '11111111-1111-4111-8111-111111111111', currentEpochIndex: 1, toEpochIndex: 1, holdDownTime: 5000, newRoutes: [route('test.old', ['test.x'])] }))
+    a.speaker.handle(a.entry('x'), update({ routingTableId: '22222222-2222-4222-8222-222222222222', currentEpochIndex: 9, toEpochIndex: 1, holdDownTime: 5000, newRoutes: [route('test.new', ['test.x'])] }))
+    await settle()
+    assert.equal(a.table()['test.old'], 'x|test.x')
+    await clock.advance(3000)
+    // A heartbeat of the new table keeps its own routes alive, not the old table's.
+    a.speaker.handle(a.entry('x'), update({ routingTableId: '22222222-2222-4222-8222-222222222222', currentEpochIndex: 9, fromEpochIndex: 1, toEpochIndex: 1, holdDownTime: 5000 }))
+    await clock.advance(3000)
+    assert.equal(a.table()['test.old'], undefined)
+    assert.equal(a.table()['test.new'], 'x|test.x')
+  })
+
+  test('link down withdraws the peer\'s routes and idles its sender; link up brings them back and asks only for what changed', async () => {
     const clock = new FakeClock()
     const { a, b } = pair(clock)
     link(a, 'b', b, 'a')
     await clock.advance(500)
     assert.equal(a.table()['test.b'], 'b|test.b')
+    const known = a.speaker.status().peers.b.receive!
     unlink(a, 'b', b, 'a')
     await settle()
     assert.equal(a.table()['test.b'], undefined)
     assert.equal(a.speaker.status().peers.b.send!.mode, 'IDLE')
     link(a, 'b', b, 'a')
     await settle()
+    assert.equal(a.table()['test.b'], 'b|test.b', 'remembered routes are back as soon as the link is')
+    const control = a.controls('b').at(-1)!.control!
+    assert.equal(control.lastKnownRoutingTableId, b.speaker.table.routingTableId)
+    assert.equal(control.lastKnownEpoch, known.epoch)
+    assert.ok(known.epoch > 0)
+    await clock.advance(500)
+    assert.equal(a.table()['test.b'], 'b|test.b')
+  })
+
+  test('link down past the hold-down time: the remembered routes are forgotten and link up starts from zero', async () => {
+    const clock = new FakeClock()
+    const { a, b } = pair(clock)
+    link(a, 'b', b, 'a')
+    await clock.advance(500)
+    unlink(a, 'b', b, 'a')
+    await clock.advance(50_000)
+    link(a, 'b', b, 'a')
+    await settle()
+    assert.equal(a.table()['test.b'], undefined)
     assert.equal(a.controls('b').at(-1)!.control!.lastKnownEpoch, 0)
     await clock.advance(500)
     assert.equal(a.table()['test.b'], 'b|test.b')

@@ -1,0 +1,18 @@
+/**
+ * Is a listener port really free? Workers share each listener port through SO_REUSEPORT, which
+ * would also let a second ilpd (or anything else of the same user) silently share it and take
+ * half the connections. A plain exclusive bind first proves nothing else holds it. Used at start
+ * for every port and at runtime for the port an added or changed account brings.
+ */
+import net from 'node:net'
+
+/** null if (host, port) can be bound, else the problem in the operator's terms. */
+export function portProblem(host: string, port: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const server = net.createServer()
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      resolve(`cannot listen on ${host}:${port}: ${err.code === 'EADDRINUSE' ? 'port already in use (another ilpd?)' : err.message}`)
+    })
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(null)))
+  })
+}

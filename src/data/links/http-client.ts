@@ -1,0 +1,457 @@
+/**
+ * HOT PATH (per packet, with HTTP's own costs). An outgoing ILP-over-HTTP link (RFC 35):
+ * ilpd POSTs each Prepare to the account's `outgoing.url` with undici and hands the answer back
+ * to the packet path, in one of two modes:
+ *
+ *   sync  (what every deployed peer speaks):  POST Prepare ─▶ 200, body = Fulfill or Reject
+ *   async (RFC 35's current text, when `callbackUrl` is set):
+ *         POST Prepare + Callback-Url + Request-Id ─▶ 202; later the peer POSTs the reply to
+ *         ilpd's callback URL, which the HTTP server hands to `deliver` (http-async.ts)
+ *
+ * Anything else becomes a reject of ilpd's own (protocols/http/failures.ts). A Prepare is never
+ * sent twice: undici would resend requests pipelined behind one whose connection failed, so a
+ * second start of the same request is aborted and answered T01 instead.
+ *
+ * Sending is batched like BTP's: `sendForwarded` and `sendPrepare` queue the Prepare's bytes;
+ * the output stage's `flush` (once per turn) dispatches them. At most `maxInFlight` requests are
+ * with undici at once; the rest wait here, oldest first, and past `maxWaiting` a Prepare is
+ * answered T03 at once — the link never buffers without bound. `queuedBytes` is what waits here
+ * plus what undici has not started writing.
+ *
+ * Each worker runs its own link (and undici pool) per HTTP account, so a Prepare never crosses
+ * to another worker to go out. Deadlines: a request still open when its packet expired is
+ * aborted by `sweep` (about once a second); the packet path has answered R00 by then.
+ */
+import { Pool } from 'undici'
+import type { Dispatcher } from 'undici'
+import type { HttpClientTarget } from '../../contracts/snapshot'
+import type { IlpErrorCode } from '../../protocols/ilp/errors'
+import { PrepareView, writeForwardedPrepare } from '../../protocols/ilp/packet'
+import { failureForError, failureForStatus } from '../../protocols/http/failures'
+import { JwtSigner } from '../../protocols/http/jwt-sign'
+import { newRequestId, workerOfRequestId } from '../../protocols/http/request-id'
+import {
+  CONTENT_TYPE, H_CALLBACK_URL, H_PEER_NAME, H_PREFER, H_REQUEST_ID, MAX_REPLY_BYTES, PREFER_RESPOND_ASYNC,
+} from '../../protocols/http/wire'
+import { createLogger, RateLimitedLog, withoutCredentials } from '../../log'
+import { AsyncRequests, DUPLICATE, UNKNOWN } from './http-async'
+import type { CallbackOutcome, HttpCallbackSink } from './http-callbacks'
+import { Link, type LinkOwner } from './link'
+
+const log = createLogger('http-client')
+
+/** What an HTTP client link hands answers to (PacketPath). */
+export interface HttpLinkOwner extends LinkOwner {
+  onReply(link: Link, requestId: number, buf: Uint8Array, start: number, end: number): void
+  onSendFailed(link: Link, requestId: number, code?: IlpErrorCode, message?: string): void
+  /** Passes an async reply to the worker that sent its Prepare; false if it cannot. */
+  handCallback(worker: number, account: number, requestId: string, reply: Uint8Array): boolean
+}
+
+/**
+ * Connection settings of one link's pool (per worker, per account). HTTP/1.1 answers pipelined
+ * requests in order, so one Prepare the next hop holds for seconds would hold up every Prepare
+ * behind it on that connection (and a connection lost mid-pipeline leaves all of them
+ * ambiguous): ilpd keeps many keep-alive connections without pipelining by default, and uses
+ * HTTP/2 streams, which are independent, when `http2` is set.
+ */
+export interface HttpPoolSettings {
+  /** HTTP/1.1: connections × pipelining requests can be on the wire at once. */
+  connections: number
+  pipelining: number
+  /** HTTP/2: sessions, and streams per session. */
+  h2Connections: number
+  h2Streams: number
+  /** Requests with undici at once (a few per connection, so undici's own queue stays short); more wait in the link. */
+  maxInFlight: number
+  /** Requests waiting in the link beyond which a Prepare is answered T03. */
+  maxWaiting: number
+  connectTimeoutMs: number
+}
+
+export const DEFAULT_POOL_SETTINGS: HttpPoolSettings = {
+  connections: 64,
+  pipelining: 1,
+  h2Connections: 2,
+  h2Streams: 256,
+  maxInFlight: 256,
+  maxWaiting: 8192,
+  connectTimeoutMs: 10_000,
+}
+
+/** Reasons ilpd aborts a request with (never mapped to a reject: the path answers those itself). */
+const EXPIRED = Object.assign(new Error('packet expired before the HTTP peer answered'), { code: 'ILPD_EXPIRED' })
+const NOT_RETRIED = Object.assign(new Error('connection lost after the request was sent; a Prepare is not sent twice'), { code: 'ILPD_NOT_RETRIED' })
+const TOO_LARGE = Object.assign(new Error(`reply body larger than ${MAX_REPLY_BYTES} bytes, the largest ILP packet`), { code: 'ILPD_TOO_LARGE' })
+const CLOSED = Object.assign(new Error('link closed'), { code: 'ILPD_CLOSED' })
+
+/** One Prepare on its way: its bytes, its deadline and, once sent, undici's callbacks. */
+class HttpRequest implements Dispatcher.DispatchHandler {
+  controller: Dispatcher.DispatchController | null = null
+  private starts = 0
+  status = 0
+  private chunks: Buffer[] | null = null
+  private size = 0
+  settled = false
+  /** True once undici started writing it (counts out of `queuedBytes`). */
+  started = false
+
+  constructor(
+    readonly link: HttpClientLink,
+    readonly id: number,
+    readonly body: Buffer,
+    readonly expiresAt: number,
+    /** Async mode: the Request-Id; '' in sync mode. */
+    readonly requestId: string,
+  ) {}
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller
+    if (++this.starts > 1) {
+      controller.abort(NOT_RETRIED)
+      return
+    }
+    this.started = true
+    this.link.startedBytes += this.body.length
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
+    this.status = statusCode
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.status < 200 || this.status >= 300) return
+    this.size += chunk.length
+    if (this.size > MAX_REPLY_BYTES) {
+      controller.abort(TOO_LARGE)
+      return
+    }
+    if (this.chunks === null) this.chunks = [chunk]
+    else this.chunks.push(chunk)
+  }
+
+  onResponseEnd(): void {
+    if (this.settled) return
+    this.settled = true
+    const chunks = this.chunks
+    const body = chunks === null ? null : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.size)
+    this.chunks = null
+    this.link.answered(this, this.status, body)
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.settled) return
+    this.settled = true
+    this.chunks = null
+    this.link.failed(this, err)
+  }
+}
+
+export class HttpClientLink extends Link implements HttpCallbackSink {
+  private readonly pool: Pool
+  private readonly path: string
+  private readonly origin: string
+  /** Request headers (undici's flat [name, value, …]); the Authorization value at AUTH_AT. */
+  private headers: string[]
+  private authAt = -1
+  private readonly jwt: JwtSigner | null
+  private jwtToken = ''
+  readonly async: AsyncRequests | null
+  private readonly view = new PrepareView()
+  /** Requests not yet handed to undici, oldest first (`head` is the next to go). */
+  private waiting: HttpRequest[] = []
+  private head = 0
+  private waitingBytes = 0
+  /** Requests with undici. */
+  private readonly active = new Set<HttpRequest>()
+  private activeBytes = 0
+  /** Bytes of active requests undici started writing. */
+  startedBytes = 0
+  private readonly authLog = new RateLimitedLog(log, 'warn', 5, 60_000)
+  private readonly failLog = new RateLimitedLog(log, 'info')
+  /** Replies the peer sent that were not what ilpd asked for (stats, tests). */
+  refusedCallbacks = 0
+
+  constructor(
+    readonly target: HttpClientTarget,
+    readonly accountId: string,
+    private readonly worker: number,
+    private readonly workerCount: number,
+    private readonly owner: HttpLinkOwner,
+    private readonly settings: HttpPoolSettings = DEFAULT_POOL_SETTINGS,
+  ) {
+    super(0, withoutCredentials(target.url))
+    const url = new URL(target.url)
+    this.origin = url.origin
+    this.path = `${url.pathname}${url.search}`
+    const h2 = target.http2
+    this.pool = new Pool(this.origin, {
+      connections: h2 ? settings.h2Connections : settings.connections,
+      pipelining: h2 ? settings.h2Streams : settings.pipelining,
+      allowH2: h2,
+      // h2c: HTTP/2 with prior knowledge on a plain connection. A Pool hands its own
+      // connector to its clients, so the flag goes to the connector, not the client.
+      ...(h2 && url.protocol === 'http:' ? { connect: { useH2c: true } } : {}),
+      maxConcurrentStreams: settings.h2Streams,
+      connectTimeout: settings.connectTimeoutMs,
+      // No timeout shorter than the packet's own expiry (sweep aborts at expiry): RFC 35 gives
+      // the deadline to the Prepare, and jv#244 shows what a fixed HTTP timeout does.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    } as Pool.Options)
+    this.pool.on('connectionError', (_origin, _targets, err: Error) => {
+      this.failLog.write(Date.now(), 'cannot connect to HTTP peer', { account: accountId, url: this.remote, error: err.message })
+    })
+    this.jwt = target.auth?.kind === 'jwt' ? new JwtSigner(target.auth.secret, target.auth.expiryMs) : null
+    this.async = target.callbackUrl !== null ? new AsyncRequests() : null
+    const now = Date.now()
+    this.jwtToken = this.jwt?.current(now) ?? ''
+    this.headers = this.buildHeaders(now, true)
+  }
+
+  /** `async`: with Callback-Url and Prefer (async mode); without them the peer answers in the body. */
+  private buildHeaders(now: number, async: boolean): string[] {
+    const t = this.target
+    const h = ['content-type', CONTENT_TYPE, 'accept', CONTENT_TYPE]
+    const auth = t.auth
+    if (auth !== null) {
+      this.authAt = h.length + 1
+      if (auth.kind === 'token') h.push('authorization', `Bearer ${auth.token}`)
+      else h.push('authorization', `Bearer ${this.jwt!.current(now)}`)
+    }
+    if (t.name !== null) h.push(H_PEER_NAME, t.name)
+    if (async && t.callbackUrl !== null) h.push(H_CALLBACK_URL, t.callbackUrl, H_PREFER, PREFER_RESPOND_ASYNC)
+    return h
+  }
+
+  /** The headers for a request now: a JWT is re-signed when half its lifetime is gone. */
+  private headersNow(now: number, requestId: string): string[] {
+    if (this.jwt !== null) {
+      const token = this.jwt.current(now)
+      if (token !== this.jwtToken) {
+        this.jwtToken = token
+        // A new array: requests already dispatched keep theirs.
+        this.headers = this.headers.slice()
+        this.headers[this.authAt] = `Bearer ${token}`
+      }
+    }
+    if (requestId === '') return this.headers
+    const h = this.headers.slice()
+    h.push(H_REQUEST_ID, requestId)
+    return h
+  }
+
+  // ---- what the packet path calls ---------------------------------------------------------
+
+  sendForwarded(id: number, p: PrepareView, amount: bigint, expiresAt: number): void {
+    if (this.closed) return
+    const body = Buffer.allocUnsafe(p.length)
+    writeForwardedPrepare(p, body, 0, amount, expiresAt)
+    this.queue(id, body, expiresAt)
+  }
+
+  sendPrepare(id: number, buf: Uint8Array, start: number, end: number): void {
+    if (this.closed) return
+    const view = this.view
+    // Bytes from the control plane or another worker were read there already; the expiry is
+    // all this needs from them.
+    const expiresAt = view.read(buf, start, end) === null ? view.expiresAt : Date.now()
+    this.queue(id, Buffer.from(buf.subarray(start, end)), expiresAt)
+  }
+
+  /** An outgoing HTTP link receives no requests, so there is nothing to answer on it. */
+  sendReply(): void {}
+
+  private queue(id: number, body: Buffer, expiresAt: number): void {
+    const requestId = this.async !== null ? newRequestId(this.worker) : ''
+    this.waiting.push(new HttpRequest(this, id, body, expiresAt, requestId))
+    this.waitingBytes += body.length
+    this.owner.markDirty(this)
+  }
+
+  /** Output stage, once per turn: hands waiting requests to undici up to the in-flight bound. */
+  flush(): void {
+    if (this.closed) return
+    this.pump()
+    const excess = this.waiting.length - this.head - this.settings.maxWaiting
+    if (excess > 0) this.refuseNewest(excess)
+  }
+
+  private pump(): void {
+    const max = this.settings.maxInFlight
+    if (this.head === this.waiting.length || this.active.size >= max) return
+    const now = Date.now()
+    while (this.head < this.waiting.length && this.active.size < max) {
+      const request = this.waiting[this.head++]
+      this.waitingBytes -= request.body.length
+      // Expired while waiting: the packet path answered it R00 already.
+      if (request.expiresAt <= now) continue
+      this.dispatch(request, now)
+    }
+    if (this.head === this.waiting.length) {
+      this.waiting.length = 0
+      this.head = 0
+    } else if (this.head > 1024 && this.head * 2 > this.waiting.length) {
+      this.waiting = this.waiting.slice(this.head)
+      this.head = 0
+    }
+  }
+
+  private dispatch(request: HttpRequest, now: number): void {
+    this.active.add(request)
+    this.activeBytes += request.body.length
+    if (request.requestId !== '') this.async!.add(request.requestId, request.id, request.expiresAt)
+    try {
+      this.pool.dispatch({
+        origin: this.origin,
+        path: this.path,
+        method: 'POST',
+        headers: this.headersNow(now, request.requestId),
+        body: request.body,
+        // Pipelined behind other POSTs (undici holds a non-idempotent request back until the
+        // connection is idle); a resend is refused in onRequestStart instead.
+        idempotent: true,
+        blocking: false,
+      }, request)
+    } catch (err) {
+      if (!request.settled) {
+        request.settled = true
+        this.failed(request, err as Error)
+      }
+    }
+  }
+
+  /** Too many Prepares wait for this peer: the newest `n` are answered T03 now. */
+  private refuseNewest(n: number): void {
+    const cut = this.waiting.length - n
+    const refused = this.waiting.splice(cut, n)
+    for (const request of refused) {
+      this.waitingBytes -= request.body.length
+      this.owner.onSendFailed(this, request.id, 'T03',
+        `HTTP peer ${this.accountId} is not keeping up: ${this.active.size} requests in flight and ${this.waiting.length - this.head} waiting`)
+    }
+  }
+
+  // ---- what a request's callbacks call ----------------------------------------------------
+
+  private finish(request: HttpRequest): void {
+    if (!this.active.delete(request)) return
+    this.activeBytes -= request.body.length
+    if (request.started) this.startedBytes -= request.body.length
+    if (this.head < this.waiting.length) this.owner.markDirty(this)
+  }
+
+  /** The peer answered with a status and (for a 2xx) a body. */
+  answered(request: HttpRequest, status: number, body: Buffer | null): void {
+    this.finish(request)
+    if (this.closed) return
+    const async = request.requestId !== ''
+    if (async && status === 202) return // the reply comes through `deliver`
+    // A sync answer (or an async-mode peer that answered in the body): a later callback for
+    // the same id is refused.
+    if (async && !this.async!.settle(request.requestId)) return
+    if (status >= 200 && status < 300 && body !== null && body.length > 0) {
+      this.owner.onReply(this, request.id, body, 0, body.length)
+      return
+    }
+    if (status === 202) {
+      this.owner.onSendFailed(this, request.id, 'T01', `HTTP peer ${this.accountId} answered 202 Accepted: it speaks async mode; set outgoing.callbackUrl for it`)
+      return
+    }
+    if (status === 401 || status === 403) {
+      this.authLog.write(Date.now(), 'HTTP peer refused ilpd\'s credentials: check the account\'s outgoing token or secret', {
+        account: this.accountId, status, url: this.remote,
+      })
+    }
+    const failure = failureForStatus(status, this.accountId)
+    this.owner.onSendFailed(this, request.id, failure.code, failure.message)
+  }
+
+  /** The request failed below HTTP, or ilpd aborted it. */
+  failed(request: HttpRequest, err: Error & { code?: string }): void {
+    this.finish(request)
+    if (request.requestId !== '' && !this.async!.settle(request.requestId)) return
+    if (err === EXPIRED || err === CLOSED) return
+    if (err === NOT_RETRIED || err === TOO_LARGE) {
+      this.owner.onSendFailed(this, request.id, 'T01', `HTTP peer ${this.accountId}: ${err.message}`)
+      return
+    }
+    const failure = failureForError(err, this.accountId)
+    this.failLog.write(Date.now(), 'HTTP request failed', { account: this.accountId, url: this.remote, error: err.message, code: err.code })
+    this.owner.onSendFailed(this, request.id, failure.code, failure.message)
+  }
+
+  // ---- async replies (the HTTP server's callback endpoint) ---------------------------------
+
+  /**
+   * The peer POSTed the reply for `requestId` to ilpd's callback URL, and the connection landed
+   * on this worker. A reply for a Prepare another worker sent (the Request-Id names it) goes
+   * there through the ring and is answered 'accepted' here: that worker drops it, and nothing
+   * moves, if it turns out to be a second reply or too late (the one case where the peer sees
+   * 200 rather than 400 for those).
+   */
+  deliver(requestId: string, reply: Uint8Array): CallbackOutcome {
+    if (this.async === null || this.closed) return 'unknown'
+    const sender = workerOfRequestId(requestId)
+    if (sender < 0 || sender >= this.workerCount) return 'unknown'
+    if (sender !== this.worker) return this.owner.handCallback(sender, this.account, requestId, reply) ? 'accepted' : 'unknown'
+    return this.take(requestId, reply)
+  }
+
+  /** A reply for a Prepare this link sent (from this worker's server, or handed over). */
+  take(requestId: string, reply: Uint8Array): CallbackOutcome {
+    if (this.async === null || this.closed) return 'unknown'
+    const id = this.async.take(requestId, Date.now())
+    if (id === UNKNOWN || id === DUPLICATE) {
+      this.refusedCallbacks++
+      return id === UNKNOWN ? 'unknown' : 'duplicate'
+    }
+    this.owner.onReply(this, id, reply, 0, reply.length)
+    return 'accepted'
+  }
+
+  // ---- timers, back-pressure, close -------------------------------------------------------
+
+  /** About once a second: requests whose packet expired are aborted, async entries forgotten. */
+  sweep(now: number): void {
+    for (const request of this.active) {
+      if (request.expiresAt < now && request.controller !== null) request.controller.abort(EXPIRED)
+    }
+    this.async?.sweep(now)
+  }
+
+  /** Requests with undici and waiting here. */
+  get inFlight(): number {
+    return this.active.size + this.waiting.length - this.head
+  }
+
+  queuedBytes(): number {
+    if (this.closed) return 0
+    return this.waitingBytes + this.activeBytes - this.startedBytes
+  }
+
+  close(_code: number, reason: string): void {
+    if (this.closed) return
+    this.closed = true
+    log.debug('HTTP link closed', { account: this.accountId, reason })
+    this.waiting = []
+    this.head = 0
+    this.waitingBytes = 0
+    for (const request of this.active) request.controller?.abort(CLOSED)
+    this.async?.clear()
+    void this.pool.destroy().catch(() => undefined)
+  }
+
+  /** Cold: one sync request outside the packet path (IL-DCP), on this link's pool. */
+  async request(body: Uint8Array, expiresAt: number): Promise<{ status: number, body: Buffer }> {
+    const res = await this.pool.request({
+      path: this.path,
+      method: 'POST',
+      headers: this.buildHeaders(Date.now(), false),
+      body: Buffer.from(body),
+      signal: AbortSignal.timeout(Math.max(1, expiresAt - Date.now())),
+    })
+    const bytes = Buffer.from(await res.body.arrayBuffer())
+    return { status: res.statusCode, body: bytes }
+  }
+}
