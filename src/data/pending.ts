@@ -51,9 +51,15 @@ export class PendingTable {
   readonly hasBalance = new Uint8Array(CAPACITY)
   readonly amountIn = new BigUint64Array(CAPACITY)
   readonly amountOut = new BigUint64Array(CAPACITY)
-  /** Metrics: the amounts received (FROM_LINK) and sent (TO_LINK), whether or not balances are tracked. */
+  /**
+   * Metrics: the amounts received (FROM_LINK) and sent (TO_LINK), whether or not balances are
+   * tracked; read back as 32-bit halves (`value*32`, store/metrics.ts LO_WORD and HI_WORD), so
+   * counting allocates no bigint.
+   */
   readonly valueIn = new BigUint64Array(CAPACITY)
   readonly valueOut = new BigUint64Array(CAPACITY)
+  readonly valueIn32 = new Uint32Array(this.valueIn.buffer)
+  readonly valueOut32 = new Uint32Array(this.valueOut.buffer)
   /** Metrics: when the Prepare arrived (performance.now(), FROM_LINK), for the latency histogram. */
   readonly startedAt = new Float64Array(CAPACITY)
   readonly condition = new Uint8Array(CAPACITY * 32)

@@ -45,6 +45,7 @@ const connectionCounts = new Int32Array(init.connectionCounts)
 for (let a = 0; a < init.snapshot.accounts.length; a++) Atomics.store(connectionCounts, a * init.workerCount + init.index, 0)
 
 const metrics = new MetricCounters(init.metrics.buffer, init.metrics.enabled)
+metrics.claim()
 
 /** Accounts added at runtime may outgrow the metrics buffer: the control plane gets the larger copy. */
 function fitMetrics(accounts: number): void {

@@ -3,30 +3,39 @@
  * SharedArrayBuffer with plain typed-array writes, and the control plane reads every worker's
  * buffer when /metrics is scraped (control/metrics.ts turns them into Prometheus metrics). One
  * writer per buffer, so counting needs no Atomics and no message; a packet costs a handful of
- * stores. The buffer belongs to the worker's slot, not its thread: a replacement worker keeps
- * counting in it, so totals never go backwards when a worker is replaced.
+ * float64 stores. The buffer belongs to the worker's slot, not its thread: a replacement worker
+ * keeps counting in it, so totals never go backwards when a worker is replaced.
  *
- *   Float64 words                                          BigUint64 words
- *   ┌────────┬─────┬────────────────┬──────────────────┐   ┌──────────────────────────────┐
- *   │capacity│ seq │ worker section │ account 0 … cap−1 │   │ account 0 … cap−1 values      │
- *   └────────┴─────┴────────────────┴──────────────────┘   └──────────────────────────────┘
- *   account (ACCOUNT_WORDS Float64):                       account (VALUE_WORDS uint64):
- *     IN_FULFILLED · IN_REJECTED[code] (relayed)             in  [fulfilled, rejected, failed]
- *     IN_OWN[code] (ilpd's own, no policy)                    out [fulfilled, rejected, failed]
- *     IN_POLICY[policy] (ilpd's own, by a policy)             each a 128-bit sum: lo, hi
+ *   Float64 words
+ *   ┌──────────┬─────┬────────────────┬────────────────────────────────────┐
+ *   │ capacity │ seq │ worker section │ account 0 │ account 1 │ … │ cap − 1 │
+ *   └──────────┴─────┴────────────────┴────────────────────────────────────┘
+ *   account (ACCOUNT_WORDS):
+ *     IN_FULFILLED · IN_REJECTED[code] (relayed) · IN_OWN[code] (ilpd's own, by no policy)
+ *     IN_POLICY[policy] (ilpd's own, by a policy)
  *     OUT_FULFILLED · OUT_REJECTED[code] · OUT_FAILED[code]
  *     LATENCY[bucket] · LATENCY_SUM · AUTH_FAILURES
+ *     VALUES: in [fulfilled, rejected, failed], out [same], each a sum in three words
  *
  * Codes are RFC 27's table plus `other` for anything outside it (a peer cannot create labels).
  * A policy reject is counted once, under its policy (whose code is fixed, POLICY_CODES); every
  * other reject of ilpd's own under its code: so `failed` by code is IN_OWN + the policies with
  * that code, a sum of counters that each only grow.
  *
- * Counts are float64 (exact to 2⁵³ packets). Amounts are uint64 and their sums pass 2⁶⁴, so
- * value sums are 128-bit pairs. The low word is written plainly; on the rare carry the writer
- * brackets both words with an odd/even `seq` (a seqlock), and the reader retries while it
- * changes, so it never sees a carry half done. Reads across counters are not one snapshot: a
- * scrape may see a packet in one counter and not yet in the next.
+ * Counts are float64 (exact to 2⁵³ packets). Amounts are uint64 and their sums pass 2⁶⁴, yet
+ * BigInt arithmetic per packet measured about 2% of one-hop's CPU. So an amount is added as its
+ * two 32-bit halves (read from a BigUint64Array through a Uint32Array view, nothing allocated;
+ * the writers take the view and an index, not the halves, so nothing is boxed between calls)
+ * to a sum of three float64 words, w0 + w1·2³² + w2·2⁶⁴, each an exact integer:
+ *
+ *   add:        w0 += lo; w1 += hi             (each word only grows: a reader sees a total
+ *                                               between the one before and the one after)
+ *   normalize:  when w0 or w1 reaches 2⁵², carry its multiples of 2³² up a word, bracketed by
+ *               an odd/even `seq` (a seqlock: the reader retries while it changes). Once per
+ *               ≥ 2²⁰ packets.
+ *
+ * Reads across counters are not one snapshot: a scrape may see a packet in one counter and not
+ * yet in the next.
  *
  * Accounts added at runtime: a worker whose snapshot has more accounts than its buffer holds
  * copies it into a larger one (`grow`) and posts that to the control plane, which reads the new
@@ -129,22 +138,37 @@ const OUT_FAILED = OUT_REJECTED + CODE_COUNT
 const LATENCY = OUT_FAILED + CODE_COUNT
 const LATENCY_SUM = LATENCY + LATENCY_BOUNDS.length + 1
 const AUTH_FAILURES = LATENCY_SUM + 1
-export const ACCOUNT_WORDS = AUTH_FAILURES + 1
+/** Value sums: [in, out] × [fulfilled, rejected, failed], three words each. */
+const VALUES = AUTH_FAILURES + 1
+const VALUE_OUT = 9
+export const ACCOUNT_WORDS = VALUES + 18
 
-/** Value sums: direction × result, each a (lo, hi) pair. */
 export const FULFILLED = 0
 export const REJECTED = 1
 export const FAILED = 2
 export const RESULTS = ['fulfilled', 'rejected', 'failed'] as const
-const VALUE_WORDS = 2 * 3 * 2
-const VALUE_OUT = 6
+
+/** A value word carries up a word from here (2⁵²: adding a 32-bit half stays exact below 2⁵³). */
+const CARRY_AT = 2 ** 52
+/** Reads of a value sum while a carry is in progress before the reader takes it as it is (see readValue). */
+const MAX_READ_TRIES = 1_000_000
+const TWO_32 = 2 ** 32
+
+/** Where the low and high 32 bits of a uint64 sit in a Uint32Array view of a BigUint64Array. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+export const LO_WORD = LITTLE_ENDIAN ? 0 : 1
+export const HI_WORD = LITTLE_ENDIAN ? 1 : 0
+
+const scratch64 = new BigUint64Array(1)
+const scratch32 = new Uint32Array(scratch64.buffer)
+const scratchSeconds = new Float64Array(1)
 
 function floatWords(accounts: number): number {
   return ACCOUNTS_AT + accounts * ACCOUNT_WORDS
 }
 
 export function metricsBufferBytes(accounts: number): number {
-  return 8 * (floatWords(accounts) + accounts * VALUE_WORDS)
+  return 8 * floatWords(accounts)
 }
 
 /** A worker's counters for `accounts` accounts (at least one). */
@@ -194,9 +218,7 @@ export class MetricCounters {
   /** Accounts this buffer has room for. */
   capacity = 0
   private f!: Float64Array
-  private v!: BigUint64Array
   private seq!: Int32Array
-  private valuesAt = 0
 
   /** `on` false: every write is a no-op (ILPD_METRICS=off, to measure what counting costs). */
   constructor(buffer: SharedArrayBuffer, readonly on = true) {
@@ -208,8 +230,6 @@ export class MetricCounters {
     this.f = new Float64Array(buffer)
     this.seq = new Int32Array(buffer, 8 * SEQ, 1)
     this.capacity = this.f[CAPACITY]
-    this.valuesAt = floatWords(this.capacity)
-    this.v = new BigUint64Array(buffer, 8 * this.valuesAt, this.capacity * VALUE_WORDS)
   }
 
   /**
@@ -219,55 +239,87 @@ export class MetricCounters {
   grow(accounts: number): SharedArrayBuffer | null {
     if (accounts <= this.capacity) return null
     const next = createMetricsBuffer(accounts)
-    const f = new Float64Array(next)
-    f.set(this.f.subarray(HEADER, this.valuesAt), HEADER)
-    new BigUint64Array(next, 8 * floatWords(accounts), accounts * VALUE_WORDS).set(this.v)
+    new Float64Array(next).set(this.f.subarray(HEADER), HEADER)
     this.attach(next)
     return next
   }
 
   // ---- writes (the owning worker only) -------------------------------------------------------
 
-  /** An incoming Prepare of `account` was answered: Fulfill, Reject relayed from downstream, or ilpd's own (`failed`). */
-  incoming(account: number, result: number, code: number, amount: bigint): void {
+  /**
+   * A worker takes the buffer as its writer (at start; a replacement takes its predecessor's).
+   * A predecessor terminated inside a carry left `seq` odd: even again, so reads do not wait.
+   */
+  claim(): void {
+    if ((Atomics.load(this.seq, 0) & 1) === 1) Atomics.add(this.seq, 0, 1)
+  }
+
+  /**
+   * An incoming Prepare of `account` was answered: Fulfill, Reject relayed from downstream, or
+   * ilpd's own (`failed`). Its amount is the uint64 at index `at` of the BigUint64Array that
+   * `amounts` views (PendingTable's value columns): passed as the array and an index, so no
+   * double or uint32 past 2³¹ crosses a call (where V8 would box it when a call is not inlined).
+   */
+  incoming(account: number, result: number, code: number, amounts: Uint32Array, at: number): void {
     if (!this.on || account >= this.capacity) return
     const a = ACCOUNTS_AT + account * ACCOUNT_WORDS
     if (result === FULFILLED) this.f[a + IN_FULFILLED]++
     else if (result === REJECTED) this.f[a + IN_REJECTED + code]++
     else this.f[a + IN_OWN + code]++
-    if (amount !== 0n) this.addValue(account * VALUE_WORDS + 2 * result, amount)
+    this.addValue(a + VALUES + 3 * result, amounts, at)
   }
 
-  /** ilpd's own reject of an incoming Prepare, produced by `policy` (NO_POLICY: by none) with `code`. */
-  rejectedByPolicy(account: number, policy: number, code: number, amount: bigint): void {
-    if (!this.on || account >= this.capacity) return
-    // A policy's reject is counted under the policy only when its code is the one the label implies.
-    if (policy === NO_POLICY || POLICY_CODE_INDEX[policy] !== code) {
-      this.incoming(account, FAILED, code, amount)
-      return
-    }
-    this.f[ACCOUNTS_AT + account * ACCOUNT_WORDS + IN_POLICY + policy]++
-    if (amount !== 0n) this.addValue(account * VALUE_WORDS + 2 * FAILED, amount)
-  }
-
-  /** A Prepare this worker sent to next hop `account` was answered (Fulfill, its Reject, or ilpd's own). */
-  outgoing(account: number, result: number, code: number, amount: bigint): void {
+  /** A Prepare this worker sent to next hop `account` was answered (Fulfill, its Reject, or ilpd's own); the amount as for `incoming`. */
+  outgoing(account: number, result: number, code: number, amounts: Uint32Array, at: number): void {
     if (!this.on || account >= this.capacity) return
     const a = ACCOUNTS_AT + account * ACCOUNT_WORDS
     if (result === FULFILLED) this.f[a + OUT_FULFILLED]++
     else if (result === REJECTED) this.f[a + OUT_REJECTED + code]++
     else this.f[a + OUT_FAILED + code]++
-    if (amount !== 0n) this.addValue(account * VALUE_WORDS + VALUE_OUT + 2 * result, amount)
+    this.addValue(a + VALUES + VALUE_OUT + 3 * result, amounts, at)
   }
 
-  /** Incoming→reply time of one of `account`'s packets. */
-  latency(account: number, seconds: number): void {
+  /** ilpd's own reject of an incoming Prepare, produced by `policy` (NO_POLICY: by none) with `code`. */
+  rejectedByPolicy(account: number, policy: number, code: number, amount: bigint): void {
+    if (!this.on || account >= this.capacity) return
+    scratch64[0] = amount
+    // A policy's reject is counted under the policy only when its code is the one the label implies.
+    if (policy === NO_POLICY || POLICY_CODE_INDEX[policy] !== code) {
+      this.incoming(account, FAILED, code, scratch32, 0)
+      return
+    }
+    const a = ACCOUNTS_AT + account * ACCOUNT_WORDS
+    this.f[a + IN_POLICY + policy]++
+    this.addValue(a + VALUES + 3 * FAILED, scratch32, 0)
+  }
+
+  /** `incoming` with the amount as a bigint (cold callers: peer.* answers; tests). */
+  incomingAmount(account: number, result: number, code: number, amount: bigint): void {
+    scratch64[0] = amount
+    this.incoming(account, result, code, scratch32, 0)
+  }
+
+  /** `outgoing` with the amount as a bigint (cold callers and tests). */
+  outgoingAmount(account: number, result: number, code: number, amount: bigint): void {
+    scratch64[0] = amount
+    this.outgoing(account, result, code, scratch32, 0)
+  }
+
+  /** Incoming→reply time of `count` of `account`'s packets (1 by default), each `seconds` (cold callers and tests). */
+  latency(account: number, seconds: number, count = 1): void {
+    scratchSeconds[0] = seconds
+    this.latencyAt(account, scratchSeconds, 0, count)
+  }
+
+  /** `latency` for the hot path: the time is `seconds[at]` (an array and an index, as for `incoming`); `count` is a small integer. */
+  latencyAt(account: number, seconds: Float64Array, at: number, count: number): void {
     if (!this.on || account >= this.capacity) return
     const a = ACCOUNTS_AT + account * ACCOUNT_WORDS
+    const s = seconds[at]
     let b = 0
-    while (b < LATENCY_BOUNDS.length && seconds > LATENCY_BOUNDS[b]) b++
-    this.f[a + LATENCY + b]++
-    this.f[a + LATENCY_SUM] += seconds
+    while (b < LATENCY_BOUNDS.length && s > LATENCY_BOUNDS[b]) b++
+    this.f[a + LATENCY + b] += count
+    this.f[a + LATENCY_SUM] += s * count
   }
 
   /** A failed BTP login for `account` (-1: not attributable to one account). */
@@ -295,30 +347,46 @@ export class MetricCounters {
     this.f[W_JOURNAL_SUM] += seconds
   }
 
-  /** Adds to a 128-bit sum; a carry into the high word is bracketed by `seq` (see the top). */
-  private addValue(i: number, amount: bigint): void {
-    const v = this.v
-    const sum = v[i] + amount
-    // Written so because V8 keeps it in int64 operations (store/balances.ts measured it).
-    const lo = BigInt.asUintN(64, sum)
-    if (lo === sum) {
-      v[i] = lo
+  /** Adds the uint64 at index `at` of `amounts` (as 32-bit halves) to the three-word sum at `i` (see the top). */
+  private addValue(i: number, amounts: Uint32Array, at: number): void {
+    const f = this.f
+    const w0 = f[i] + amounts[2 * at + LO_WORD]
+    const w1 = f[i + 1] + amounts[2 * at + HI_WORD]
+    if (w0 < CARRY_AT && w1 < CARRY_AT) {
+      f[i] = w0
+      f[i + 1] = w1
       return
     }
+    this.normalize(i, w0, w1)
+  }
+
+  /** Cold: carries w0's and w1's multiples of 2³² up a word, inside the seqlock. */
+  private normalize(i: number, w0: number, w1: number): void {
+    const f = this.f
     Atomics.add(this.seq, 0, 1)
-    Atomics.store(v, i, lo)
-    Atomics.store(v, i + 1, v[i + 1] + 1n)
+    const c0 = Math.floor(w0 / TWO_32)
+    const w1c = w1 + c0
+    const c1 = Math.floor(w1c / TWO_32)
+    f[i] = w0 - c0 * TWO_32
+    f[i + 1] = w1c - c1 * TWO_32
+    f[i + 2] += c1
     Atomics.add(this.seq, 0, 1)
   }
 
   // ---- reads (the control plane) -------------------------------------------------------------
 
   private readValue(i: number): bigint {
-    for (;;) {
+    const f = this.f
+    for (let tries = 0; ; tries++) {
       const before = Atomics.load(this.seq, 0)
-      const hi = Atomics.load(this.v, i + 1)
-      const lo = Atomics.load(this.v, i)
-      if ((before & 1) === 0 && Atomics.load(this.seq, 0) === before) return hi === 0n ? lo : (hi << 64n) | lo
+      const w2 = f[i + 2]
+      const w1 = f[i + 1]
+      const w0 = f[i]
+      // A carry takes nanoseconds; a `seq` odd for this long is a writer that stopped inside one
+      // (a worker terminated there): a scrape takes the words as they are rather than hang.
+      if (((before & 1) === 0 && Atomics.load(this.seq, 0) === before) || tries >= MAX_READ_TRIES) {
+        return (BigInt(w2) << 64n) + (BigInt(w1) << 32n) + BigInt(w0)
+      }
     }
   }
 
@@ -344,10 +412,9 @@ export class MetricCounters {
     for (let b = 0; b <= LATENCY_BOUNDS.length; b++) into.latency.buckets[b] += f[a + LATENCY + b]
     into.latency.sum += f[a + LATENCY_SUM]
     into.authFailures += f[a + AUTH_FAILURES]
-    const v = account * VALUE_WORDS
     for (let r = 0; r < 3; r++) {
-      into.inValue[r] += this.readValue(v + 2 * r)
-      into.outValue[r] += this.readValue(v + VALUE_OUT + 2 * r)
+      into.inValue[r] += this.readValue(a + VALUES + 3 * r)
+      into.outValue[r] += this.readValue(a + VALUES + VALUE_OUT + 3 * r)
     }
   }
 

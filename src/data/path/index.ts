@@ -154,6 +154,8 @@ export class PacketPath implements BtpLinkOwner {
   }
 
   advanceTimers(now: number): void {
+    // A new turn: a packet that starts in it reads the clock anew (latency.ts).
+    this.state.latency.endTurn()
     this.state.wheel.advance(now, this.replies.expireBound)
   }
 

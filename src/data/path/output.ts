@@ -61,5 +61,7 @@ export class Output {
         this.state.opts.ringDoorbell(w)
       }
     }
+    // The replies are written: their latency ends here (metrics).
+    this.state.latency.endTurn()
   }
 }

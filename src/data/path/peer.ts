@@ -94,7 +94,7 @@ export class PeerChannel {
           const fulfill = new Uint8Array(fulfillLength(data.length))
           writeFulfill(fulfill, 0, PEER_PROTOCOL_FULFILLMENT, data)
           s.stats.fulfilled++
-          s.metrics.incoming(link.account, FULFILLED, 0, p.amount())
+          s.metrics.incomingAmount(link.account, FULFILLED, 0, p.amount())
           link.sendReply(requestId, fulfill, 0, fulfill.length)
         }
         return
@@ -130,10 +130,10 @@ export class PeerChannel {
     // The control plane's answers are this connector's own: a reject counts as `failed`.
     if (packet.length > 0 && packet[0] === 13) {
       s.stats.fulfilled++
-      s.metrics.incoming(request.link.account, FULFILLED, 0, request.amount)
+      s.metrics.incomingAmount(request.link.account, FULFILLED, 0, request.amount)
     } else {
       s.stats.rejected++
-      s.metrics.incoming(request.link.account, FAILED, rejectCodeIndex(packet, 0, packet.length), request.amount)
+      s.metrics.incomingAmount(request.link.account, FAILED, rejectCodeIndex(packet, 0, packet.length), request.amount)
     }
     request.link.sendReply(request.requestId, packet, 0, packet.length)
   }

@@ -169,11 +169,13 @@ export class Replies {
     const m = this.state.metrics
     const result = fulfilled ? FULFILLED : own ? FAILED : REJECTED
     const code = fulfilled ? 0 : rejectCodeIndex(buf, start, end)
-    if (pend.destKind[slot] === TO_LINK) m.outgoing(pend.destAccount[slot], result, code, pend.valueOut[slot])
+    if (pend.destKind[slot] === TO_LINK) {
+      m.outgoing(pend.destAccount[slot], result, code, pend.valueOut32, slot)
+    }
     if (pend.sourceKind[slot] === FROM_LINK) {
       const source = pend.sourceAccount[slot]
-      m.incoming(source, result, code, pend.valueIn[slot])
-      m.latency(source, (performance.now() - pend.startedAt[slot]) / 1000)
+      m.incoming(source, result, code, pend.valueIn32, slot)
+      this.state.latency.replied(source, pend.startedAt, slot)
     }
   }
 

@@ -23,6 +23,7 @@ import { CAPACITY, PendingTable } from '../pending'
 import { PacketContext } from '../policies/context'
 import { INCOMING_POLICIES, OUTGOING_POLICIES, activePolicies, activePolicyNames, policyEnabled } from '../policies/index'
 import { maxPacketAmountOf } from '../policies/max-packet-amount'
+import { TurnLatency } from './latency'
 
 export const log = createLogger('packet-path')
 
@@ -77,6 +78,8 @@ export class PathState {
   readonly stats = new PathStats()
   /** The counters /metrics reads (store/metrics.ts). */
   readonly metrics: MetricCounters
+  /** The latency histogram's clock, read once per turn (latency.ts). */
+  readonly latency: TurnLatency
   /** The metrics `policy` index of each active incoming and outgoing check, in the order they run. */
   incomingPolicy: number[] = []
   outgoingPolicy: number[] = []
@@ -106,6 +109,7 @@ export class PathState {
   constructor(readonly opts: PathOptions) {
     this.pending = new PendingTable(opts.incarnation * 7919)
     this.metrics = opts.metrics ?? new MetricCounters(createMetricsBuffer(opts.balances.accounts))
+    this.latency = new TurnLatency(this.metrics)
     this.ctx = new PacketContext({
       worker: opts.workerIndex,
       balances: opts.balances,

@@ -138,7 +138,7 @@ export class Switch {
     if (s.metrics.on) {
       pend.valueIn[slot] = amount
       pend.valueOut[slot] = outAmount
-      pend.startedAt[slot] = performance.now()
+      s.latency.stamp(pend.startedAt, slot)
     }
     pend.condition.set(p.buf.subarray(p.conditionStart, p.conditionStart + 32), slot * 32)
     if (s.deduplicate) this.remember(id, p, outAmount, expiry, next)
@@ -201,7 +201,7 @@ export class Switch {
     if (s.metrics.on) {
       pend.valueIn[slot] = c.amount
       pend.valueOut[slot] = 0n
-      pend.startedAt[slot] = performance.now()
+      s.latency.stamp(pend.startedAt, slot)
     }
     pend.destKind[slot] = TO_JOINED
     this.addFollower(c.twin, id)
