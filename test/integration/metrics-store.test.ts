@@ -95,10 +95,13 @@ describe('GET /metrics of the store: journal commits, settlements due, money (CO
 
     // Two confirmations add up (the reference would show only the last), and one ilpd refuses
     // (it would take the balance past 2^63 − 1) counts as failed.
-    assert.equal((await ilpd.admin('POST', '/settlements/sally', { amount: '2000' })).status, 200)
-    assert.equal((await ilpd.admin('POST', '/settlements/sally', { amount: String(owed - 2000n) })).status, 200)
+    // (each confirmation carries its own Idempotency-Key, as the admin API requires)
+    const confirm = (amount: string, key: string): ReturnType<typeof ilpd.admin> =>
+      ilpd.admin('POST', '/settlements/sally', { amount }, 5000, { 'idempotency-key': key })
+    assert.equal((await confirm('2000', 'metrics-store-1')).status, 200)
+    assert.equal((await confirm(String(owed - 2000n), 'metrics-store-2')).status, 200)
     const tooMuch = 2n ** 63n
-    assert.equal((await ilpd.admin('POST', '/settlements/sally', { amount: String(tooMuch) })).status, 400)
+    assert.equal((await confirm(String(tooMuch), 'metrics-store-3')).status, 400)
     e = await scrapeUntil(ilpd, (x) => sum(x, 'ilpd_settlements_due') === 0, 'ilpd_settlements_due 0')
     assert.equal(select(e, 'ilpd_settlement_due_amount').length, 0, 'nothing due, no amount')
     assert.equal(sumExact(e, 'ilp_connector_outgoing_money', { account: 'sally', result: 'succeeded' }), owed)
