@@ -156,6 +156,7 @@ export class PacketPath implements BtpLinkOwner {
   advanceTimers(now: number): void {
     // A new turn: a packet that starts in it reads the clock anew (latency.ts).
     this.state.latency.endTurn()
+    this.state.clock.endTurn()
     this.state.wheel.advance(now, this.replies.expireBound)
   }
 

@@ -65,7 +65,7 @@ export class Ingress {
     c.source = link.account
     c.next = -1
     c.outAmount = 0n
-    c.now = Date.now()
+    c.now = s.clock.now()
     c.reservedIn = 0n
     const incoming = s.incoming
     for (let i = 0; i < incoming.length; i++) {

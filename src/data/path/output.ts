@@ -61,7 +61,8 @@ export class Output {
         this.state.opts.ringDoorbell(w)
       }
     }
-    // The replies are written: their latency ends here (metrics).
+    // The replies are written: their latency ends here (metrics), and the next turn reads the clock anew.
     this.state.latency.endTurn()
+    this.state.clock.endTurn()
   }
 }

@@ -86,7 +86,7 @@ export class Replies {
         this.rejectSlot(slot, 'F01', text(`invalid fulfill from ${next.id}: ${describeFailure(failure)}`))
         return
       }
-      if (Date.now() > pend.expiresAt[slot]) {
+      if (this.state.clock.now() > pend.expiresAt[slot]) {
         this.rejectSlot(slot, 'R00', text(`fulfill from ${next.id} arrived after the packet expired`))
         return
       }

@@ -23,6 +23,7 @@ import { CAPACITY, PendingTable } from '../pending'
 import { PacketContext } from '../policies/context'
 import { INCOMING_POLICIES, OUTGOING_POLICIES, activePolicies, activePolicyNames, policyEnabled } from '../policies/index'
 import { maxPacketAmountOf } from '../policies/max-packet-amount'
+import { TurnClock } from './clock'
 import { TurnLatency } from './latency'
 
 export const log = createLogger('packet-path')
@@ -80,6 +81,8 @@ export class PathState {
   readonly metrics: MetricCounters
   /** The latency histogram's clock, read once per turn (latency.ts). */
   readonly latency: TurnLatency
+  /** The wall clock for expiry and buckets, read once per batch of packets (clock.ts). */
+  readonly clock = new TurnClock()
   /** The metrics `policy` index of each active incoming and outgoing check, in the order they run. */
   incomingPolicy: number[] = []
   outgoingPolicy: number[] = []

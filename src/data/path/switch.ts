@@ -231,7 +231,7 @@ export class Switch {
       return
     }
     const pend = s.pending
-    const now = Date.now()
+    const now = s.clock.now()
     let twin = -1
     if (s.deduplicate) {
       twin = s.dedup.find(p.buf, p.conditionStart, p.destinationStart, p.destinationLength, p.dataStart, p.dataLength, p.amount(), p.expiresAt, now)
