@@ -404,6 +404,45 @@ describe('timestamps', () => {
     assert.equal(readTimestamp(ascii('20000229235959999'), 0), Date.UTC(2000, 1, 29, 23, 59, 59, 999))
     assert.equal(readTimestamp(ascii('99991231235959999'), 0), MAX_MS)
   })
+
+  /** What a 17-byte timestamp means, computed the slow way (RFC 27's YYYYMMDDHHmmSSfff, UTC). */
+  function referenceRead(s: string): number {
+    if (!/^[0-9]{17}$/.test(s)) return NaN
+    const n = (a: number, b: number) => Number(s.slice(a, b))
+    const [year, month, day, hour, minute, second, millis] = [n(0, 4), n(4, 6), n(6, 8), n(8, 10), n(10, 12), n(12, 14), n(14, 17)]
+    if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return NaN
+    const d = new Date(0)
+    d.setUTCFullYear(year, month - 1, day)
+    if (d.getUTCMonth() !== month - 1) return NaN // day past the end of the month
+    d.setUTCHours(hour, minute, second, millis)
+    return d.getTime()
+  }
+
+  it('within one hour (the cached hour digits): reads and writes agree with the reference, and every changed byte is checked', () => {
+    const buf = new Uint8Array(20)
+    const hourArb = fc.integer({ min: Date.UTC(1970, 0, 1), max: Date.UTC(9999, 11, 31, 23) }).map((ms) => ms - (ms % 3600000))
+    fc.assert(fc.property(hourArb, fc.array(fc.nat(3599999), { minLength: 1, maxLength: 8 }), fc.nat(16), fc.nat(255), (hour, offsets, at, byte) => {
+      for (const offset of offsets) {
+        writeTimestamp(buf, 0, hour + offset)
+        const text = Buffer.from(buf.subarray(0, 17)).toString('latin1')
+        assert.equal(text, dateToInterledgerTime(new Date(hour + offset)))
+        assert.equal(readTimestamp(buf, 0), hour + offset)
+      }
+      // The hour is cached now: one byte changed anywhere must be read as the reference reads it.
+      buf[at] = byte
+      const changed = Buffer.from(buf.subarray(0, 17)).toString('latin1')
+      assert.equal(readTimestamp(buf, 0), referenceRead(changed), changed)
+    }), { numRuns: 3000 })
+  })
+
+  it('rejects a bad minute, second or millisecond after the same hour was read', () => {
+    assert.equal(readTimestamp(ascii('20261201150000000'), 0), Date.UTC(2026, 11, 1, 15))
+    for (const bad of ['20261201156000000', '20261201150060000', '2026120115000000a', '202612011500 0000', '20261201155a00000']) {
+      assert.ok(Number.isNaN(readTimestamp(ascii(bad), 0)), bad)
+    }
+    assert.equal(readTimestamp(ascii('20261201155959999'), 0), Date.UTC(2026, 11, 1, 15, 59, 59, 999))
+    assert.ok(Number.isNaN(readTimestamp(ascii('20261301150000000'), 0)), 'month 13: another hour prefix, checked in full')
+  })
 })
 
 describe('address validation agrees with ilp-packet isValidIlpAddress', () => {
