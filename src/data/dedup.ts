@@ -27,6 +27,7 @@
  * an entry when its packet settles.
  */
 import { randomInt } from 'node:crypto'
+import { toWords32 } from '../protocols/ilp/sha256'
 import { DEFAULT_PACKET_LIFETIME } from '../store/limits'
 
 const NONE = -1
@@ -51,6 +52,10 @@ function word(buf: Uint8Array, at: number): number {
   return buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16) | (buf[at + 3] << 24)
 }
 
+function wordBE(buf: Uint8Array, at: number): number {
+  return (buf[at] << 24) | (buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]
+}
+
 function mix(h: number): number {
   h ^= h >>> 16
   h = Math.imul(h, 0x85ebca6b)
@@ -71,7 +76,8 @@ export class DedupTable {
   private readonly amountLo: Uint32Array
   private readonly expiresAt: Float64Array
   private readonly staleAt: Float64Array
-  private readonly condition: Uint8Array
+  /** 8 big-endian words per entry (toWords32). */
+  private readonly condition: Int32Array
   private readonly bytesAt: Int32Array
   private readonly bytesLap: Float64Array
   private readonly next: Int32Array
@@ -107,7 +113,7 @@ export class DedupTable {
     this.amountLo = new Uint32Array(capacity)
     this.expiresAt = new Float64Array(capacity)
     this.staleAt = new Float64Array(capacity)
-    this.condition = new Uint8Array(capacity * 32)
+    this.condition = new Int32Array(capacity * 8)
     this.bytesAt = new Int32Array(capacity)
     this.bytesLap = new Float64Array(capacity)
     this.arena = new Uint8Array(arenaBytes)
@@ -130,10 +136,10 @@ export class DedupTable {
     const cond = this.condition
     let walked = 0
     for (let e = this.heads[this.bucket(buf, conditionStart)]; e !== NONE && walked < MAX_WALK; e = this.next[e], walked++) {
-      const at = e * 32
+      const at = e * 8
       let i = 0
-      while (i < 32 && cond[at + i] === buf[conditionStart + i]) i++
-      if (i !== 32) continue
+      while (i < 8 && cond[at + i] === wordBE(buf, conditionStart + i * 4)) i++
+      if (i !== 8) continue
       if (this.destLength[e] !== destLength || this.dataLength[e] !== dataLength) continue
       if (!(now < this.staleAt[e]) || this.expiresAt[e] < expiresAt) continue
       const aHi = this.amountHi[e]
@@ -176,9 +182,7 @@ export class DedupTable {
     this.amountLo[e] = this.limbs[LIMB_LO]
     this.expiresAt[e] = expiresAt
     this.staleAt[e] = now + packetLifetime
-    const cond = this.condition
-    const at = e * 32
-    for (let i = 0; i < 32; i++) cond[at + i] = buf[conditionStart + i]
+    toWords32(buf, conditionStart, this.condition, e * 8)
     const bucket = this.bucket(buf, conditionStart)
     this.bucketOf[e] = bucket
     const head = this.heads[bucket]

@@ -11,6 +11,7 @@
  * It also counts each source account's packets in flight, for the per-account bound
  * (CONNECTOR_MAX_PACKETS_IN_FLIGHT_PER_ACCOUNT) that keeps one account from taking every slot.
  */
+import { toWords32 } from '../protocols/ilp/sha256'
 import type { Link } from './links/link'
 
 export const SLOT_BITS = 17
@@ -62,7 +63,8 @@ export class PendingTable {
   readonly valueOut32 = new Uint32Array(this.valueOut.buffer)
   /** Metrics: when the Prepare arrived (performance.now(), FROM_LINK), for the latency histogram. */
   readonly startedAt = new Float64Array(CAPACITY)
-  readonly condition = new Uint8Array(CAPACITY * 32)
+  /** The execution condition of each slot, 8 big-endian words (setCondition). */
+  readonly condition = new Int32Array(CAPACITY * 8)
   private readonly free = new Int32Array(CAPACITY)
   private freeCount = CAPACITY
   size = 0
@@ -125,6 +127,11 @@ export class PendingTable {
     this.amountIn[slot] = amountIn
     this.amountOut[slot] = amountOut
     this.hasBalance[slot] = hasBalance ? 1 : 0
+  }
+
+  /** Keeps the 32-byte condition at `buf[at]` for `slot` (the Fulfill is checked against it). */
+  setCondition(slot: number, buf: Uint8Array, at: number): void {
+    toWords32(buf, at, this.condition, slot * 8)
   }
 
   /** The slot of a live id, or -1 if the id is stale, forged or unknown. */

@@ -160,7 +160,7 @@ export class PeerChannel {
     pend.destAccount[slot] = account
     pend.expiresAt[slot] = p.expiresAt
     pend.valueOut[slot] = p.amount()
-    pend.condition.set(packet.subarray(p.conditionStart, p.conditionStart + 32), slot * 32)
+    pend.setCondition(slot, packet, p.conditionStart)
     dest.sendPrepare(id, packet, 0, packet.length)
     s.wheel.arm(slot, p.expiresAt)
   }

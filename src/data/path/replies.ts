@@ -91,7 +91,7 @@ export class Replies {
         return
       }
       // in JavaScript over reused words: no view and no digest Buffer per packet (sha256.ts)
-      if (!sha256Of32Equals(buf, f.fulfillmentStart, pend.condition, slot * 32)) {
+      if (!sha256Of32Equals(buf, f.fulfillmentStart, pend.condition, slot * 8)) {
         this.rejectSlot(slot, 'F05', text(`fulfillment from ${next.id} does not match the condition`))
         return
       }

@@ -140,7 +140,7 @@ export class Switch {
       pend.valueOut[slot] = outAmount
       s.latency.stamp(pend.startedAt, slot)
     }
-    pend.condition.set(p.buf.subarray(p.conditionStart, p.conditionStart + 32), slot * 32)
+    pend.setCondition(slot, p.buf, p.conditionStart)
     if (s.deduplicate) this.remember(id, p, outAmount, expiry, next)
 
     if (destWorker < 0) {
@@ -262,7 +262,7 @@ export class Switch {
     const dest = this.pickLink(account, links)
     pend.destKind[slot] = TO_LINK
     pend.destLink[slot] = dest
-    pend.condition.set(p.buf.subarray(p.conditionStart, p.conditionStart + 32), slot * 32)
+    pend.setCondition(slot, p.buf, p.conditionStart)
     // Amount and expiry were set by the worker that switched the packet: forward as is.
     dest.sendPrepare(id, p.buf, p.start, p.end)
     s.wheel.arm(slot, p.expiresAt)

@@ -71,15 +71,23 @@ function compress(): void {
   digest[4] = (H0[4] + e) | 0; digest[5] = (H0[5] + f) | 0; digest[6] = (H0[6] + g) | 0; digest[7] = (H0[7] + h) | 0
 }
 
-/** True when sha256(buf[at .. at+32)) equals expected[expectedAt .. expectedAt+32). */
-export function sha256Of32Equals(buf: Uint8Array, at: number, expected: Uint8Array, expectedAt: number): boolean {
+/**
+ * Copies 32 bytes at `buf[at]` as 8 big-endian int32 words to `words[wordAt ..]`: how the packet
+ * path keeps a condition (pending.ts, dedup.ts), so that comparing one is 8 word compares and
+ * storing one is 8 stores rather than 32.
+ */
+export function toWords32(buf: Uint8Array, at: number, words: Int32Array, wordAt: number): void {
+  for (let i = 0; i < 8; i++) {
+    const p = at + i * 4
+    words[wordAt + i] = (buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3]
+  }
+}
+
+/** True when sha256(buf[at .. at+32)) equals the digest kept as words (toWords32) at `expected[wordAt ..]`. */
+export function sha256Of32Equals(buf: Uint8Array, at: number, expected: Int32Array, wordAt: number): boolean {
   schedule(buf, at)
   compress()
-  for (let i = 0; i < 8; i++) {
-    const p = expectedAt + i * 4
-    const word = (expected[p] << 24) | (expected[p + 1] << 16) | (expected[p + 2] << 8) | expected[p + 3]
-    if (word !== digest[i]) return false
-  }
+  for (let i = 0; i < 8; i++) if (expected[wordAt + i] !== digest[i]) return false
   return true
 }
 
