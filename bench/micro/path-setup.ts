@@ -64,6 +64,8 @@ function accounts(policies: boolean, pairs: number): Record<string, unknown> {
 /** Everything the threads share: made once by the main thread, passed as workerData. */
 export interface SharedSetup {
   policies: boolean
+  /** Policies left out (CONNECTOR_DISABLE_MIDDLEWARE names) while the others run: what each one costs. */
+  disabled: string[]
   metrics: boolean
   workers: number
   balances: BalanceBuffers
@@ -77,20 +79,23 @@ export interface SharedSetup {
   rings: SharedArrayBuffer[][]
 }
 
-function configFor(policies: boolean, workers: number): { config: ReturnType<typeof loadConfig>['config'], snapshot: Snapshot } {
+export const POLICY_NAMES = ['maxPacketAmount', 'rateLimit', 'throughput', 'balance', 'deduplicate']
+
+function configFor(policies: boolean, workers: number, disabled: string[]): { config: ReturnType<typeof loadConfig>['config'], snapshot: Snapshot } {
   const env: Record<string, string> = {
     CONNECTOR_ILP_ADDRESS: 'test.ilpd', CONNECTOR_STORE: 'memory', CONNECTOR_WORKERS: String(workers),
     CONNECTOR_ACCOUNTS: JSON.stringify(accounts(policies, workers)),
   }
-  if (!policies) env.CONNECTOR_DISABLE_MIDDLEWARE = JSON.stringify(['maxPacketAmount', 'rateLimit', 'throughput', 'balance', 'deduplicate'])
+  const off = policies ? disabled : POLICY_NAMES
+  if (off.length > 0) env.CONNECTOR_DISABLE_MIDDLEWARE = JSON.stringify(off)
   const { config } = loadConfig(env, {})
   const snapshot = buildSnapshot(config, { ownAddress: 'test.ilpd', version: 1, workerCount: workers, extraRoutes: new Map() })
   return { config, snapshot }
 }
 
 /** The shared memory of a run, with the limits written in (as the control plane does). */
-export function createShared(policies: boolean, metrics: boolean, workers: number): SharedSetup {
-  const { config, snapshot } = configFor(policies, workers)
+export function createShared(policies: boolean, metrics: boolean, workers: number, disabled: string[] = []): SharedSetup {
+  const { config, snapshot } = configFor(policies, workers, disabled)
   const n = snapshot.accounts.length
   const balances = new Balances(createBalanceBuffers(n, workers), workers)
   const packetBuckets = PacketBuckets.create(n)
@@ -109,7 +114,7 @@ export function createShared(policies: boolean, metrics: boolean, workers: numbe
     for (let to = 0; to < workers; to++) rings[from].push(from === to ? new SharedArrayBuffer(0) : createRingBuffer(1 << 22))
   }
   return {
-    policies, metrics, workers, balances: balances.buffers,
+    policies, disabled, metrics, workers, balances: balances.buffers,
     packetBuckets: packetBuckets.buffer, incomingBuckets: incomingBuckets.buffer, outgoingBuckets: outgoingBuckets.buffer,
     connectionCounts: new SharedArrayBuffer(4 * n * workers), metricsBuffers: Array.from({ length: workers }, () => createMetricsBuffer(n)), rings,
   }
@@ -127,7 +132,7 @@ export interface WorkerPath {
  * ACCOUNT_PAIRS[index][0] and receiver ACCOUNT_PAIRS[index][1].
  */
 export function buildWorkerPath(shared: SharedSetup, index: number): WorkerPath {
-  const { snapshot } = configFor(shared.policies, shared.workers)
+  const { snapshot } = configFor(shared.policies, shared.workers, shared.disabled)
   const w = shared.workers
   const path = new PacketPath({
     workerIndex: index, workerCount: w, incarnation: 1, incarnations: new Int32Array(w).fill(1),

@@ -4,9 +4,10 @@
  * sender's link is fed precomputed Prepare frames, the receiver's link answers every forwarded
  * Prepare with its Fulfill frame, and the sender's link counts the Fulfills that come back.
  * Every policy runs (limits set far out of reach), balances are tracked in shared memory and the
- * store is memory, as in the load benchmark's default; `--policies off` disables them.
+ * store is memory, as in the load benchmark's default; `--policies off` disables them, `--disable NAME`
+ * only the ones named (what each costs).
  *
- *   node dist/bench/micro/path.bench.js [--seconds S] [--inflight N] [--policies on|off]
+ *   node dist/bench/micro/path.bench.js [--seconds S] [--inflight N] [--policies on|off] [--disable NAME,…]
  *                                       [--metrics on|off|on,off] [--repeat N]
  *
  * It prints fulfilled packets/s and ns per packet (wall time of one thread doing all the work,
@@ -19,23 +20,25 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { BtpFrameView, BtpType, NAME_ILP, writeIlpFrame } from '../../src/protocols/btp/codec'
 import { PrepareView } from '../../src/protocols/ilp/packet'
-import { PAIRS, buildWorkerPath, createShared, median, packets as packetsTo } from './path-setup'
+import { PAIRS, POLICY_NAMES, buildWorkerPath, createShared, median, packets as packetsTo } from './path-setup'
 
 interface Options {
   seconds: number
   inflight: number
   policies: boolean
+  /** `--disable`: policies left out, the others on (what one policy costs). */
+  disabled: string[]
   /** Shared-memory counters (store/metrics.ts) on or off (ILPD_METRICS=off), one run of each, alternating. */
   metrics: boolean[]
   repeat: number
 }
 
-const USAGE = 'usage: node dist/bench/micro/path.bench.js [--seconds S] [--inflight N] [--policies on|off] [--metrics on|off|on,off] [--repeat N] [--quick]'
+const USAGE = 'usage: node dist/bench/micro/path.bench.js [--seconds S] [--inflight N] [--policies on|off] [--disable NAME[,NAME…]] [--metrics on|off|on,off] [--repeat N] [--quick]'
 
 class HelpRequested extends Error {}
 
 function parse(argv: string[]): Options {
-  const o: Options = { seconds: 3, inflight: 1000, policies: true, metrics: [true], repeat: 3 }
+  const o: Options = { seconds: 3, inflight: 1000, policies: true, disabled: [], metrics: [true], repeat: 3 }
   const onOff = (flag: string, v: string | undefined): boolean => {
     if (v !== 'on' && v !== 'off') throw new Error(`${flag} takes on or off, got ${JSON.stringify(v)}\n${USAGE}`)
     return v === 'on'
@@ -50,7 +53,10 @@ function parse(argv: string[]): Options {
     if (a === '--seconds') o.seconds = positive(a, argv[++i])
     else if (a === '--inflight') o.inflight = Math.round(positive(a, argv[++i]))
     else if (a === '--policies') o.policies = onOff(a, argv[++i])
-    else if (a === '--metrics') o.metrics = (argv[++i] ?? '').split(',').map((m) => onOff(a, m))
+    else if (a === '--disable') {
+      o.disabled = (argv[++i] ?? '').split(',')
+      for (const name of o.disabled) if (!POLICY_NAMES.includes(name)) throw new Error(`--disable takes ${POLICY_NAMES.join(', ')}, got ${JSON.stringify(name)}\n${USAGE}`)
+    } else if (a === '--metrics') o.metrics = (argv[++i] ?? '').split(',').map((m) => onOff(a, m))
     else if (a === '--repeat') o.repeat = Math.round(positive(a, argv[++i]))
     else if (a === '--quick') o.seconds = 1
     else if (a === '--help' || a === '-h') throw new HelpRequested()
@@ -59,8 +65,8 @@ function parse(argv: string[]): Options {
   return o
 }
 
-function buildPath(policies: boolean, metrics: boolean): ReturnType<typeof buildWorkerPath> {
-  return buildWorkerPath(createShared(policies, metrics, 1), 0)
+function buildPath(policies: boolean, disabled: string[], metrics: boolean): ReturnType<typeof buildWorkerPath> {
+  return buildWorkerPath(createShared(policies, metrics, 1, disabled), 0)
 }
 
 /** Prepare frames (one per condition) and the Fulfill packet that answers each. */
@@ -77,7 +83,7 @@ interface Result {
 }
 
 function measure(o: Options, metrics: boolean, set: { prepares: Uint8Array[], fulfills: Uint8Array[] }, peersOnly: boolean): Result {
-  const { path, sender, receiver } = buildPath(o.policies, metrics)
+  const { path, sender, receiver } = buildPath(o.policies, o.disabled, metrics)
   const view = new BtpFrameView()
   const prepare = new PrepareView()
   const reply = new Uint8Array(512)
@@ -163,7 +169,7 @@ export async function run_(argv: string[]): Promise<void> {
     peer.push((b.seconds * 1e9) / b.fulfilled)
   }
   const label = (m: boolean): string => (m ? 'on' : 'off')
-  console.log(`packet path in process, 1 worker, ${o.inflight} in flight, policies ${o.policies ? 'on' : 'off'}, metrics ${o.metrics.map(label).join(', ')}` +
+  console.log(`packet path in process, 1 worker, ${o.inflight} in flight, policies ${o.policies ? (o.disabled.length > 0 ? `on but ${o.disabled.join(', ')}` : 'on') : 'off'}, metrics ${o.metrics.map(label).join(', ')}` +
     `${o.metrics.length > 1 ? ' (alternating, ABBA)' : ''}, medians of ${o.repeat} × ${o.seconds} s`)
   console.log('| metrics | fulfilled/s | ns per packet (all) | CPU ns per packet | ns of the two fake peers | ns of ilpd\'s path |')
   console.log('|---|---|---|---|---|---|')
