@@ -37,7 +37,8 @@ function align4(n: number): number {
 /** The views both ends of a ring work through. */
 class RingEnd {
   protected readonly header: Int32Array
-  protected readonly data: Uint8Array
+  /** The ring's bytes (a writer fills a record's payload here between `begin` and `commit`). */
+  readonly data: Uint8Array
   protected readonly view: DataView
   protected readonly capacity: number
 
@@ -50,12 +51,27 @@ class RingEnd {
 }
 
 export class RingWriter extends RingEnd {
+  /** `begin`'s record: the head `commit` publishes, -1 when none is open. */
+  private nextHead = -1
+
   /**
    * Appends a record: kind, two uint32 arguments and `payload[start, end)`. Returns false when
    * the ring is full (the caller rejects the packet as busy rather than block).
    */
   write(kind: number, a: number, b: number, c: number, d: number, payload: Uint8Array, start: number, end: number): boolean {
-    const length = end - start
+    const at = this.begin(kind, a, b, c, d, end - start)
+    if (at < 0) return false
+    this.data.set(payload.subarray(start, end), at)
+    this.commit()
+    return true
+  }
+
+  /**
+   * Opens a record of exactly `length` payload bytes and returns where they go in `data` (-1: the
+   * ring is full). The caller writes them in place, then calls `commit`: the reader sees nothing
+   * before that. The hand-over writes a forwarded Prepare so, without a copy in between.
+   */
+  begin(kind: number, a: number, b: number, c: number, d: number, length: number): number {
     const need = align4(RECORD_HEADER + length)
     const head = Atomics.load(this.header, HEAD) >>> 0
     const tail = Atomics.load(this.header, TAIL) >>> 0
@@ -63,7 +79,7 @@ export class RingWriter extends RingEnd {
     let pos = head % this.capacity
     const untilEnd = this.capacity - pos
     const padding = untilEnd < need ? untilEnd : 0
-    if (used + padding + need > this.capacity) return false
+    if (used + padding + need > this.capacity) return -1
     if (padding > 0) {
       this.view.setUint32(pos, WRAP)
       pos = 0
@@ -74,9 +90,15 @@ export class RingWriter extends RingEnd {
     this.view.setUint32(pos + 9, b)
     this.view.setUint32(pos + 13, c)
     this.view.setUint32(pos + 17, d)
-    this.data.set(payload.subarray(start, end), pos + RECORD_HEADER)
-    Atomics.store(this.header, HEAD, (head + padding + need) | 0)
-    return true
+    this.nextHead = (head + padding + need) | 0
+    return pos + RECORD_HEADER
+  }
+
+  /** Publishes the record `begin` opened. */
+  commit(): void {
+    if (this.nextHead === -1) throw new Error('ring commit without begin')
+    Atomics.store(this.header, HEAD, this.nextHead)
+    this.nextHead = -1
   }
 }
 

@@ -28,7 +28,6 @@ export const RING_REPLY = 2
 export const RING_CALLBACK = 3
 
 export class Handover {
-  private readonly forwardScratch = new Uint8Array(64 * 1024)
   private readonly ringPrepare = new PrepareView()
   private ringSource = 0
   private readonly onRecordBound = (record: RingRecord): void => this.onRecord(record)
@@ -49,12 +48,14 @@ export class Handover {
     return Atomics.load(this.state.opts.incarnations, worker)
   }
 
-  /** Writes the forwarded Prepare straight into the ring to `worker`; false when the ring is full. */
+  /** Writes the forwarded Prepare straight into the ring to `worker` (no copy between); false when the ring is full. */
   handOver(worker: number, incarnation: number, id: number, account: number, p: PrepareView, amount: bigint, expiry: number): boolean {
     const writer = this.state.opts.ringWriters[worker]
-    if (writer === null || p.length > this.forwardScratch.length) return false
-    const end = writeForwardedPrepare(p, this.forwardScratch, 0, amount, expiry)
-    if (!writer.write(RING_FORWARD, id, account, incarnation, this.state.opts.incarnation, this.forwardScratch, 0, end)) return false
+    if (writer === null) return false
+    const at = writer.begin(RING_FORWARD, id, account, incarnation, this.state.opts.incarnation, p.length)
+    if (at < 0) return false
+    writeForwardedPrepare(p, writer.data, at, amount, expiry)
+    writer.commit()
     this.output.markWorker(worker)
     return true
   }

@@ -79,3 +79,22 @@ test('another thread receives every record, in order, woken by the doorbell', as
   assert.equal(next, count)
   assert.equal(bad, 0)
 })
+
+test('a record written in place between begin and commit is invisible until committed, then reads like write()', () => {
+  // 256 bytes: an empty ring always has room for one record of these sizes, wherever the wrap falls.
+  const sab = createRingBuffer(256)
+  const w = new RingWriter(sab)
+  const r = new RingReader(sab)
+  for (let round = 0; round < 50; round++) {
+    const length = 1 + (round * 7) % 60
+    const at = w.begin(4, round, length, 1, 2, length)
+    assert.ok(at >= 0, `round ${round}: room after draining`)
+    for (let i = 0; i < length; i++) w.data[at + i] = (round + i) & 0xff
+    assert.deepEqual(drainAll(r), [], 'nothing before commit')
+    w.commit()
+    const got = drainAll(r)
+    assert.deepEqual(got, [{ kind: 4, a: round, b: length, payload: Array.from({ length }, (_, i) => (round + i) & 0xff) }])
+  }
+  assert.equal(w.begin(1, 0, 0, 0, 0, 300), -1, 'a record larger than the ring does not fit')
+  assert.throws(() => w.commit(), /without begin/)
+})
