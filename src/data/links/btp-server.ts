@@ -120,6 +120,11 @@ interface Listener {
   ready: Promise<void>
 }
 
+/** The ws object of a connection, with its link as a plain property (see `open`). */
+interface LinkCarrier {
+  ilpdLink?: BtpServerLink | null
+}
+
 export class BtpServer {
   /** Every app this worker made (closed listeners' too: their links may still be open). */
   private readonly apps: UwsApp[] = []
@@ -166,10 +171,13 @@ export class BtpServer {
         const remote = Buffer.from(ws.getRemoteAddressAsText()).toString()
         const link = new BtpServerLink(ws, port, remote, this.owner, this.bounds)
         ws.getUserData().link = link
+        // uWS hands every callback of a connection the same ws object, so the link rides on it
+        // too: reading a property is ~1 ns, getUserData() a native call of 15–30 ns, twice a packet.
+        ;(ws as LinkCarrier).ilpdLink = link
         this.links.add(link)
       },
       message: (ws, message) => {
-        const link = ws.getUserData().link
+        const link = (ws as LinkCarrier).ilpdLink ?? ws.getUserData().link
         if (link === null || link.closed) return
         if (message.byteLength > MAX_MESSAGE_BYTES) {
           this.badAuthLog.write(Date.now(), 'closing a link that sent a message over the limit', { port: link.port, remote: link.remote, bytes: message.byteLength })
@@ -187,6 +195,7 @@ export class BtpServer {
         const data = ws.getUserData()
         const link = data.link
         data.link = null
+        ;(ws as LinkCarrier).ilpdLink = null
         if (link !== null) {
           link.closed = true
           this.links.delete(link)
