@@ -420,7 +420,7 @@ function writeOutputs(args: Args, results: ScenarioResult[], ceiling: ScenarioRe
 async function runMicro(quick: boolean): Promise<boolean> {
   const dir = path.join(__dirname, 'micro')
   let ok = true
-  for (const name of ['codec', 'sha256', 'clock', 'routing', 'balance', 'handoff', 'policies', 'metrics', 'path', 'path-workers']) {
+  for (const name of ['codec', 'sha256', 'clock', 'routing', 'balance', 'handoff', 'policies', 'metrics', 'path', 'path-workers', 'cores']) {
     const file = path.join(dir, `${name}.bench.js`)
     console.log(`\n== micro: ${name} ==`)
     if (!existsSync(file)) {
