@@ -28,12 +28,15 @@ for (let c = 0; c < 256; c++) {
   SEGMENT_CHAR[c] = /[a-zA-Z0-9_~-]/.test(ch) ? 1 : 0
 }
 
-const SCHEMES = ADDRESS_SCHEMES.map((s) => Uint8Array.from(Buffer.from(s, 'ascii')))
+/** The schemes as bytes, by length: a destination's scheme is compared only with those of its own length. */
+const SCHEMES_BY_LENGTH: Uint8Array[][] = Array.from({ length: 1 + Math.max(...ADDRESS_SCHEMES.map((s) => s.length)) }, () => [])
+for (const s of ADDRESS_SCHEMES) SCHEMES_BY_LENGTH[s.length].push(Uint8Array.from(Buffer.from(s, 'ascii')))
 
 function schemeMatches(buf: Uint8Array, start: number, length: number): boolean {
-  for (let s = 0; s < SCHEMES.length; s++) {
-    const scheme = SCHEMES[s]
-    if (scheme.length !== length) continue
+  if (length >= SCHEMES_BY_LENGTH.length) return false
+  const candidates = SCHEMES_BY_LENGTH[length]
+  for (let s = 0; s < candidates.length; s++) {
+    const scheme = candidates[s]
     let i = 0
     while (i < length && buf[start + i] === scheme[i]) i++
     if (i === length) return true
