@@ -50,8 +50,12 @@ export class PendingTable {
   readonly expiresAt = new Float64Array(CAPACITY)
   /** Set on the worker that switched the packet: it holds the balance reservations below. */
   readonly hasBalance = new Uint8Array(CAPACITY)
-  readonly amountIn = new BigUint64Array(CAPACITY)
-  readonly amountOut = new BigUint64Array(CAPACITY)
+  /**
+   * The reservations, as the bigints the policies made them: an array keeps the value itself,
+   * where a BigUint64Array would allocate a new bigint at every read.
+   */
+  readonly amountIn: bigint[] = new Array<bigint>(CAPACITY).fill(0n)
+  readonly amountOut: bigint[] = new Array<bigint>(CAPACITY).fill(0n)
   /**
    * Metrics: the amounts received (FROM_LINK) and sent (TO_LINK), whether or not balances are
    * tracked; read back as 32-bit halves (`value*32`, store/metrics.ts LO_WORD and HI_WORD), so
