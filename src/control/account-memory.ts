@@ -15,6 +15,7 @@ import { createLogger } from '../log'
 import { AmountBuckets, PacketBuckets } from '../store/buckets'
 import { configureRateLimit, configureThroughput } from '../store/limits'
 import { Balances, INT64_MAX, INT64_MIN, createBalanceBuffers, toInt64Limit } from '../store/balances'
+import type { BalanceStore } from '../store/durable'
 import type { AccountEntry } from '../contracts/snapshot'
 import type { WorkerInit } from '../contracts/plane-messages'
 
@@ -89,6 +90,23 @@ export class AccountMemory {
     const balance = this.storedBalances.get(id) ?? 0n
     if (!this.balances.load(index, balance)) {
       log.error('stored balance is outside the int64 range ilpd tracks live: tracked from the nearest end', { account: id, stored: balance.toString() })
+    }
+  }
+
+  /**
+   * A worker died: its balance reservations are released and its commits that never became
+   * durable undone; the journal on disk (`store`, with the lmdb store) says what did.
+   */
+  releaseDeadWorker(worker: number, accounts: readonly AccountEntry[], store: BalanceStore | null): void {
+    if (this.config.store === 'lmdb' && store !== null) {
+      for (const account of accounts) {
+        const record = store.journal(worker, account.id)
+        this.balances.markDurable(worker, account.index, record.in, record.out)
+      }
+    }
+    for (const a of this.balances.reconcileDeadWorker(worker)) {
+      log.error('undoing the dead worker\'s commits took a balance out of the int64 range: tracked from the nearest end until a restart (the store has the exact value)',
+        { account: accounts[a]?.id, balance: this.balances.balance(a).toString() })
     }
   }
 

@@ -11,7 +11,7 @@
  *   account-changes.ts accounts added, changed and removed at runtime
  *   peer-channel.ts    peer.* Prepares to and from the workers (CCP, settlement messages)
  */
-import type { Account, IlpdConfig } from '../config'
+import type { IlpdConfig } from '../config'
 import { createLogger, logLevel, setLogLevel, type LogLevel } from '../log'
 import type { Balances } from '../store/balances'
 import { BalanceStore } from '../store/durable'
@@ -29,9 +29,8 @@ import { SnapshotAcks } from './snapshot-acks'
 import { ConnectorMetrics } from './metrics'
 import { type ControlLoopMonitor, registerCcpMetrics } from './metrics-ccp'
 import { PeerChannel } from './peer-channel'
-import { fulfillLength, prepareLength, writeFulfill, writePrepare } from '../protocols/ilp/packet'
-import { PEER_PROTOCOL_CONDITION, PEER_PROTOCOL_FULFILLMENT } from '../protocols/ildcp'
-import type { TablePublisher } from './table-publisher'
+import { fulfillLength, writeFulfill } from '../protocols/ilp/packet'
+import { PEER_PROTOCOL_FULFILLMENT } from '../protocols/ildcp'
 import { CcpSpeaker, type RoutingStatus } from './ccp/speaker'
 import { ccpSettings } from './ccp/settings'
 import { WorkerPool } from './worker-pool'
@@ -54,14 +53,14 @@ export class Connector {
   readonly registry: AccountRegistry
   /** POST/PUT/DELETE /accounts (control/account-changes.ts). */
   readonly accounts: AccountChanges
-  private readonly snapshots: Snapshots
+  /** The address, the routes and the snapshot built from them (control/snapshots.ts). */
+  readonly snapshots: Snapshots
   private readonly pool: WorkerPool
-  private readonly memory: AccountMemory
+  /** Balances, buckets and link counts per account slot (control/account-memory.ts). */
+  readonly memory: AccountMemory
   readonly peers: PeerChannel
   /** CCP routing (control/ccp): learned routes into the trie, ilpd's routes out. */
   readonly ccp: CcpSpeaker
-  /** Compiles and posts snapshots; large route tables on a piscina thread (control/table-publisher.ts). */
-  readonly publisher: TablePublisher
   private admin: AdminApi | null = null
   readonly balances: Balances
   /** Snapshots published for an account change, until every worker has applied them. */
@@ -87,27 +86,10 @@ export class Connector {
       learnedRoutes: () => this.ccp.refresh(),
       broadcast: (message) => this.pool.broadcast(message),
     }, log)
-    this.publisher = this.snapshots.publisher
-    // ILPD_METRICS=off: the workers count nothing (to measure what counting costs).
-    this.pool = new WorkerPool(config.workers, process.env.ILPD_METRICS !== 'off', {
-      startState: () => ({
-        snapshot: this.snapshots.current(),
-        connectionCounts: this.memory.connectionCounts,
-        initialConnectTimeout: this.config.initialConnectTimeout,
-        balances: this.balances.buffers,
-        store: { kind: this.config.store, path: this.config.storePath },
-        durability: this.config.durability,
-        buckets: this.memory.buckets(),
-        limits: {
-          maxPacketsInFlightPerAccount: config.maxPacketsInFlightPerAccount,
-          maxConnectionsPerAccount: config.maxConnectionsPerAccount,
-          linkPauseBytes: config.linkPauseBytes,
-          linkCloseBytes: config.linkCloseBytes,
-          linkStallTimeout: config.linkStallTimeout,
-          linkTotalBytes: config.linkTotalBytes,
-        },
-        logLevel: logLevel(),
-      }),
+    this.memory = new AccountMemory(config)
+    this.balances = this.memory.balances
+    this.pool = new WorkerPool(config, this.memory, {
+      snapshot: () => this.snapshots.current(),
       message: (worker, message) => this.onWorkerMessage(worker, message),
       lost: (worker, incarnation) => this.workerLost(worker, incarnation),
     })
@@ -135,10 +117,8 @@ export class Connector {
     })
     this.peers.register('peer.route.', (account, packet) => this.ccp.handle(account, packet))
     this.snapshots.refreshLearned()
-    this.memory = new AccountMemory(config)
-    this.balances = this.memory.balances
     for (const account of this.snapshots.current().accounts) {
-      const problem = this.configureLimits(account.index, config.accounts[account.id], null)
+      const problem = this.memory.configureLimits(account.index, config.accounts[account.id], null)
       if (problem !== null) throw new ConfigError([`CONNECTOR_ACCOUNTS: account ${account.id}: ${problem}`])
     }
     this.accounts = new AccountChanges(this)
@@ -152,20 +132,7 @@ export class Connector {
       settlementsPending: () => this.engines?.outgoing.pending() ?? 0,
       paid: () => this.settlements?.paid ?? new Map(),
     }, { collectDefaultMetrics: config.collectDefaultMetrics })
-    this.controlLoop = registerCcpMetrics(this.metrics.registry, { ccp: this.ccp, publisher: this.publisher })
-  }
-
-  /**
-   * An account's limits in shared memory (control/account-memory.ts): buckets set again only when
-   * they changed, and balance bounds. Returns a problem or null.
-   */
-  configureLimits(index: number, account: Account, before: Account | null): string | null {
-    return this.memory.configureLimits(index, account, before)
-  }
-
-  /** An account added at runtime in a slot never used since start: its stored balance, if any. */
-  loadStoredBalance(index: number, id: string): void {
-    this.memory.loadStoredBalance(index, id)
+    this.controlLoop = registerCcpMetrics(this.metrics.registry, { ccp: this.ccp, publisher: this.snapshots.publisher })
   }
 
   /** Starts the workers and the admin API; resolves when every listener accepts connections. */
@@ -269,19 +236,7 @@ export class Connector {
 
   /** A worker died; worker-pool.ts starts its replacement once this returns. */
   private workerLost(worker: number, incarnation: number): void {
-    const accounts = this.snapshots.current().accounts
-    // Its balance reservations are released and its commits that never became durable undone;
-    // the journal on disk says what did.
-    if (this.config.store === 'lmdb' && this.store !== null) {
-      for (const account of accounts) {
-        const record = this.store.journal(worker, account.id)
-        this.balances.markDurable(worker, account.index, record.in, record.out)
-      }
-    }
-    for (const a of this.balances.reconcileDeadWorker(worker)) {
-      log.error('undoing the dead worker\'s commits took a balance out of the int64 range: tracked from the nearest end until a restart (the store has the exact value)',
-        { account: accounts[a]?.id, balance: this.balances.balance(a).toString() })
-    }
+    this.memory.releaseDeadWorker(worker, this.snapshots.current().accounts, this.store)
     this.pool.broadcast({ type: 'worker-lost', worker, incarnation })
     // Its replacement starts from the current snapshot: nothing to wait for from this one.
     this.acks.workerLost(worker)
@@ -307,16 +262,6 @@ export class Connector {
   /** The live accounts changed (control/account-changes.ts): `config.accounts` follows. */
   accountsChanged(): void {
     this.config.accounts = this.registry.live()
-  }
-
-  /** The account table as the next snapshot will hold it. */
-  accountEntries(): AccountEntry[] {
-    return this.snapshots.accountEntries()
-  }
-
-  /** Live links of account `index` on each worker. */
-  linksByWorker(index: number): number[] {
-    return this.memory.linksByWorker(index)
   }
 
   /** Adds or replaces a static route at runtime (admin API); returns a problem or null. */
@@ -345,10 +290,7 @@ export class Connector {
   async sendPeerPrepare(id: string, destination: string, data: Uint8Array): Promise<Uint8Array | null> {
     const account = this.snapshots.current().accounts.find((a) => a.id === id && a.removed !== true)
     if (account === undefined) return null
-    const dest = Buffer.from(destination, 'ascii')
-    const packet = new Uint8Array(prepareLength(dest.length, data.length))
-    writePrepare(packet, 0, 0n, Date.now() + 30_000, PEER_PROTOCOL_CONDITION, dest, data)
-    return this.peers.sendPrepare(account.index, packet)
+    return this.peers.sendPeerProtocol(account.index, destination, data)
   }
 
   /** Test and operator hook: kills a worker to prove its death is contained. */
@@ -388,7 +330,7 @@ export class Connector {
     this.ccp.stop()
     await exits
     this.engines?.stop()
-    await this.publisher.close()
+    await this.snapshots.publisher.close()
     this.controlLoop.stop()
     this.settlements?.stop()
     await this.store?.close()

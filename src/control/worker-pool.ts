@@ -10,11 +10,14 @@
  */
 import path from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { createLogger } from '../log'
+import type { IlpdConfig } from '../config'
+import { createLogger, logLevel } from '../log'
 import { createRingBuffer } from '../store/ring'
 import { MetricCounters, createMetricsBuffer } from '../store/metrics'
 import { REQUEST_IDS_BYTES } from '../store/request-ids'
-import type { ControlToWorker, EventLoopStats, WorkerInit, WorkerStats, WorkerToControl } from '../contracts/plane-messages'
+import type { Snapshot } from '../contracts/snapshot'
+import type { ControlToWorker, EventLoopStats, WorkerInit, WorkerLimits, WorkerStats, WorkerToControl } from '../contracts/plane-messages'
+import type { AccountMemory } from './account-memory'
 
 const log = createLogger('control')
 
@@ -49,12 +52,21 @@ function addStats(a: WorkerStats, b: WorkerStats): WorkerStats {
   }
 }
 
-/** What a worker starts with beyond the pool's own shared memory and the slot's counters. */
-export type WorkerStartState = Omit<WorkerInit, 'index' | 'incarnation' | 'incarnations' | 'workerCount' | 'rings' | 'doorbells' | 'requestIds' | 'metrics'>
+/** The data plane's limits, from the configuration (README, "Bounds"). */
+function workerLimits(c: IlpdConfig): WorkerLimits {
+  return {
+    maxPacketsInFlightPerAccount: c.maxPacketsInFlightPerAccount,
+    maxConnectionsPerAccount: c.maxConnectionsPerAccount,
+    linkPauseBytes: c.linkPauseBytes,
+    linkCloseBytes: c.linkCloseBytes,
+    linkStallTimeout: c.linkStallTimeout,
+    linkTotalBytes: c.linkTotalBytes,
+  }
+}
 
 export interface WorkerPoolHooks {
-  /** Read at every spawn, so a replacement starts from the current snapshot and log level. */
-  startState(): WorkerStartState
+  /** The snapshot a worker starting now gets (a replacement starts from the current one). */
+  snapshot(): Snapshot
   /** A message that is not about supervision (address, peer traffic, links, snapshot acks). */
   message(worker: number, message: WorkerToControl): void
   /** Worker `worker` died (its incarnation already reads 0); called before its replacement starts. */
@@ -69,13 +81,18 @@ export class WorkerPool {
   /** RFC 35 async Request-Ids, shared by the workers and kept across worker replacements. */
   private readonly requestIds = new SharedArrayBuffer(REQUEST_IDS_BYTES)
   private nextIncarnation = 1
+  private readonly count: number
+  /** ILPD_METRICS=off: the workers count nothing (to measure what counting costs). */
+  private readonly metricsEnabled = process.env.ILPD_METRICS !== 'off'
   private stopping = false
   private readyResolve!: () => void
   private readyReject!: (err: Error) => void
   /** Resolves once every worker is ready; rejects when one cannot start. */
   readonly ready: Promise<void>
 
-  constructor(private readonly count: number, private readonly metricsEnabled: boolean, private readonly hooks: WorkerPoolHooks) {
+  constructor(private readonly config: IlpdConfig, private readonly memory: AccountMemory, private readonly hooks: WorkerPoolHooks) {
+    const count = config.workers
+    this.count = count
     for (let from = 0; from < count; from++) {
       this.rings.push([])
       for (let to = 0; to < count; to++) this.rings[from].push(from === to ? new SharedArrayBuffer(0) : createRingBuffer(RING_BYTES))
@@ -100,14 +117,23 @@ export class WorkerPool {
   private spawn(index: number): void {
     const incarnation = this.nextIncarnation++
     Atomics.store(new Int32Array(this.incarnations), index, incarnation)
+    const c = this.config
     const init: WorkerInit = {
-      ...this.hooks.startState(),
       index,
       incarnation,
       incarnations: this.incarnations,
       workerCount: this.count,
+      snapshot: this.hooks.snapshot(),
       rings: this.rings,
       doorbells: this.doorbells,
+      connectionCounts: this.memory.connectionCounts,
+      initialConnectTimeout: c.initialConnectTimeout,
+      balances: this.memory.balances.buffers,
+      store: { kind: c.store, path: c.storePath },
+      durability: c.durability,
+      buckets: this.memory.buckets(),
+      limits: workerLimits(c),
+      logLevel: logLevel(),
       metrics: { buffer: this.slots[index].metrics.buffer, enabled: this.metricsEnabled },
       requestIds: this.requestIds,
     }
