@@ -17,7 +17,7 @@ import * as path from 'node:path'
 import { renderChart } from './chart'
 import { runRoutingSim } from './routing-sim/main'
 import { LoadError } from './load/generator'
-import { SCENARIOS, runScenario, type ScenarioName, type ScenarioOptions, type ScenarioResult } from './load/scenarios'
+import { SCENARIOS, runScenario, unsupported, type ScenarioName, type ScenarioOptions, type ScenarioResult } from './load/scenarios'
 import { launch, REPO_ROOT, TargetError, type Target } from './load/targets'
 
 const USAGE = `usage: npm run bench -- SCENARIO[,SCENARIO…] [options]
@@ -287,8 +287,16 @@ function verdict(r: ScenarioResult): string | null {
   return why.join('; ') + (r.problems.length > 0 ? `\n    last: ${r.problems.join('\n    last: ')}` : '')
 }
 
-function printTable(results: ScenarioResult[], ceiling: ScenarioResult | null): void {
-  const rows = [...results, ...(ceiling !== null ? [ceiling] : [])].map((r) => ({
+/** A (scenario, target) pair the target cannot run (scenarios.ts, unsupported()): not a failure. */
+interface Skipped {
+  scenario: ScenarioName
+  target: string
+  inflight: number
+  reason: string
+}
+
+function printTable(results: ScenarioResult[], ceiling: ScenarioResult | null, skipped: Skipped[]): void {
+  const rows: Array<Record<string, string | number>> = [...results, ...(ceiling !== null ? [ceiling] : [])].map((r) => ({
     scenario: r.scenario,
     target: r.target,
     'in flight': r.inflight,
@@ -307,7 +315,9 @@ function printTable(results: ScenarioResult[], ceiling: ScenarioResult | null): 
     'bad auth/s': r.attack !== undefined ? fmt(r.attack.perS) : '',
     status: verdict(r) === null ? 'ok' : 'FAIL',
   }))
+  for (const s of skipped) rows.push({ scenario: s.scenario, target: s.target, 'in flight': s.inflight, status: 'skipped' })
   console.table(rows)
+  for (const s of skipped) console.log(`skipped ${s.scenario} · ${s.target}: ${s.reason}`)
 }
 
 function printComparisons(results: ScenarioResult[], ceiling: ScenarioResult | null): void {
@@ -378,7 +388,7 @@ function gitCommit(): string | null {
   }
 }
 
-function writeOutputs(args: Args, results: ScenarioResult[], ceiling: ScenarioResult | null, failures: string[]): void {
+function writeOutputs(args: Args, results: ScenarioResult[], ceiling: ScenarioResult | null, failures: string[], skipped: Skipped[]): void {
   mkdirSync(args.outDir, { recursive: true })
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
   const base = path.join(args.outDir, `${stamp}-${[...new Set(args.scenarios)].join('_')}`)
@@ -392,6 +402,7 @@ function writeOutputs(args: Args, results: ScenarioResult[], ceiling: ScenarioRe
     results,
     ceiling,
     failures,
+    skipped,
   }
   writeFileSync(base + '.json', JSON.stringify(doc, null, 2) + '\n')
   console.log(`results: ${path.relative(process.cwd(), base + '.json')}`)
@@ -473,6 +484,7 @@ async function main(): Promise<number> {
 
   const results: ScenarioResult[] = []
   const failures: string[] = []
+  const skipped: Skipped[] = []
   let ceiling: ScenarioResult | null = null
   const once = async (scenario: ScenarioName, target: Target | null): Promise<ScenarioResult | null> => {
     const name = `${scenario}${target !== null && scenario !== 'ceiling' && scenario !== 'external' ? ` · ${target.label}` : ''}`
@@ -502,15 +514,23 @@ async function main(): Promise<number> {
     const targets = scenario === 'external' ? [null] : args.targets
     for (let rep = 0; rep < args.repeat; rep++) {
       for (const target of targets) {
+        const reason = unsupported(scenario, target)
+        if (reason !== null) {
+          if (rep === 0) {
+            console.error(`${scenario} · ${target?.label}: skipped, ${reason}`)
+            skipped.push({ scenario, target: target?.label ?? '', inflight: args.options.inflight, reason })
+          }
+          continue
+        }
         const r = await once(scenario, target)
         if (r !== null) results.push(r)
       }
     }
   }
   console.log('')
-  if (results.length > 0 || ceiling !== null) printTable(results, ceiling)
+  if (results.length > 0 || ceiling !== null || skipped.length > 0) printTable(results, ceiling, skipped)
   printComparisons(results, ceiling)
-  writeOutputs(args, results, ceiling, failures)
+  writeOutputs(args, results, ceiling, failures, skipped)
   if (launch.profileDir !== null) console.log(`\nCPU profiles (one per thread): ${launch.profileDir}`)
   if (failures.length > 0) {
     console.error(`\n${failures.length} failed:\n  ${failures.join('\n  ')}`)

@@ -58,7 +58,7 @@ export class AccountChanges {
     const account = this.c.registry.get(id)
     const index = this.c.registry.indexOf(id)
     if (account === undefined || index === undefined) return null
-    const linksByWorker = this.c.linksByWorker(index)
+    const linksByWorker = this.c.memory.linksByWorker(index)
     return {
       id, index, origin: this.c.registry.originOf(id)!, info: publicSettings(account),
       connected: linksByWorker.some((n) => n > 0), linksByWorker,
@@ -187,17 +187,17 @@ export class AccountChanges {
   /** Puts the account in its slot and sets what follows from it, short of publishing. */
   private place(id: string, account: Account, origin: AccountOrigin, before: Account | null): void {
     const { index, fresh } = this.c.registry.set(id, account, origin)
-    if (fresh) this.c.loadStoredBalance(index, id)
+    if (fresh) this.c.memory.loadStoredBalance(index, id)
     this.c.accountsChanged()
-    const problem = this.c.configureLimits(index, account, fresh ? null : before)
+    const problem = this.c.memory.configureLimits(index, account, fresh ? null : before)
     if (problem !== null) log.error('account limits could not be set', { account: id, problem })
     this.c.settlements?.setAccount(index, id, account)
     // RFC 38: the engine learns of the account (POST /accounts); a changed engine URL is a removal
     // from the old engine (DELETE /accounts/:id) and a setup on the new one.
     if (before !== null && before.settlementEngine !== account.settlementEngine) void this.c.engines?.removeEngineAccount(id)
-    this.c.engines?.addEngineAccount(this.c.accountEntries()[index], account)
+    this.c.engines?.addEngineAccount(this.c.snapshots.accountEntries()[index], account)
     if (before === null || before.relation !== account.relation || before.sendRoutes !== account.sendRoutes || before.receiveRoutes !== account.receiveRoutes) {
-      this.c.ccp.setPeer(index, id, this.c.accountEntries()[index], { sendRoutes: account.sendRoutes, receiveRoutes: account.receiveRoutes, linkEvents: account.link.type !== 'http' })
+      this.c.ccp.setPeer(index, id, this.c.snapshots.accountEntries()[index], { sendRoutes: account.sendRoutes, receiveRoutes: account.receiveRoutes, linkEvents: account.link.type !== 'http' })
     }
   }
 

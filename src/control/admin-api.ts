@@ -30,6 +30,7 @@ import { createLogger, isLogLevel, LOG_LEVELS, RateLimitedLog } from '../log'
 import type { Connector } from './connector'
 import { HttpError } from './http-error'
 import { accountRoutes } from './admin-accounts'
+import { closeNow, createApiServer, listen } from './http-listen'
 
 const log = createLogger('admin-api')
 
@@ -183,11 +184,9 @@ export class AdminApi {
     this.routes.push({ method, pattern: path.split('/').slice(1), handler })
   }
 
-  start(): Promise<void> {
-    const server = http.createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => this.onRequest(req, res))
+  async start(): Promise<void> {
+    const server = createApiServer((req, res) => this.onRequest(req, res))
     this.server = server
-    server.headersTimeout = 10_000
-    server.requestTimeout = 30_000
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket))
     // CONNECT and Upgrade requests bypass the request handler; without these Node just closes them.
     const refuse = (req: http.IncomingMessage, socket: Duplex): void => {
@@ -205,17 +204,9 @@ export class AdminApi {
     }
     server.on('connect', refuse)
     server.on('upgrade', refuse)
-    return new Promise((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        reject(new Error(`admin API: cannot listen on ${this.host}:${this.listenPort} (${err.code === 'EADDRINUSE' ? 'CONNECTOR_ADMIN_API_PORT in use?' : err.message})`))
-      })
-      server.listen(this.listenPort, this.host, () => {
-        const address = server.address()
-        this.port = typeof address === 'object' && address !== null ? address.port : this.listenPort
-        server.on('error', (err) => log.error('admin API server error', { error: err.message }))
-        log.info('admin API listening', { host: this.host, port: this.port, auth: this.tokenDigest === null ? 'none (loopback only)' : 'bearer token' })
-        resolve()
-      })
+    this.port = await listen(server, {
+      name: 'admin API', host: this.host, port: this.listenPort, portSetting: 'CONNECTOR_ADMIN_API_PORT',
+      auth: this.tokenDigest === null ? 'none (loopback only)' : 'bearer token', log,
     })
   }
 
@@ -457,8 +448,7 @@ export class AdminApi {
     const server = this.server
     if (server === null) return
     this.server = null
-    server.close()
-    server.closeAllConnections()
+    closeNow(server)
   }
 }
 

@@ -7,7 +7,8 @@
  *   worker ── peer-request {token, account, packet} ──▶ handler(account, prepare) ── peer-reply ──▶ worker
  *   sendPrepare(account, packet) ── send-prepare {token} ──▶ worker with a link ── prepare-reply ──▶ promise
  */
-import { PrepareView } from '../protocols/ilp/packet'
+import { PrepareView, prepareLength, writePrepare } from '../protocols/ilp/packet'
+import { PEER_PROTOCOL_CONDITION } from '../protocols/ildcp'
 import { RejectBuilder } from '../protocols/ilp/reject'
 import type { AccountEntry } from '../contracts/snapshot'
 import type { ControlToWorker } from '../contracts/plane-messages'
@@ -88,6 +89,18 @@ export class PeerChannel {
       this.outstanding.set(token, { resolve, worker, timer })
       this.hooks.post(worker, { type: 'send-prepare', token, account, packet })
     })
+  }
+
+  /**
+   * Sends a zero-amount peer.* Prepare (fixed condition, 30 s expiry) to `destination` on a link
+   * of `account` and resolves with the reply's ILP bytes (the admin API's test hook
+   * POST /test/accounts/:id/prepare).
+   */
+  sendPeerProtocol(account: number, destination: string, data: Uint8Array): Promise<Uint8Array> {
+    const dest = Buffer.from(destination, 'ascii')
+    const packet = new Uint8Array(prepareLength(dest.length, data.length))
+    writePrepare(packet, 0, 0n, Date.now() + 30_000, PEER_PROTOCOL_CONDITION, dest, data)
+    return this.sendPrepare(account, packet)
   }
 
   /** A worker's reply to a sendPrepare. */

@@ -168,7 +168,7 @@ export class Harness {
     this.snapshot = buildSnapshot(config, learned)
     const n = this.snapshot.accounts.length
 
-    // As control/connector.ts sets them up.
+    // As control/account-memory.ts sets them up.
     this.balances = new Balances(createBalanceBuffers(n, workers), workers)
     this.packetBuckets = PacketBuckets.create(n)
     this.incomingBuckets = AmountBuckets.create(n)

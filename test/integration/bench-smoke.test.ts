@@ -1,7 +1,8 @@
 /**
  * The load generator itself, end to end and bounded: a short one-hop run against ilpd must
- * fulfill packets with no unexpected reject, and a wrong port must fail clearly with a non-zero
- * exit. Full benchmark runs do not belong in the test suite (npm run bench).
+ * fulfill packets with no unexpected reject, a wrong port must fail clearly with a non-zero
+ * exit, and a pair the target cannot run is skipped, not failed. Full benchmark runs do not
+ * belong in the test suite (npm run bench).
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -10,6 +11,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { unsupported } from '../../bench/load/scenarios'
 
 const RUN = path.resolve(__dirname, '..', '..', 'bench', 'run.js')
 
@@ -122,6 +124,26 @@ test('the relay target refuses scenarios other than one-hop', { timeout: 10_000 
   const r = await runBench(['chain-2', '--target', 'relay'], 8_000)
   assert.equal(r.code, 2, r.out)
   assert.match(r.out, /relay target runs the one-hop scenario only/)
+})
+
+test('http-async against ilp-connector is reported skipped, not failed: exit 0, nothing run', { timeout: 15_000 }, async () => {
+  const reason = 'ilp-connector with ilp-plugin-http has no RFC 35 async mode'
+  assert.equal(unsupported('http-async', { kind: 'ilp-connector', label: 'ilp-connector' }), reason)
+  assert.equal(unsupported('http-async', { kind: 'ilpd', label: 'ilpd' }), null)
+  assert.equal(unsupported('http', { kind: 'ilp-connector', label: 'ilp-connector' }), null)
+  const out = mkdtempSync(path.join(os.tmpdir(), 'ilpd-bench-'))
+  try {
+    const r = await runBench(['http-async', '--target', 'ilp-connector', '--no-ceiling', '--out', out], 12_000)
+    assert.equal(r.code, 0, r.out)
+    assert.match(r.out, new RegExp(`skipped http-async · ilp-connector: ${reason}`))
+    assert.doesNotMatch(r.out, /FAIL/)
+    const doc = JSON.parse(readFileSync(path.join(out, readdirSync(out).find((f) => f.endsWith('.json'))!), 'utf8'))
+    assert.deepEqual(doc.results, [])
+    assert.deepEqual(doc.failures, [])
+    assert.deepEqual(doc.skipped, [{ scenario: 'http-async', target: 'ilp-connector', inflight: 1000, reason }])
+  } finally {
+    rmSync(out, { recursive: true, force: true })
+  }
 })
 
 test('the in-process path bench over two worker threads forwards with half the packets crossing workers', { timeout: 60_000 }, async () => {

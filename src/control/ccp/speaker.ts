@@ -23,55 +23,26 @@
  * CONNECTOR_ROUTE_BROADCAST_ENABLED=false: nothing is announced (route control gets F00) and
  * the forwarding table stays empty; local, configured and learned routes still route packets
  * (in ilp-connector the whole routing table is then empty, §0.5 of the fact sheet).
+ *
+ * This file keeps what all peers share: the local table, the forwarding table, link state and
+ * publishing. A peer's own state and how it is made are in peer.ts, the answers to its
+ * peer.route.* messages in route-messages.ts, the settings in settings.ts.
  */
-import { createHmac, randomBytes } from 'node:crypto'
-import type { IlpdConfig } from '../../config'
+import { createHmac } from 'node:crypto'
 import type { AccountEntry } from '../../contracts/snapshot'
 import { createLogger, type Logger } from '../../log'
-import { RejectBuilder } from '../../protocols/ilp/reject'
-import { PrepareView } from '../../protocols/ilp/packet'
-import {
-  CCP_CONTROL_DESTINATION, CCP_UPDATE_DESTINATION, ZERO_ROUTING_TABLE_ID, ccpFulfill, decodeRouteControl, decodeRouteUpdate,
-} from '../../protocols/ccp'
 import { ForwardingTable } from '../../routing/forwarding-table'
 import { LocalTable } from '../../routing/local-table'
-import { type Candidate, RELATION_PRIORITY, type RouteRelation, type SelectedRoute, type StaticRoute, globalPrefixOf } from '../../routing/selection'
+import { type Candidate, RELATION_PRIORITY, type RouteRelation, type SelectedRoute, type StaticRoute } from '../../routing/selection'
 import { type Clock, systemClock } from './clock'
-import { CcpReceiver } from './receiver'
-import { CcpSender } from './sender'
+import type { CcpReceiver } from './receiver'
+import type { CcpSender } from './sender'
+import { type CcpPeer, type CcpPeerContext, type CcpPeerCounts, createPeer, peerLinked } from './peer'
+import { RouteMessages } from './route-messages'
 import { type RoutingStatus, routingStatus } from './routing-status'
+import type { CcpAccountSettings, CcpSettings } from './settings'
 
-export type { RoutingStatus }
-
-export interface CcpSettings {
-  broadcastEnabled: boolean
-  broadcastInterval: number
-  cleanupInterval: number
-  /** holdDownTime ilpd sends (CONNECTOR_ROUTE_EXPIRY). */
-  routeExpiry: number
-  /** HMAC key for route auth (CONNECTOR_ROUTING_SECRET, base64; random when empty). */
-  secret: Uint8Array
-  globalPrefix: string
-  /**
-   * Per account id: sendRoutes / receiveRoutes, and whether its link reports connects
-   * (linkEvents false: ILP over HTTP, where a peer is simply assumed up; see HTTP peers above).
-   */
-  accounts: Map<string, { sendRoutes: boolean, receiveRoutes: boolean, linkEvents?: boolean }>
-}
-
-export function ccpSettings(config: IlpdConfig): CcpSettings {
-  return {
-    broadcastEnabled: config.routeBroadcastEnabled,
-    broadcastInterval: config.routeBroadcastInterval,
-    cleanupInterval: config.routeCleanupInterval,
-    routeExpiry: config.routeExpiry,
-    secret: config.routingSecret === '' ? randomBytes(32) : Buffer.from(config.routingSecret, 'base64'),
-    globalPrefix: globalPrefixOf(config.env),
-    accounts: new Map(Object.entries(config.accounts).map(([id, a]) => [id, {
-      sendRoutes: a.sendRoutes, receiveRoutes: a.receiveRoutes, linkEvents: a.link.type !== 'http',
-    }])),
-  }
-}
+export type { RoutingStatus, CcpSettings, CcpPeerCounts }
 
 export interface CcpHooks {
   accounts(): readonly AccountEntry[]
@@ -84,37 +55,16 @@ export interface CcpHooks {
   publish(): void
 }
 
-/** CCP messages from one account (GET /metrics, control/metrics-ccp.ts). */
-export interface CcpPeerCounts {
-  controlsReceived: number
-  controlsRejected: number
-  updatesReceived: number
-  updatesRejected: number
-}
-
-interface Peer {
-  account: AccountEntry
-  counts: CcpPeerCounts
-  sender: CcpSender | null
-  receiver: CcpReceiver | null
-  /** Workers with at least one link of the account. */
-  workers: Set<number>
-  /** No connect events (HTTP): up from the start, whatever the workers report. */
-  alwaysUp: boolean
-}
-
-
-const FULFILL = ccpFulfill()
-
 export class CcpSpeaker {
   readonly table = new ForwardingTable()
   private readonly localRoutes = new LocalTable()
   /** The next refresh re-selects and re-exports every prefix (first run, new address). */
   private full = true
-  private readonly peers = new Map<number, Peer>()
-  private readonly byId = new Map<string, Peer>()
-  private readonly view = new PrepareView()
+  private readonly peers = new Map<number, CcpPeer>()
+  private readonly byId = new Map<string, CcpPeer>()
   private readonly log: Logger
+  private readonly peerContext: CcpPeerContext
+  private readonly messages: RouteMessages
   private address = ''
   private publishPending = false
   private cleanupTimer: unknown = null
@@ -123,37 +73,29 @@ export class CcpSpeaker {
 
   constructor(private readonly settings: CcpSettings, private readonly hooks: CcpHooks, private readonly clock: Clock = systemClock, log?: Logger) {
     this.log = log ?? createLogger('ccp')
+    this.peerContext = {
+      settings,
+      table: this.table,
+      relationOf: (id) => this.byId.get(id)?.account.relation,
+      ownAddress: () => this.address,
+      sendPrepare: (account, prepare) => hooks.sendPrepare(account, prepare),
+      clock,
+      log: this.log,
+    }
+    this.messages = new RouteMessages({
+      settings,
+      log: this.log,
+      peer: (index) => this.peers.get(index),
+      address: () => this.address,
+      ownAddress: () => hooks.ownAddress(),
+      routesChanged: () => this.schedulePublish(),
+    })
     for (const account of hooks.accounts()) this.addPeer(account)
   }
 
   /** Starts the CCP sender and receiver of an account as its relation and settings say. */
   private addPeer(account: AccountEntry, workers = new Set<number>()): void {
-    const { settings, hooks, clock } = this
-    const s = settings.accounts.get(account.id) ?? { sendRoutes: account.relation !== 'child', receiveRoutes: account.relation !== 'child' }
-    const send = (prepare: Uint8Array): Promise<Uint8Array> => hooks.sendPrepare(account.index, prepare)
-    const peer: Peer = {
-      account,
-      counts: { controlsReceived: 0, controlsRejected: 0, updatesReceived: 0, updatesRejected: 0 },
-      workers,
-      alwaysUp: settings.accounts.get(account.id)?.linkEvents === false,
-      sender: s.sendRoutes && settings.broadcastEnabled
-        ? new CcpSender({
-          accountId: account.id,
-          relation: account.relation,
-          table: this.table,
-          relationOf: (id) => this.byId.get(id)?.account.relation,
-          ownAddress: () => this.address,
-          holdDownTime: settings.routeExpiry,
-          broadcastInterval: settings.broadcastInterval,
-          send,
-          clock,
-          log: this.log,
-        })
-        : null,
-      receiver: s.receiveRoutes
-        ? new CcpReceiver({ accountId: account.id, send, defaultHoldDownTime: settings.routeExpiry, clock, log: this.log })
-        : null,
-    }
+    const peer = createPeer(account, workers, this.peerContext)
     this.peers.set(account.index, peer)
     this.byId.set(account.id, peer)
   }
@@ -163,7 +105,7 @@ export class CcpSpeaker {
    * and receiver start again from scratch (a changed one keeps its live links); what it had
    * announced is withdrawn on the next publish. `account` null: removed.
    */
-  setPeer(index: number, id: string, account: AccountEntry | null, routes: { sendRoutes: boolean, receiveRoutes: boolean, linkEvents?: boolean } | null): void {
+  setPeer(index: number, id: string, account: AccountEntry | null, routes: CcpAccountSettings | null): void {
     const old = this.peers.get(index)
     // Selection is incremental (routing/local-table.ts): a receiver that goes takes its routes
     // with it, so the next refresh re-selects every prefix.
@@ -181,7 +123,7 @@ export class CcpSpeaker {
     this.settings.accounts.set(id, routes)
     this.addPeer(account, old?.workers ?? new Set())
     const peer = this.peers.get(index)!
-    if ((peer.workers.size > 0 || (peer.alwaysUp && this.started)) && this.address !== '') peer.receiver?.linkUp()
+    if (peerLinked(peer, this.started) && this.address !== '') peer.receiver?.linkUp()
     peer.sender?.schedule()
   }
 
@@ -236,7 +178,7 @@ export class CcpSpeaker {
     }
   }
 
-  private peerUp(peer: Peer): void {
+  private peerUp(peer: CcpPeer): void {
     this.log.debug('ccp peer connected', { peer: peer.account.id })
     if (this.address === '' || peer.receiver === null) return
     const before = peer.receiver.size
@@ -245,7 +187,7 @@ export class CcpSpeaker {
     if (peer.receiver.size !== before) this.schedulePublish()
   }
 
-  private peerDown(peer: Peer): void {
+  private peerDown(peer: CcpPeer): void {
     peer.sender?.reset()
     if (peer.receiver?.linkDown() === true) {
       this.log.info('peer disconnected: its routes are withdrawn (and remembered for its hold-down time)', { peer: peer.account.id })
@@ -328,7 +270,7 @@ export class CcpSpeaker {
     for (const peer of this.peers.values()) {
       if (peer.receiver === null) continue
       if (before !== '') peer.receiver.reset()
-      if (peer.workers.size > 0 || (peer.alwaysUp && this.started)) peer.receiver.linkUp()
+      if (peerLinked(peer, this.started)) peer.receiver.linkUp()
     }
     for (const peer of this.peers.values()) peer.sender?.schedule()
   }
@@ -347,98 +289,9 @@ export class CcpSpeaker {
 
   // ---- peer.route.* -----------------------------------------------------------------------
 
-  private reject(message: string, code: 'F00' | 'T00' = 'F00'): Uint8Array {
-    return new RejectBuilder(this.hooks.ownAddress()).build(code, message)
-  }
-
-  /** Answers a peer.route.* Prepare from `account` (the PeerChannel handler). */
+  /** Answers a peer.route.* Prepare from `account` (the PeerChannel handler; route-messages.ts). */
   handle(account: AccountEntry, prepare: Uint8Array): Uint8Array {
-    const peer = this.peers.get(account.index)
-    if (this.view.read(prepare, 0, prepare.length) !== null) return this.reject('unreadable ccp message')
-    const destination = this.view.destination()
-    if (destination === CCP_CONTROL_DESTINATION) {
-      const reply = this.handleControl(peer, prepare)
-      if (peer !== undefined) {
-        peer.counts.controlsReceived++
-        if (reply !== FULFILL) peer.counts.controlsRejected++
-      }
-      return reply
-    }
-    if (destination === CCP_UPDATE_DESTINATION) {
-      const reply = this.handleUpdate(peer, prepare)
-      if (peer !== undefined) {
-        peer.counts.updatesReceived++
-        if (reply !== FULFILL) peer.counts.updatesRejected++
-      }
-      return reply
-    }
-    return this.reject(`unrecognized ccp message. destination=${destination}`)
-  }
-
-  private routeSettings(peer: Peer | undefined): { sendRoutes: boolean, receiveRoutes: boolean } {
-    if (peer === undefined) return { sendRoutes: false, receiveRoutes: false }
-    return this.settings.accounts.get(peer.account.id) ?? { sendRoutes: peer.sender !== null, receiveRoutes: peer.receiver !== null }
-  }
-
-  private handleControl(peer: Peer | undefined, prepare: Uint8Array): Uint8Array {
-    const s = this.routeSettings(peer)
-    if (peer === undefined || (!s.sendRoutes && !s.receiveRoutes)) return this.reject('cannot process route control messages from non-peers.')
-    if (!s.sendRoutes) return this.reject('rejecting route control message, we are configured not to send routes to you.')
-    if (peer.sender === null) return this.reject('rejecting route control message, route broadcasting is disabled on this connector.')
-    let control
-    try {
-      control = decodeRouteControl(prepare)
-    } catch (err) {
-      return this.reject((err as Error).message)
-    }
-    this.log.debug('route control from peer', {
-      peer: peer.account.id, mode: control.mode, lastKnownRoutingTableId: control.lastKnownRoutingTableId,
-      lastKnownEpoch: control.lastKnownEpoch, features: control.features,
-    })
-    peer.sender.handleRouteControl(control)
-    const receiver = peer.receiver
-    if (peer.alwaysUp && receiver !== null && control.lastKnownRoutingTableId === ZERO_ROUTING_TABLE_ID &&
-      receiver.routingTableId !== ZERO_ROUTING_TABLE_ID) {
-      // An HTTP peer ilpd had learned from starts from nothing: it restarted, and its sender
-      // waits for a route control. After the reply, so the peer sees the Fulfill first.
-      this.log.info('HTTP peer restarted (its route control knows no table of ilpd\'s): asking for its routes', { peer: peer.account.id })
-      setImmediate(() => receiver.sendRouteControl())
-    }
-    return FULFILL
-  }
-
-  private handleUpdate(peer: Peer | undefined, prepare: Uint8Array): Uint8Array {
-    const s = this.routeSettings(peer)
-    if (peer === undefined || (!s.sendRoutes && !s.receiveRoutes)) return this.reject('cannot process route update messages from non-peers.')
-    if (peer.receiver === null) return this.reject('rejecting route update, we are configured not to receive routes from you.')
-    if (this.address === '') return this.reject('connector has no address yet (waiting for its parent)', 'T00')
-    let update
-    try {
-      update = decodeRouteUpdate(prepare)
-    } catch (err) {
-      return this.reject((err as Error).message)
-    }
-    const knownTable = peer.receiver.routingTableId
-    const outcome = peer.receiver.handleUpdate(update, { ownAddress: this.address, globalPrefix: this.settings.globalPrefix })
-    if (outcome.changed) this.schedulePublish()
-    if (peer.alwaysUp && outcome.kind !== 'gap' && knownTable !== ZERO_ROUTING_TABLE_ID && update.routingTableId !== knownTable) {
-      // An HTTP peer's new table: confirm it with a route control (no connect event will).
-      const receiver = peer.receiver
-      setImmediate(() => receiver.sendRouteControl())
-    }
-    switch (outcome.kind) {
-      case 'gap': {
-        this.log.info('gap in route updates from peer: asking again', { peer: peer.account.id, message: outcome.message })
-        const receiver = peer.receiver
-        // After the reply, so the peer sees the reject before the route control.
-        setImmediate(() => receiver.sendRouteControl())
-        return this.reject(outcome.message)
-      }
-      case 'invalid':
-        return this.reject(outcome.message)
-      default:
-        return FULFILL
-    }
+    return this.messages.handle(account, prepare)
   }
 
   // ---- admin ------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import http from 'node:http'
 import { createLogger, RateLimitedLog } from '../../log'
 import type { Answer } from './idempotent'
+import { closeNow, createApiServer, listen } from '../http-listen'
 
 const log = createLogger('settlement-api')
 
@@ -40,22 +41,12 @@ export class SettlementApi {
     this.tokenDigest = token === null ? null : sha256(token)
   }
 
-  start(): Promise<void> {
-    const server = http.createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => this.onRequest(req, res))
-    server.headersTimeout = 10_000
-    server.requestTimeout = 30_000
+  async start(): Promise<void> {
+    const server = createApiServer((req, res) => this.onRequest(req, res))
     this.server = server
-    return new Promise((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        reject(new Error(`settlement API: cannot listen on ${this.host}:${this.listenPort} (${err.code === 'EADDRINUSE' ? 'CONNECTOR_SETTLEMENT_API_PORT in use?' : err.message})`))
-      })
-      server.listen(this.listenPort, this.host, () => {
-        const address = server.address()
-        this.port = typeof address === 'object' && address !== null ? address.port : this.listenPort
-        server.on('error', (err) => log.error('settlement API server error', { error: err.message }))
-        log.info('settlement API listening', { host: this.host, port: this.port, auth: this.tokenDigest === null ? 'none (loopback only)' : 'bearer token' })
-        resolve()
-      })
+    this.port = await listen(server, {
+      name: 'settlement API', host: this.host, port: this.listenPort, portSetting: 'CONNECTOR_SETTLEMENT_API_PORT',
+      auth: this.tokenDigest === null ? 'none (loopback only)' : 'bearer token', log,
     })
   }
 
@@ -63,8 +54,7 @@ export class SettlementApi {
     const server = this.server
     if (server === null) return
     this.server = null
-    server.close()
-    server.closeAllConnections()
+    closeNow(server)
   }
 
   private authorized(req: http.IncomingMessage): boolean {
