@@ -73,6 +73,15 @@ export interface WorkerPoolHooks {
   lost(worker: number, incarnation: number): void
 }
 
+/**
+ * A worker's young generation is capped at 16 MB (V8's default lets it grow to 48): the packet
+ * path's garbage dies young and little survives a scavenge, so more frequent scavenges cost
+ * about nothing, while the smaller nursery keeps a busy worker's RSS about 12 MB lower
+ * (measured with `npm run bench -- one-hop --workers 1 --pin`: 156–157 → 144–145 MiB at 1,000
+ * in flight, CPU per packet unchanged at 5.4 µs; 8 MB saved 20 MB but cost 2–7% throughput).
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 16 }
+
 export class WorkerPool {
   private readonly slots: WorkerSlot[] = []
   private readonly rings: SharedArrayBuffer[][] = []
@@ -137,7 +146,7 @@ export class WorkerPool {
       metrics: { buffer: this.slots[index].metrics.buffer, enabled: this.metricsEnabled },
       requestIds: this.requestIds,
     }
-    const worker = new Worker(path.join(__dirname, '..', 'data', 'worker.js'), { workerData: init })
+    const worker = new Worker(path.join(__dirname, '..', 'data', 'worker.js'), { workerData: init, resourceLimits: WORKER_LIMITS })
     const slot = this.slots[index]
     slot.worker = worker
     slot.incarnation = incarnation
