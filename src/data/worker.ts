@@ -35,7 +35,8 @@ const post = (message: WorkerToControl): void => port.postMessage(message)
 // Balances live in shared memory; this worker's journal picks up where its predecessor's (same
 // index) last durable write left off.
 const balances = new Balances(init.balances, init.workerCount)
-const journal = new Journal(init.store.kind, init.store.path, init.index, init.snapshot.accounts.map((a) => a.id), init.durability === 'durable')
+const journal = new Journal(init.store.kind, init.store.path, init.index, init.snapshot.accounts.map((a) => a.id), init.durability === 'durable',
+  init.durability === 'process')
 for (const account of init.snapshot.accounts) {
   const record = journal.read(account.index)
   balances.initLedger(init.index, account.index, record.in, record.out)

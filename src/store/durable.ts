@@ -392,7 +392,16 @@ export class Journal {
   private readonly db: Database<unknown, string> | null
   private readonly keys: string[]
 
-  constructor(kind: StoreKind, dir: string, private readonly worker: number, accountIds: readonly string[], sync = true) {
+  /**
+   * @param sync fsync every commit (durability `durable`).
+   * @param inline durability `process`: `write` commits in the caller's turn, a synchronous LMDB
+   *   transaction without fsync (tens of µs), and returns null, so the Fulfills it holds leave in
+   *   the flush that wrote them instead of a turn later, when lmdb-js's write thread would
+   *   resolve a promise. With fsync a synchronous commit would stall the worker for the disk, so
+   *   `durable` stays asynchronous.
+   */
+  constructor(kind: StoreKind, dir: string, private readonly worker: number, accountIds: readonly string[], sync = true,
+    readonly inline = false) {
     this.db = kind === 'memory' ? null : openEnv(dir, sync)
     this.keys = accountIds.map((id) => `journal:${worker}:${id}`)
   }
@@ -412,10 +421,19 @@ export class Journal {
     return value === undefined ? { in: 0n, out: 0n } : parseJournal(value, this.keys[account])
   }
 
-  /** Writes (in, out) totals for the accounts given; resolves when they are on disk. */
-  write(accounts: ArrayLike<number>, count: number, ins: ArrayLike<bigint>, outs: ArrayLike<bigint>): Promise<unknown> {
+  /**
+   * Writes (in, out) totals for the accounts given; resolves when they are on disk. An `inline`
+   * journal has committed them when it returns (null), and throws if it could not.
+   */
+  write(accounts: ArrayLike<number>, count: number, ins: ArrayLike<bigint>, outs: ArrayLike<bigint>): Promise<unknown> | null {
     const db = this.db
     if (db === null) return Promise.resolve()
+    if (this.inline) {
+      db.transactionSync(() => {
+        for (let i = 0; i < count; i++) db.putSync(this.keys[accounts[i]], `${ins[i]}/${outs[i]}`)
+      })
+      return null
+    }
     let last: Promise<unknown> = Promise.resolve()
     for (let i = 0; i < count; i++) last = db.put(this.keys[accounts[i]], `${ins[i]}/${outs[i]}`)
     // Writes issued in one turn share a transaction, so the last one's promise covers them all.

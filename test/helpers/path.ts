@@ -77,8 +77,19 @@ export interface JournalWrite {
 export class ControlledJournal {
   readonly durable = true
   readonly writes: JournalWrite[] = []
+  /** Like Journal's `inline` (process mode): a write is committed when it returns (null), or throws `failInline`. */
+  inline = false
+  failInline: Error | null = null
 
-  write(accounts: ArrayLike<number>, count: number, ins: ArrayLike<bigint>, outs: ArrayLike<bigint>): Promise<unknown> {
+  write(accounts: ArrayLike<number>, count: number, ins: ArrayLike<bigint>, outs: ArrayLike<bigint>): Promise<unknown> | null {
+    if (this.inline) {
+      if (this.failInline !== null) throw this.failInline
+      this.writes.push({
+        accounts: Array.from(accounts).slice(0, count), ins: Array.from(ins).slice(0, count), outs: Array.from(outs).slice(0, count),
+        settled: true, resolve: () => {}, reject: () => {},
+      })
+      return null
+    }
     return new Promise<void>((resolve, reject) => {
       const record: JournalWrite = {
         accounts: Array.from(accounts).slice(0, count),

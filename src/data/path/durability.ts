@@ -87,13 +87,13 @@ export class Durability {
     const batch = this.holding
     this.holding = this.spareBatches.pop() ?? new HeldReplies()
     this.writes++
-    const done = (): void => {
+    const done = (flushAfter: boolean): void => {
       this.writes--
       this.state.metrics.journalCommit(packets, (performance.now() - started) / 1000)
       for (let i = 0; i < count; i++) balances.markDurable(worker, accounts[i], ins[i], outs[i])
       batch.release(this.releaseBound)
       this.spareBatches.push(batch)
-      this.output.flush()
+      if (flushAfter) this.output.flush()
     }
     const failed = (err: Error): void => {
       // Nothing may leave before it is durable: keep the batch and try again shortly.
@@ -107,7 +107,16 @@ export class Durability {
       this.spareBatches.push(merged)
       setTimeout(() => this.output.flush(), 50)
     }
-    opts.journal.write(accounts, count, ins, outs).then(done, failed)
+    let written: Promise<unknown> | null
+    try {
+      written = opts.journal.write(accounts, count, ins, outs)
+    } catch (err) {
+      failed(err as Error)
+      return
+    }
+    // Committed inline (process mode): the flush running now writes the Fulfills just released.
+    if (written === null) done(false)
+    else written.then(() => done(true), failed)
   }
 
   /** The account table grew (accounts added at runtime). */

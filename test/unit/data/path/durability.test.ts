@@ -65,6 +65,43 @@ test('process: Fulfills wait for the journal too (committed, not synced)', async
   assert.ok(isFulfill(h.one(alice).bytes))
 })
 
+test('process, inline journal: the Fulfill leaves in the very flush whose journal write committed it', () => {
+  const { h, alice, bob } = setup({ durability: 'process' })
+  const journal = h.journals[0]
+  journal.inline = true
+  const p = preparePacket({ amount: 100n, destination: TO_BOB })
+  alice.deliverPrepare(1, p.bytes)
+  h.path().flush()
+  const out = bob.take()
+  assert.equal(out.length, 1)
+  bob.deliverReply(out[0].id, fulfillPacket(p.fulfillment))
+  assert.deepEqual(alice.take(), [], 'nothing before the flush')
+  h.path().flush()
+  const sent = alice.take()
+  assert.equal(sent.length, 1, 'one flush: journal write, then the Fulfill')
+  assert.ok(isFulfill(sent[0].bytes))
+  assert.equal(journal.writes.length, 1)
+  assert.equal(h.balances.durable(0, h.index('alice')), 100n, 'durable once the write returned')
+  assert.equal(h.path().unsettled, 0)
+})
+
+test('process, inline journal: a write that throws keeps the Fulfill held until a later write commits', async () => {
+  const { h, alice, fulfilled } = setup({ durability: 'process' })
+  const journal = h.journals[0]
+  journal.inline = true
+  journal.failInline = new Error('MDB_MAP_FULL')
+  fulfilled(1, 100n)
+  assert.deepEqual(h.sent(alice), [], 'held: the write failed')
+  assert.equal(h.balances.durable(0, h.index('alice')), 0n)
+  journal.failInline = null
+  await new Promise((resolve) => setTimeout(resolve, 80)) // the retry after a failure is 50 ms later
+  await h.settle()
+  const sent = h.sent(alice)
+  assert.equal(sent.length, 1)
+  assert.ok(isFulfill(sent[0].bytes))
+  assert.equal(h.balances.durable(0, h.index('alice')), 100n)
+})
+
 test('relaxed: the Fulfill is sent at once, while its journal write is still pending', async () => {
   const { h, alice, fulfilled } = setup({ durability: 'relaxed' })
   fulfilled(1)
