@@ -6,7 +6,8 @@
  * pair of workers; a doorbell wakes the reader once per flush.
  *
  *   record FORWARD: a = source pending id, b = next hop account, c = target incarnation, d = source incarnation
- *   record REPLY:   a = source pending id, b = 1 if the replier's own reject, c = target incarnation, d = replier incarnation
+ *   record REPLY:   a = source pending id, b = flags (REPLY_OWN: the replier's own reject; REPLY_JOINED:
+ *                   the packet joined an identical one there and was not sent), c = target incarnation, d = replier incarnation
  *   record CALLBACK: a = account, b = length of the Request-Id, c = target incarnation, d = sender incarnation;
  *                    data = Request-Id (ASCII) then the reply (an RFC 35 callback that reached the
  *                    HTTP server of a worker other than the one that sent the Prepare)
@@ -26,6 +27,9 @@ import type { Switch } from './switch'
 export const RING_FORWARD = 1
 export const RING_REPLY = 2
 export const RING_CALLBACK = 3
+/** RING_REPLY flags. */
+const REPLY_OWN = 1
+const REPLY_JOINED = 2
 
 export class Handover {
   private readonly ringPrepare = new PrepareView()
@@ -62,22 +66,25 @@ export class Handover {
 
   /**
    * Sends a reply back to the worker (and incarnation) that handed the packet here. A reply is
-   * never dropped for a full ring: it waits, in order, and is retried at every flush.
+   * never dropped for a full ring: it waits, in order, and is retried at every flush. `joined`:
+   * the packet joined an identical one in flight here and was never sent, so the worker that
+   * switched it must release, not commit, what it reserved for the next hop.
    */
-  replyToWorker(worker: number, incarnation: number, sourceId: number, buf: Uint8Array, start: number, end: number, own: boolean): void {
+  replyToWorker(worker: number, incarnation: number, sourceId: number, buf: Uint8Array, start: number, end: number, own: boolean,
+    joined = false): void {
     const writer = this.state.opts.ringWriters[worker]
     if (writer === null) return
-    const ownFlag = own ? 1 : 0
-    if (this.waiting.length === 0 && writer.write(RING_REPLY, sourceId, ownFlag, incarnation, this.state.opts.incarnation, buf, start, end)) {
+    const flags = (own ? REPLY_OWN : 0) | (joined ? REPLY_JOINED : 0)
+    if (this.waiting.length === 0 && writer.write(RING_REPLY, sourceId, flags, incarnation, this.state.opts.incarnation, buf, start, end)) {
       this.output.markWorker(worker)
       return
     }
-    this.waiting.push({ worker, incarnation, sourceId, own: ownFlag, bytes: buf.slice(start, end) })
+    this.waiting.push({ worker, incarnation, sourceId, flags, bytes: buf.slice(start, end) })
     this.output.schedule()
   }
 
   /** Replies that found their ring full (cold: only when the other worker falls behind). */
-  private waiting: Array<{ worker: number, incarnation: number, sourceId: number, own: number, bytes: Uint8Array }> = []
+  private waiting: Array<{ worker: number, incarnation: number, sourceId: number, flags: number, bytes: Uint8Array }> = []
 
   /** Part of every flush: retries waiting replies, in order. */
   flush(): void {
@@ -89,7 +96,7 @@ export class Handover {
       // A reply to a worker that has been replaced since has no one to go to.
       if (this.incarnationOf(r.worker) !== r.incarnation) continue
       const writer = this.state.opts.ringWriters[r.worker]!
-      if (!writer.write(RING_REPLY, r.sourceId, r.own, r.incarnation, me, r.bytes, 0, r.bytes.length)) break
+      if (!writer.write(RING_REPLY, r.sourceId, r.flags, r.incarnation, me, r.bytes, 0, r.bytes.length)) break
       this.output.markWorker(r.worker)
     }
     this.waiting = this.waiting.slice(i)
@@ -137,7 +144,8 @@ export class Handover {
       }
       this.switch.forwardHanded(this.ringSource, record.d, record.a, record.b, p)
     } else if (record.kind === RING_REPLY) {
-      this.replies.onHandedReply(this.ringSource, record.d, record.a, record.data, record.start, record.end, record.b === 1)
+      this.replies.onHandedReply(this.ringSource, record.d, record.a, record.data, record.start, record.end,
+        (record.b & REPLY_OWN) !== 0, (record.b & REPLY_JOINED) !== 0)
     } else if (record.kind === RING_CALLBACK) {
       const idEnd = record.start + record.b
       const requestId = Buffer.from(record.data.buffer, record.data.byteOffset + record.start, record.b).toString('latin1')

@@ -60,13 +60,23 @@ export class Replies {
     this.rejectSlot(slot, code, text(message ?? `next hop ${this.state.accounts[link.account].id} answered with a BTP error`))
   }
 
-  /** The reply to a Prepare this worker handed to `fromWorker`, incarnation `fromIncarnation` (`own`: that worker's reject). */
-  onHandedReply(fromWorker: number, fromIncarnation: number, id: number, buf: Uint8Array, start: number, end: number, own = false): void {
+  /**
+   * The reply to a Prepare this worker handed to `fromWorker`, incarnation `fromIncarnation`
+   * (`own`: that worker's reject; `joined`: it joined an identical packet there and was never
+   * sent, so the next hop is paid through that one and this packet's outgoing reservation is
+   * released, never committed).
+   */
+  onHandedReply(fromWorker: number, fromIncarnation: number, id: number, buf: Uint8Array, start: number, end: number, own = false,
+    joined = false): void {
     const pend = this.state.pending
     const slot = pend.slotOf(id)
     if (slot < 0 || pend.destKind[slot] !== TO_WORKER || pend.destWorker[slot] !== fromWorker ||
       pend.destIncarnation[slot] !== fromIncarnation) return
     this.state.wheel.disarm(slot)
+    if (joined && pend.hasBalance[slot] === 1 && pend.amountOut[slot] > 0n) {
+      this.state.opts.balances.releaseOutgoing(this.state.opts.workerIndex, pend.destAccount[slot], pend.amountOut[slot])
+      pend.amountOut[slot] = 0n
+    }
     // The other worker checked the fulfillment against the condition already.
     this.replySlot(slot, buf, start, end, own)
   }
@@ -153,7 +163,8 @@ export class Replies {
       const source = pend.sourceLink[slot]
       if (source !== null && !source.closed) source.sendReply(pend.sourceRequestId[slot], buf, start, end)
     } else if (sourceKind === FROM_WORKER) {
-      this.handover.replyToWorker(pend.sourceWorker[slot], pend.sourceIncarnation[slot], pend.sourceRequestId[slot], buf, start, end, own)
+      this.handover.replyToWorker(pend.sourceWorker[slot], pend.sourceIncarnation[slot], pend.sourceRequestId[slot], buf, start, end, own,
+        pend.destKind[slot] === TO_JOINED)
     } else if (sourceKind === FROM_CONTROL) {
       this.peer.replyToControl(pend.sourceRequestId[slot], buf, start, end)
     }

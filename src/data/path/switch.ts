@@ -116,6 +116,7 @@ export class Switch {
     // Outgoing policies, in the order policies/index.ts gives.
     c.reservedOut = 0n
     c.twin = -1
+    c.handedOver = destWorker >= 0
     const outgoing = s.outgoing
     for (let i = 0; i < outgoing.length; i++) {
       const verdict = outgoing[i](c)
@@ -141,7 +142,9 @@ export class Switch {
       s.latency.stamp(pend.startedAt, slot)
     }
     pend.setCondition(slot, p.buf, p.conditionStart)
-    if (s.deduplicate) this.remember(id, p, outAmount, expiry, next)
+    // A packet handed to another worker is deduplicated there (forwardHanded), by the worker
+    // every packet to that link passes through: recording it here too would be work for nothing.
+    if (s.deduplicate && destWorker < 0) this.remember(id, p, outAmount, expiry, next)
 
     if (destWorker < 0) {
       const dest = this.pickLink(next, destLinks)

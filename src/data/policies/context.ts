@@ -53,6 +53,8 @@ export class PacketContext {
   reservedIn = 0n
   reservedOut = 0n
   twin = -1
+  /** The next hop's link is on another worker: the packet is handed over (and deduplicated there). */
+  handedOver = false
   // ---- the reject, when a check returns REJECT ----
   code: IlpErrorCode = 'F00'
   message: Uint8Array = EMPTY

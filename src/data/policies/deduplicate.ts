@@ -17,6 +17,10 @@ export { packetLifetimeOf, type DeduplicateSettings } from '../../store/limits'
 export const deduplicatePolicy = {
   name: 'deduplicate',
   check(c: PacketContext): number {
+    // Handed over to the worker with the next hop's link: that worker deduplicates every packet
+    // to the link (switch.ts forwardHanded), whichever worker switched it, so there is one table
+    // per link to look in, and a twin joined there comes back flagged `joined` (handover.ts).
+    if (c.handedOver) return CONTINUE
     const p = c.p
     const t = c.tables
     const twin = t.dedup.find(p.buf, p.conditionStart, p.destinationStart, p.destinationLength, p.dataStart, p.dataLength, c.outAmount, c.expiry, c.now)

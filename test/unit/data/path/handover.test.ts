@@ -196,6 +196,41 @@ test('deduplication across workers: an identical packet arriving on the worker t
   assert.equal(h.path(1).stats.fulfilled, 1)
 })
 
+test('deduplication across workers: a handed-over packet that joins one in flight on the other worker reserves nothing for the next hop in the end (bob is owed once)', () => {
+  const { h, alice, bob } = split()
+  const carol = h.connect('carol', 1)
+  const p = preparePacket({ amount: 100n, destination: TO_BOB })
+  carol.deliverPrepare(1, p.bytes) // the first one, switched on worker 1 where bob is linked
+  const out = h.one(bob, 'prepare')
+  alice.deliverPrepare(2, p.bytes) // the same payment from worker 0: handed over, joined on worker 1
+  assert.deepEqual(h.sent(bob), [], 'not sent to bob a second time')
+  assert.equal(h.path(1).stats.deduplicated, 1)
+  const fulfill = fulfillPacket(p.fulfillment)
+  bob.deliverReply(out.id, fulfill)
+  assert.deepEqual(h.one(carol).bytes, fulfill)
+  assert.deepEqual(h.one(alice).bytes, fulfill)
+  assert.equal(h.balances.balance(h.index('bob')), -100n, 'bob fulfilled one Prepare: he is owed 100, not 200')
+  assert.equal(h.balances.balance(h.index('alice')), 100n)
+  assert.equal(h.balances.balance(h.index('carol')), 100n)
+  assert.equal(h.balances.lower(h.index('bob')), -100n, 'no outgoing reservation left behind')
+})
+
+test('deduplication across workers: the worker that hands a packet over does not deduplicate it; the one with the link does, once', () => {
+  const { h, alice, bob } = split()
+  const p = preparePacket({ amount: 100n, destination: TO_BOB })
+  alice.deliverPrepare(1, p.bytes)
+  alice.deliverPrepare(2, p.bytes) // a twin from the same link: handed over too, joined on worker 1
+  const out = h.one(bob, 'prepare')
+  assert.equal(h.path(0).stats.deduplicated, 0)
+  assert.equal(h.path(1).stats.deduplicated, 1)
+  bob.deliverReply(out.id, fulfillPacket(p.fulfillment))
+  const replies = h.sent(alice)
+  assert.deepEqual(replies.map((r) => r.id).sort(), [1, 2])
+  assert.equal(h.balances.balance(h.index('bob')), -100n)
+  assert.equal(h.balances.balance(h.index('alice')), 200n, 'alice pays for both of her packets')
+  assert.equal(h.balances.lower(h.index('bob')), -100n)
+})
+
 test('durable: the Fulfill of a handed-over packet waits for the journal of the worker that switched it', async () => {
   const { h, alice, bob } = split({ journal: 'controlled', durability: 'durable' })
   const p = preparePacket({ destination: TO_BOB })
