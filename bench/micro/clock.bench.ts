@@ -8,6 +8,7 @@
  */
 import { Bench } from 'tinybench'
 import { TurnClock } from '../../src/data/path/clock'
+import { nsPerOp, printNsTable } from './ns-per-op'
 
 const BATCH = 64
 let sink = 0
@@ -24,15 +25,8 @@ export async function run(options: { quick?: boolean } = {}): Promise<Record<str
       clock.endTurn()
     })
   await bench.run()
-  const nsPerRead: Record<string, number> = {}
-  for (const task of bench.tasks) {
-    const r = task.result as { latency?: { mean: number }, mean?: number } | undefined
-    const meanMs = r?.latency?.mean ?? r?.mean ?? NaN
-    nsPerRead[task.name] = (meanMs * 1e6) / BATCH
-  }
-  console.log('| clock | ns per use |')
-  console.log('|---|---|')
-  for (const [name, ns] of Object.entries(nsPerRead)) console.log(`| ${name} | ${ns.toFixed(1)} |`)
+  const nsPerRead = nsPerOp(bench, BATCH)
+  printNsTable('clock', 'ns per use', nsPerRead, 1)
   if (sink < 0) throw new Error('unreachable')
   return nsPerRead
 }

@@ -14,6 +14,7 @@ import { createHash, hash } from 'node:crypto'
 import { Bench } from 'tinybench'
 import { sha256Of32Equals, toWords32 } from '../../src/protocols/ilp/sha256'
 import { seededBytes } from '../../test/helpers/bytes'
+import { nsPerOp, printNsTable } from './ns-per-op'
 
 const BATCH = 64
 const FULFILLMENTS = seededBytes(32 * BATCH, 7)
@@ -43,15 +44,8 @@ export async function run(options: { quick?: boolean } = {}): Promise<Record<str
       for (let i = 0; i < BATCH; i++) if (sha256Of32Equals(FULFILLMENTS, i * 32, CONDITION_WORDS, i * 8)) matched++
     })
   await bench.run()
-  const nsPerCheck: Record<string, number> = {}
-  for (const task of bench.tasks) {
-    const r = task.result as { latency?: { mean: number }, mean?: number } | undefined
-    const meanMs = r?.latency?.mean ?? r?.mean ?? NaN
-    nsPerCheck[task.name] = (meanMs * 1e6) / BATCH
-  }
-  console.log('| fulfillment check | ns per packet |')
-  console.log('|---|---|')
-  for (const [name, ns] of Object.entries(nsPerCheck)) console.log(`| ${name} | ${ns.toFixed(0)} |`)
+  const nsPerCheck = nsPerOp(bench, BATCH)
+  printNsTable('fulfillment check', 'ns per packet', nsPerCheck, 0)
   if (matched === 0) throw new Error('no fulfillment matched: the benchmark is broken')
   return nsPerCheck
 }
