@@ -30,7 +30,7 @@ import { createLogger, isLogLevel, LOG_LEVELS, RateLimitedLog } from '../log'
 import type { Connector } from './connector'
 import { HttpError } from './http-error'
 import { accountRoutes } from './admin-accounts'
-import { closeNow, createApiServer, listen } from './http-listen'
+import { closeNow, createApiServer, listen, readBody } from './http-listen'
 
 const log = createLogger('admin-api')
 
@@ -321,32 +321,13 @@ export class AdminApi {
   }
 
   private readJson(req: http.IncomingMessage, res: http.ServerResponse, onBody: (body: unknown) => void): void {
-    const declared = Number(req.headers['content-length'] ?? 0)
     const tooLarge = (): void => this.refuse(req, res, 413, `body over ${MAX_BODY_BYTES / (1024 * 1024)} MiB`)
-    if (declared > MAX_BODY_BYTES) {
-      tooLarge()
-      return
-    }
-    const chunks: Buffer[] = []
-    let size = 0
-    let refused = false
-    req.on('data', (chunk: Buffer) => {
-      if (refused) return
-      size += chunk.length
-      if (size > MAX_BODY_BYTES) {
-        refused = true
-        tooLarge()
-        return
-      }
-      chunks.push(chunk)
-    })
-    req.on('end', () => {
-      if (refused) return
+    readBody(req, MAX_BODY_BYTES, tooLarge, (bytes) => {
       // No body at all is undefined: the route says what it needed (the crash hook needs none).
       let body: unknown
-      if (size === 0) return onBody(undefined)
+      if (bytes.length === 0) return onBody(undefined)
       try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+        body = JSON.parse(bytes.toString('utf8'))
       } catch (err) {
         const why = err instanceof Error ? err.message : String(err)
         this.json(res, 400, { error: `body is not valid JSON: ${why.length > 200 ? why.slice(0, 200) + '…' : why}` })
@@ -354,7 +335,6 @@ export class AdminApi {
       }
       onBody(body)
     })
-    req.on('error', () => undefined)
   }
 
   /** An HttpError is the client's; anything else is ours: 500, logged. */

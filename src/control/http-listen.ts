@@ -48,3 +48,31 @@ export function closeNow(server: http.Server): void {
   server.close()
   server.closeAllConnections()
 }
+
+/**
+ * Reads a request body of at most `max` bytes. A larger one, declared in Content-Length or as it
+ * arrives, calls `tooLarge` once and nothing else; otherwise `done` gets the whole body at its end.
+ */
+export function readBody(req: http.IncomingMessage, max: number, tooLarge: () => void, done: (body: Buffer) => void): void {
+  if (Number(req.headers['content-length'] ?? 0) > max) {
+    tooLarge()
+    return
+  }
+  const chunks: Buffer[] = []
+  let size = 0
+  let refused = false
+  req.on('data', (chunk: Buffer) => {
+    if (refused) return
+    size += chunk.length
+    if (size > max) {
+      refused = true
+      tooLarge()
+      return
+    }
+    chunks.push(chunk)
+  })
+  req.on('end', () => {
+    if (!refused) done(Buffer.concat(chunks))
+  })
+  req.on('error', () => undefined)
+}

@@ -15,7 +15,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import http from 'node:http'
 import { createLogger, RateLimitedLog } from '../../log'
 import type { Answer } from './idempotent'
-import { closeNow, createApiServer, listen } from '../http-listen'
+import { closeNow, createApiServer, listen, readBody } from '../http-listen'
 
 const log = createLogger('settlement-api')
 
@@ -89,28 +89,11 @@ export class SettlementApi {
       this.answer(req, res, { status: 400, body: { error: 'the account id is not valid percent-encoding' } })
       return
     }
-    const declared = Number(req.headers['content-length'] ?? 0)
-    if (declared > MAX_BODY_BYTES) {
+    const tooLarge = (): void => {
       this.answer(req, res, { status: 413, body: { error: 'body over 1 MiB' } })
       req.resume()
-      return
     }
-    const chunks: Buffer[] = []
-    let size = 0
-    let refused = false
-    req.on('data', (chunk: Buffer) => {
-      if (refused) return
-      size += chunk.length
-      if (size > MAX_BODY_BYTES) {
-        refused = true
-        this.answer(req, res, { status: 413, body: { error: 'body over 1 MiB' } })
-        return
-      }
-      chunks.push(chunk)
-    })
-    req.on('end', () => {
-      if (refused) return
-      const body = Buffer.concat(chunks)
+    readBody(req, MAX_BODY_BYTES, tooLarge, (body) => {
       const work = match[2] === 'messages'
         ? this.handlers.message(account, body)
         : this.credit(account, body, req.headers['idempotency-key'])
