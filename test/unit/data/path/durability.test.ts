@@ -207,3 +207,48 @@ test('durable: at most four journal writes are in flight; Fulfills held meanwhil
   assert.deepEqual(h.sent(alice).map((r) => r.id), [5, 6])
   assert.equal(h.path().unsettled, 0)
 })
+
+test('durable, journal batched by turn: the first change after a flush is written at once with its true totals; the flush writes every account, and only its write releases', async () => {
+  const { h, alice, fulfilled } = setup({ durability: 'durable', journal: 'controlled-by-turn' })
+  const journal = h.journals[0]
+  const a = h.index('alice')
+  fulfilled(1, 100n)
+  assert.deepEqual(journal.early, [{ account: a, in: 100n, out: 0n, afterWrites: 0 }],
+    'one early write, for the first account changed (not bob, the second), before the flush wrote anything')
+  h.pump()
+  assert.equal(journal.writes.length, 1, 'the flush writes as before')
+  const totals = new Map(journal.writes[0].accounts.map((acct, i) => [acct, [journal.writes[0].ins[i], journal.writes[0].outs[i]]]))
+  assert.deepEqual(totals, new Map([[a, [100n, 0n]], [h.index('bob'), [0n, 100n]]]), 'with both accounts')
+  assert.deepEqual(h.sent(alice), [], 'the early write releases nothing')
+  fulfilled(2, 50n)
+  assert.deepEqual(journal.early[1], { account: a, in: 150n, out: 0n, afterWrites: 1 }, 'the next turn opens its batch early again')
+  assert.equal(journal.early.length, 2)
+  h.pump()
+  journal.writes[0].resolve()
+  await h.settle()
+  assert.deepEqual(h.sent(alice).map((r) => r.id), [1])
+  journal.resolveAll()
+  await h.settle()
+  assert.deepEqual(h.sent(alice).map((r) => r.id), [2])
+})
+
+test('durable, journal batched by turn: no early write while four writes are in flight (it would be a transaction of its own)', () => {
+  const { h, fulfilled } = setup({ durability: 'durable', journal: 'controlled-by-turn' })
+  const journal = h.journals[0]
+  for (let i = 1; i <= 4; i++) {
+    fulfilled(i)
+    h.pump()
+  }
+  assert.equal(journal.writes.length, 4)
+  assert.equal(journal.early.length, 4)
+  fulfilled(5)
+  h.pump()
+  assert.equal(journal.early.length, 4, 'nothing written early')
+  assert.equal(journal.writes.length, 4, 'and the flush waits for a slot')
+})
+
+test('durable, controlled journal not batched by turn: nothing is written early', () => {
+  const { h, fulfilled } = setup({ durability: 'durable' })
+  fulfilled(1)
+  assert.deepEqual(h.journals[0].early, [])
+})
