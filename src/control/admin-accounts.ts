@@ -16,12 +16,7 @@
 import type { Connector } from './connector'
 import type { AccountInfo } from './account-changes'
 import { HttpError } from './http-error'
-
-export interface AccountRoute {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE'
-  path: string
-  handle(params: string[], body: unknown): Promise<{ status: number, body: unknown }> | { status: number, body: unknown }
-}
+import { type AdminRoute, objectBody } from './admin-route'
 
 function shape(a: AccountInfo): Record<string, unknown> {
   return { account: a.id, plugin: a.info.plugin, info: { ...a.info, connected: a.connected, origin: a.origin, index: a.index, linksByWorker: a.linksByWorker } }
@@ -32,7 +27,7 @@ function settingsBody(body: unknown): unknown {
   return body
 }
 
-export function accountRoutes(connector: Connector): AccountRoute[] {
+export function accountRoutes(connector: Connector): AdminRoute[] {
   const accounts = connector.accounts
   return [
     {
@@ -63,7 +58,7 @@ export function accountRoutes(connector: Connector): AccountRoute[] {
     },
     {
       method: 'POST', path: '/addAccount', handle: async (_params, body) => {
-        const { id, options } = (body !== null && typeof body === 'object' ? body : {}) as { id?: unknown, options?: unknown }
+        const { id, options } = objectBody<{ id: unknown, options: unknown }>(body)
         if (typeof id !== 'string' || options === undefined) throw new HttpError(400, 'body must be {"id": "<account id>", "options": <the account\'s settings>}')
         const a = await accounts.add(id, options)
         return { status: 200, body: { plugin: a.id, connected: a.connected } }

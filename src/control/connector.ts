@@ -144,13 +144,22 @@ export class Connector {
     this.memory.loadStored(this.snapshots.current().accounts)
     this.startSettlements()
     this.pool.start(this.snapshots.current().accounts.length)
+    // A worker may fail while the settlement and admin APIs open: `ready` then rejects before it
+    // is awaited below. Marked handled now, so Node does not end the process for an unhandled
+    // rejection; the await still throws it, and when an API fails first it is the one reported.
+    const workersReady = this.pool.ready
+    workersReady.catch(() => undefined)
     await this.engines!.start()
+    if (process.env.ILPD_TEST_HOOKS === '1' && process.env.ILPD_TEST_ADMIN_START_DELAY_MS !== undefined) {
+      // Failure tests: holds the start here, so a worker can fail before `ready` is awaited.
+      await new Promise((resolve) => setTimeout(resolve, Number(process.env.ILPD_TEST_ADMIN_START_DELAY_MS)))
+    }
     if (this.config.adminApi) {
       this.admin = new AdminApi(this, this.config.adminApiHost, this.config.adminApiPort)
       await this.admin.start()
     }
     this.ccp.start()
-    await this.pool.ready
+    await workersReady
     await this.initialConnect()
   }
 

@@ -1,9 +1,11 @@
 /**
  * Worker supervision: the data-plane worker threads, the shared memory only they exchange
  * (rings between each pair, doorbells, incarnations, RFC 35 Request-Ids) and each worker slot's
- * bookkeeping (ready, stats, metrics counters, restarts). A worker that exits unexpectedly is
- * replaced in the same slot under a new incarnation; what the rest of the control plane must undo
- * for it (balances, peer requests, CCP links) is the `lost` hook's business, not the pool's.
+ * bookkeeping (ready, stats, metrics counters, restarts). A worker that exits unexpectedly once
+ * every worker has been ready is replaced in the same slot under a new incarnation; what the rest
+ * of the control plane must undo for it (balances, peer requests, CCP links) is the `lost` hook's
+ * business, not the pool's. One that exits before that fails the start instead (`ready` rejects):
+ * what stopped it (a port it cannot bind, a store it cannot open) would stop its replacement too.
  *
  * Separate from connector.ts so the connector reads as wiring: it hears from the pool only the
  * messages that are not about supervision itself.
@@ -40,6 +42,8 @@ interface WorkerSlot {
   metrics: MetricCounters
   /** Its event loop as of its last stats message. */
   loop: EventLoopStats | null
+  /** The running worker's uncaught error, if the thread reported one before exiting. */
+  error: string | null
 }
 
 function addStats(a: WorkerStats, b: WorkerStats): WorkerStats {
@@ -94,9 +98,11 @@ export class WorkerPool {
   /** ILPD_METRICS=off: the workers count nothing (to measure what counting costs). */
   private readonly metricsEnabled = process.env.ILPD_METRICS !== 'off'
   private stopping = false
+  /** Until every worker has been ready once: a worker that exits meanwhile is not replaced. */
+  private starting = true
   private readyResolve!: () => void
   private readyReject!: (err: Error) => void
-  /** Resolves once every worker is ready; rejects when one cannot start. */
+  /** Resolves once every worker is ready; rejects when one cannot start (says so, or exits first). */
   readonly ready: Promise<void>
 
   constructor(private readonly config: IlpdConfig, private readonly memory: AccountMemory, private readonly hooks: WorkerPoolHooks) {
@@ -118,7 +124,7 @@ export class WorkerPool {
   start(accounts: number): void {
     for (let i = 0; i < this.count; i++) {
       const metrics = new MetricCounters(createMetricsBuffer(accounts))
-      this.slots.push({ index: i, worker: null, incarnation: 0, ready: false, stats: { ...NO_STATS }, past: { ...NO_STATS }, restarts: 0, metrics, loop: null })
+      this.slots.push({ index: i, worker: null, incarnation: 0, ready: false, stats: { ...NO_STATS }, past: { ...NO_STATS }, restarts: 0, metrics, loop: null, error: null })
       this.spawn(i)
     }
   }
@@ -151,9 +157,11 @@ export class WorkerPool {
     slot.worker = worker
     slot.incarnation = incarnation
     slot.ready = false
+    slot.error = null
     worker.on('message', (message: WorkerToControl) => this.onMessage(slot, message))
     worker.on('error', (err) => {
       log.error('worker crashed', { worker: index, error: err.message })
+      if (slot.worker === worker) slot.error = err.message
     })
     worker.on('exit', (code) => this.onExit(slot, worker, code))
   }
@@ -162,7 +170,10 @@ export class WorkerPool {
     switch (message.type) {
       case 'ready':
         slot.ready = true
-        if (this.slots.every((w) => w.ready)) this.readyResolve()
+        if (this.slots.every((w) => w.ready)) {
+          this.starting = false
+          this.readyResolve()
+        }
         break
       case 'fatal':
         log.error('worker could not start', { worker: slot.index, error: message.message })
@@ -191,6 +202,13 @@ export class WorkerPool {
     slot.worker = null
     slot.ready = false
     if (this.stopping) return
+    if (this.starting) {
+      // The worker logged why it stopped (its uncaught-exception handler exits without telling us).
+      const why = slot.error === null ? 'its error is logged above' : slot.error
+      log.error('worker stopped before it was ready; not replacing it', { worker: slot.index, exitCode: code })
+      this.readyReject(new Error(`worker ${slot.index} stopped (exit code ${code}) before it was ready: ${why}`))
+      return
+    }
     log.error('worker stopped unexpectedly; replacing it', { worker: slot.index, exitCode: code })
     // No one hands packets to it from now on (its incarnation reads 0 until its replacement
     // starts); the others reject what they had handed to this incarnation and drop what it had

@@ -27,6 +27,12 @@ export async function getBalances(ilpd: IlpdProcess): Promise<Record<string, Bal
   return out
 }
 
+/** `GET /balance` → {account: balance}: for comparing every balance before and after. */
+export async function balanceAmounts(ilpd: IlpdProcess): Promise<Record<string, bigint>> {
+  const rows = await getBalances(ilpd)
+  return Object.fromEntries(Object.entries(rows).map(([id, row]) => [id, row.balance]))
+}
+
 export async function balanceOf(ilpd: IlpdProcess, account: string): Promise<bigint> {
   const all = await getBalances(ilpd)
   if (all[account] === undefined) throw new Error(`GET /balance has no account ${account}`)

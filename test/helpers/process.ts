@@ -3,9 +3,11 @@
  * the ilp-connector reference. Every process started here is
  *   - bounded: waiting for it to become ready, or to exit, has a timeout;
  *   - recorded: stdout/stderr are kept, and ilpd's JSON log lines are parsed;
- *   - cleaned up: `stop()` sends SIGTERM and waits for the exit code; anything still running when
- *     the test process exits is SIGKILLed by pid (never by name).
+ *   - cleaned up: `stop()` sends SIGTERM and waits for the exit code (`stopExpectingExit0` also
+ *     asserts it was 0, for after hooks); anything still running when the test process exits is
+ *     SIGKILLed by pid (never by name).
  */
+import assert from 'node:assert/strict'
 import { ChildProcess, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -190,6 +192,20 @@ export class ManagedProcess {
     } catch {
       // already gone
     }
+  }
+}
+
+/**
+ * For after hooks: stops each process given, in order (SIGTERM), and asserts it exited 0 by itself
+ * rather than being killed after the stop timeout; the message has its last output lines. An
+ * entry still undefined (a before hook that failed before starting it) is skipped.
+ */
+export async function stopExpectingExit0(...procs: Array<ManagedProcess | undefined>): Promise<void> {
+  for (const proc of procs) {
+    if (proc === undefined) continue
+    const exit = await proc.stop()
+    assert.equal(exit.code, 0, `${proc.name} exit code on SIGTERM\n${proc.tail()}`)
+    assert.equal(exit.killed, false, `${proc.name} had to be killed\n${proc.tail()}`)
   }
 }
 

@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomInt } from 'node:crypto'
 import { IlpPacket, Plugin, btpUrl, disconnectAll, sendPrepare } from '../helpers/btp'
-import { IlpdProcess, listenerAccount, startIlpd } from '../helpers/process'
+import { IlpdProcess, listenerAccount, startIlpd, stopExpectingExit0 } from '../helpers/process'
 import { freePorts, sleep } from '../helpers/ports'
 import { connectOnWorker } from '../helpers/placement'
 import { HoldGroup, HoldingReceiver, getBalances, makeTempDir, removeTempDir } from '../helpers/balances'
@@ -76,10 +76,7 @@ describe('balances under concurrency (2 workers, several connections per account
 
   after(async () => {
     await disconnectAll()
-    if (ilpd) {
-      const exit = await ilpd.stop()
-      assert.equal(exit.code, 0, `ilpd exit code on SIGTERM\n${ilpd.tail()}`)
-    }
+    await stopExpectingExit0(ilpd)
     removeTempDir(dir)
   })
 

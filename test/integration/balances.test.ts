@@ -18,7 +18,7 @@ import assert from 'node:assert/strict'
 import {
   IlpPacket, Plugin, Receiver, btpUrl, connectPlugin, disconnectAll, fulfillingReceiver, sendPrepare,
 } from '../helpers/btp'
-import { IlpdProcess, listenerAccount, startIlpd } from '../helpers/process'
+import { IlpdProcess, listenerAccount, startIlpd, stopExpectingExit0 } from '../helpers/process'
 import { freePorts, sleep } from '../helpers/ports'
 import { connectOnWorker } from '../helpers/placement'
 import { getBalances, makeTempDir, removeTempDir } from '../helpers/balances'
@@ -110,10 +110,7 @@ for (const workers of [1, 2]) {
 
     after(async () => {
       await disconnectAll()
-      if (ilpd) {
-        const exit = await ilpd.stop()
-        assert.equal(exit.code, 0, `ilpd exit code on SIGTERM\n${ilpd.tail()}`)
-      }
+      await stopExpectingExit0(ilpd)
     })
 
     test('GET /balance lists every account at zero, in ilp-connector\'s shape; no settings = ±Infinity', async () => {

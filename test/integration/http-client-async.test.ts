@@ -13,9 +13,10 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { IlpPacket, type Plugin, btpUrl, connectPlugin, disconnectAll, sendPrepare } from '../helpers/btp'
-import { getBalances } from '../helpers/balances'
+import { balanceAmounts } from '../helpers/balances'
+import { httpAccount } from '../helpers/http'
 import { HttpPeer, fulfillFor } from '../helpers/http-peer'
-import { IlpdProcess, listenerAccount, startIlpd } from '../helpers/process'
+import { IlpdProcess, listenerAccount, startIlpd, stopExpectingExit0 } from '../helpers/process'
 import { freePorts } from '../helpers/ports'
 
 const ADDRESS = 'test.ilpd'
@@ -48,13 +49,10 @@ for (const workers of [1, 2]) {
           CONNECTOR_SPREAD: '0',
           CONNECTOR_ACCOUNTS: JSON.stringify({
             alice: listenerAccount(a, 'alice-secret', { balance: LIMITS }),
-            bob: {
-              relation: 'child', plugin: 'ilp-plugin-http', assetCode: 'USD', assetScale: 9, balance: LIMITS,
-              options: {
-                incoming: { port: h, host: '127.0.0.1', staticToken: 'bob-calls-ilpd' },
-                outgoing: { url: bob.url, staticToken: 'ilpd-calls-bob', callbackUrl: `http://127.0.0.1:${h}/ilp/callback` },
-              },
-            },
+            bob: httpAccount(h, { staticToken: 'bob-calls-ilpd' }, {
+              balance: LIMITS,
+              outgoing: { url: bob.url, staticToken: 'ilpd-calls-bob', callbackUrl: `http://127.0.0.1:${h}/ilp/callback` },
+            }),
           }),
         },
       })
@@ -63,17 +61,9 @@ for (const workers of [1, 2]) {
 
     after(async () => {
       await disconnectAll()
-      if (ilpd) {
-        const exit = await ilpd.stop()
-        assert.equal(exit.code, 0, `ilpd exit code on SIGTERM\n${ilpd.tail()}`)
-      }
+      await stopExpectingExit0(ilpd)
       await bob?.stop()
     })
-
-    async function balances(): Promise<Record<string, bigint>> {
-      const rows = await getBalances(ilpd)
-      return Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, v.balance]))
-    }
 
     async function postCallback(requestId: string, body: Buffer, token = 'bob-calls-ilpd'): Promise<number> {
       const res = await fetch(`http://127.0.0.1:${httpPort}/ilp/callback`, {
@@ -88,7 +78,7 @@ for (const workers of [1, 2]) {
 
     test('fulfilled through the callback: Callback-Url, a UUIDv4 Request-Id and Prefer sent; 202, then the reply answers the packet; balances move', async () => {
       bob.behaviour = { kind: 'async', callbackToken: 'bob-calls-ilpd' }
-      const before = await balances()
+      const before = await balanceAmounts(ilpd)
       const n = 20
       const callbacksBefore = bob.callbacks.length
       const replies = await Promise.all(Array.from({ length: n }, () => sendPrepare(alice, { destination: `${ADDRESS}.bob.x`, amount: 700 })))
@@ -101,14 +91,14 @@ for (const workers of [1, 2]) {
       assert.equal(req.headers.prefer, 'respond-async')
       assert.equal(req.headers.authorization, 'Bearer ilpd-calls-bob')
       assert.equal(new Set(bob.requests.map((r) => r.headers['request-id'])).size, bob.requests.length, 'a Request-Id per Prepare')
-      const after = await balances()
+      const after = await balanceAmounts(ilpd)
       assert.equal(after.alice - before.alice, 700n * BigInt(n))
       assert.equal(after.bob - before.bob, -700n * BigInt(n))
     })
 
     test('a second reply for the same Request-Id moves nothing (400 when it reaches the worker that sent the Prepare)', async () => {
       bob.behaviour = { kind: 'async', callbackToken: 'bob-calls-ilpd', times: 2 }
-      const before = await balances()
+      const before = await balanceAmounts(ilpd)
       const seen = bob.callbacks.length
       const reply = await sendPrepare(alice, { destination: `${ADDRESS}.bob.dup`, amount: 50 })
       assert.equal(reply.type, 'fulfill')
@@ -117,23 +107,23 @@ for (const workers of [1, 2]) {
       if (workers === 1) assert.equal(second.status, 400, second.body)
       else assert.ok(second.status === 400 || second.status === 200, `second reply: ${second.status}`)
       await new Promise((r) => setTimeout(r, 200))
-      const after = await balances()
+      const after = await balanceAmounts(ilpd)
       assert.equal(after.alice - before.alice, 50n, 'moved once')
       assert.equal(after.bob - before.bob, -50n)
     })
 
     test('a reply for a Request-Id ilpd never sent gets 400 and moves nothing', async () => {
-      const before = await balances()
+      const before = await balanceAmounts(ilpd)
       // The last byte of ilpd's ids names the sending worker; ff names none.
       const id = workers === 1 ? randomUUID() : `${randomUUID().slice(0, 34)}ff`
       const fulfill = IlpPacket.serializeIlpFulfill({ fulfillment: Buffer.alloc(32), data: Buffer.alloc(0) })
       assert.equal(await postCallback(id, fulfill), 400)
-      assert.deepEqual(await balances(), before)
+      assert.deepEqual(await balanceAmounts(ilpd), before)
     })
 
     test('a reply after the Prepare expired: the sender already has R00, the callback gets 400, nothing moves', async () => {
       bob.behaviour = { kind: 'async', callbackToken: 'bob-calls-ilpd', delayMs: 2500 }
-      const before = await balances()
+      const before = await balanceAmounts(ilpd)
       const seen = bob.callbacks.length
       const reply = await sendPrepare(alice, { destination: `${ADDRESS}.bob.late`, amount: 60, expiresIn: 2500 }, 10_000)
       assert.equal(reply.type, 'reject')
@@ -141,20 +131,20 @@ for (const workers of [1, 2]) {
       assert.equal(reply.reject!.triggeredBy, ADDRESS)
       const [late] = (await bob.waitCallbacks(seen + 1, 8000)).slice(seen)
       if (workers === 1) assert.equal(late.status, 400, late.body)
-      assert.deepEqual(await balances(), before)
+      assert.deepEqual(await balanceAmounts(ilpd), before)
     })
 
     test('a 41,997-byte Reject through the callback is accepted and relayed as it is', async () => {
       const big = maximalReject()
       bob.behaviour = { kind: 'async', callbackToken: 'bob-calls-ilpd', reply: () => big }
-      const before = await balances()
+      const before = await balanceAmounts(ilpd)
       const seen = bob.callbacks.length
       const reply = await sendPrepare(alice, { destination: `${ADDRESS}.bob.big`, amount: 70 })
       assert.equal(reply.type, 'reject')
       assert.deepEqual(reply.raw, big)
       const [answer] = (await bob.waitCallbacks(seen + 1)).slice(seen)
       assert.equal(answer.status, 200)
-      assert.deepEqual(await balances(), before)
+      assert.deepEqual(await balanceAmounts(ilpd), before)
     })
 
     test('a callback with the wrong credential gets 401', async () => {
@@ -166,11 +156,11 @@ for (const workers of [1, 2]) {
 
     test('a non-202 answer in async mode maps as in sync mode: 500 → T00', async () => {
       bob.behaviour = { kind: 'status', status: 500 }
-      const before = await balances()
+      const before = await balanceAmounts(ilpd)
       const reply = await sendPrepare(alice, { destination: `${ADDRESS}.bob.err`, amount: 80 })
       assert.equal(reply.type, 'reject')
       assert.equal(reply.reject!.code, 'T00')
-      assert.deepEqual(await balances(), before)
+      assert.deepEqual(await balanceAmounts(ilpd), before)
     })
   })
 }

@@ -13,9 +13,9 @@ import { createHmac } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { IlpPacket, type Plugin, btpUrl, connectPlugin, disconnectAll, sendPrepare } from '../helpers/btp'
-import { getBalances, makeTempDir, removeTempDir } from '../helpers/balances'
+import { balanceAmounts, makeTempDir, removeTempDir } from '../helpers/balances'
 import { HttpPeer } from '../helpers/http-peer'
-import { IlpdProcess, listenerAccount, startIlpd } from '../helpers/process'
+import { IlpdProcess, listenerAccount, startIlpd, stopExpectingExit0 } from '../helpers/process'
 import { freePort, freePorts } from '../helpers/ports'
 
 const ADDRESS = 'test.ilpd'
@@ -61,21 +61,13 @@ for (const workers of [1, 2]) {
 
     after(async () => {
       await disconnectAll()
-      if (ilpd) {
-        const exit = await ilpd.stop()
-        assert.equal(exit.code, 0, `ilpd exit code on SIGTERM\n${ilpd.tail()}`)
-      }
+      await stopExpectingExit0(ilpd)
       await bob?.stop()
       await carol?.stop()
     })
 
-    async function balances(): Promise<Record<string, bigint>> {
-      const rows = await getBalances(ilpd)
-      return Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, v.balance]))
-    }
-
     async function expectReject(peer: HttpPeer, to: string, code: string, message: RegExp, expiresIn?: number): Promise<void> {
-      const before = await balances()
+      const before = await balanceAmounts(ilpd)
       const seen = peer.requests.length
       const reply = await sendPrepare(alice, { destination: `${ADDRESS}.${to}.x`, amount: 100, expiresIn }, 15_000)
       assert.equal(reply.type, 'reject', `expected ${code}, got a ${reply.type}`)
@@ -83,12 +75,12 @@ for (const workers of [1, 2]) {
       assert.equal(reply.reject!.triggeredBy, ADDRESS)
       assert.match(reply.reject!.message, message)
       if (to !== 'dead') assert.equal(peer.requests.length, seen + 1, 'the Prepare was sent exactly once')
-      assert.deepEqual(await balances(), before, 'a rejected packet moves no balance')
+      assert.deepEqual(await balanceAmounts(ilpd), before, 'a rejected packet moves no balance')
     }
 
     test('fulfilled: Prepare bytes and headers as RFC 35 and ilp-plugin-http send them; the 200 body is the reply; balances move by the amount', async () => {
       bob.behaviour = { kind: 'fulfill' }
-      const before = await balances()
+      const before = await balanceAmounts(ilpd)
       const n = 20
       const replies = await Promise.all(Array.from({ length: n }, () => sendPrepare(alice, { destination: `${ADDRESS}.bob.pay`, amount: 1000 })))
       for (const r of replies) {
@@ -108,7 +100,7 @@ for (const workers of [1, 2]) {
       assert.equal(req.prepare!.destination, `${ADDRESS}.bob.pay`)
       assert.equal(req.prepare!.amount, '1000')
       assert.deepEqual(req.prepare!.data, sent.packet.prepare.data)
-      const after = await balances()
+      const after = await balanceAmounts(ilpd)
       assert.equal(after.alice - before.alice, 1000n * BigInt(n))
       assert.equal(after.bob - before.bob, -1000n * BigInt(n))
     })

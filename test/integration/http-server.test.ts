@@ -15,9 +15,9 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import * as ILDCP from 'ilp-protocol-ildcp'
 import { IlpPacket, type Plugin, type Receiver, btpUrl, connectPlugin, disconnectAll, fulfillingReceiver, makePacket, parseReply } from '../helpers/btp'
-import { getBalances } from '../helpers/balances'
+import { balanceAmounts } from '../helpers/balances'
 import { CallbackServer, closeHttp, hs256, httpAccount, postIlp } from '../helpers/http'
-import { IlpdProcess, listenerAccount, startIlpd } from '../helpers/process'
+import { IlpdProcess, listenerAccount, startIlpd, stopExpectingExit0 } from '../helpers/process'
 import { freePorts } from '../helpers/ports'
 import { header, rawHttp, rawRequest } from '../helpers/raw-http'
 
@@ -55,20 +55,12 @@ describe('ILP-over-HTTP server (ilp-plugin-http accounts served by ilpd)', () =>
     await disconnectAll()
     await closeHttp()
     await callbacks.close()
-    if (ilpd) {
-      const exit = await ilpd.stop()
-      assert.equal(exit.code, 0, `ilpd exit code on SIGTERM\n${ilpd.tail()}`)
-    }
+    await stopExpectingExit0(ilpd)
   })
-
-  async function balances(): Promise<Record<string, bigint>> {
-    const rows = await getBalances(ilpd)
-    return Object.fromEntries(Object.entries(rows).map(([id, row]) => [id, row.balance]))
-  }
 
   describe('sync mode', () => {
     test('a Prepare from an HTTP child reaches a BTP child; the Fulfill is the 200 body; balances move by the amount', async () => {
-      const before = await balances()
+      const before = await balanceAmounts(ilpd)
       const packet = makePacket({ destination: `${ADDRESS}.bob.x`, amount: 1234, payload: Buffer.from('hello') })
       const answer = await postIlp(httpPort, packet.bytes, { token: 'kid-token' })
       assert.equal(answer.status, 200)
@@ -76,7 +68,7 @@ describe('ILP-over-HTTP server (ilp-plugin-http accounts served by ilpd)', () =>
       const reply = parseReply(answer.body)
       assert.equal(reply.type, 'fulfill', JSON.stringify(reply.reject))
       assert.ok(reply.fulfill!.fulfillment.equals(packet.fulfillment))
-      const after = await balances()
+      const after = await balanceAmounts(ilpd)
       assert.equal(after.kid - before.kid, 1234n)
       assert.equal(after.bob - before.bob, -1234n)
       assert.equal(after.jwtkid, before.jwtkid)
@@ -128,12 +120,12 @@ describe('ILP-over-HTTP server (ilp-plugin-http accounts served by ilpd)', () =>
     })
 
     test('a JWT (HS256 with exp, as ilp-plugin-http signs it) picks its account by the secret', async () => {
-      const before = await balances()
+      const before = await balanceAmounts(ilpd)
       const token = hs256({ exp: Math.floor(Date.now() / 1000) + 30 }, 'jwt-kid-secret')
       const answer = await postIlp(httpPort, makePacket({ destination: `${ADDRESS}.bob`, amount: 77 }).bytes, { token })
       assert.equal(answer.status, 200)
       assert.equal(parseReply(answer.body).type, 'fulfill')
-      const after = await balances()
+      const after = await balanceAmounts(ilpd)
       assert.equal(after.jwtkid - before.jwtkid, 77n)
       assert.equal(after.kid, before.kid)
     })
@@ -141,7 +133,7 @@ describe('ILP-over-HTTP server (ilp-plugin-http accounts served by ilpd)', () =>
 
   describe('bad input: a clear status, nothing forwarded, no balance moves', () => {
     test('over 33,857 bytes: 413 before the body is read (Content-Length) and while it is read (chunked)', async () => {
-      const before = await balances()
+      const before = await balanceAmounts(ilpd)
       const byLength = await rawHttp(httpPort, rawRequest('POST', '/', { headers: ['Authorization: Bearer kid-token'], contentLength: 33_858 }))
       assert.equal(byLength.status, 413, byLength.headers)
       const chunk = Buffer.alloc(20_000, 1).toString('latin1')
@@ -149,18 +141,18 @@ describe('ILP-over-HTTP server (ilp-plugin-http accounts served by ilpd)', () =>
         `${(20_000).toString(16)}\r\n${chunk}\r\n${(20_000).toString(16)}\r\n${chunk}\r\n0\r\n\r\n`, 'latin1')
       const byChunks = await rawHttp(httpPort, chunked)
       assert.equal(byChunks.status, 413, byChunks.headers)
-      assert.deepEqual(await balances(), before)
+      assert.deepEqual(await balanceAmounts(ilpd), before)
     })
 
     test('garbage, an empty body and a Fulfill without Request-Id: 400', async () => {
-      const before = await balances()
+      const before = await balanceAmounts(ilpd)
       const fulfill = IlpPacket.serializeIlpFulfill({ fulfillment: Buffer.alloc(32), data: Buffer.alloc(0) })
       const truncated = makePacket({ destination: `${ADDRESS}.bob`, amount: 1 }).bytes.subarray(0, 40)
       for (const body of [Buffer.from('hello world'), Buffer.alloc(0), fulfill, truncated]) {
         const answer = await postIlp(httpPort, body, { token: 'kid-token' })
         assert.equal(answer.status, 400, body.toString('hex').slice(0, 20))
       }
-      assert.deepEqual(await balances(), before)
+      assert.deepEqual(await balanceAmounts(ilpd), before)
     })
 
     test('GET on any path answers 200 without credentials (health check); other methods 405', async () => {
@@ -172,7 +164,7 @@ describe('ILP-over-HTTP server (ilp-plugin-http accounts served by ilpd)', () =>
       assert.equal(header(put, 'allow'), 'GET, HEAD, POST')
     })
     test('missing, wrong and expired credentials, a JWT without exp or with another secret: 401', async () => {
-      const before = await balances()
+      const before = await balanceAmounts(ilpd)
       const seen = bobRx.received.length
       const bytes = makePacket({ destination: `${ADDRESS}.bob`, amount: 10 }).bytes
       const now = Math.floor(Date.now() / 1000)
@@ -182,7 +174,7 @@ describe('ILP-over-HTTP server (ilp-plugin-http accounts served by ilpd)', () =>
         assert.equal(answer.headers['www-authenticate'], 'Bearer')
       }
       assert.equal(bobRx.received.length, seen)
-      assert.deepEqual(await balances(), before)
+      assert.deepEqual(await balanceAmounts(ilpd), before)
     })
 
     test('failed credentials back off: after a few in a row the port answers 429 with Retry-After, even to a right token, then recovers', async () => {
@@ -205,7 +197,7 @@ describe('ILP-over-HTTP server (ilp-plugin-http accounts served by ilpd)', () =>
 
   describe('async mode (RFC 35)', () => {
     test('202 at once; the Fulfill is POSTed to Callback-Url through two 503s, with Request-Id and the outgoing token; balances exact', async () => {
-      const before = await balances()
+      const before = await balanceAmounts(ilpd)
       const requestId = randomUUID()
       callbacks.answer = (id, attempt) => (id === requestId && attempt <= 2 ? 503 : 200)
       const packet = makePacket({ destination: `${ADDRESS}.bob.async`, amount: 500 })
@@ -224,14 +216,14 @@ describe('ILP-over-HTTP server (ilp-plugin-http accounts served by ilpd)', () =>
         assert.equal(reply.type, 'fulfill')
         assert.ok(reply.fulfill!.fulfillment.equals(packet.fulfillment))
       }
-      const after = await balances()
+      const after = await balanceAmounts(ilpd)
       assert.equal(after.asy - before.asy, 500n)
       assert.equal(after.bob - before.bob, -500n)
     })
 
     test('the same Request-Id twice is forwarded once', async () => {
       callbacks.answer = () => 200
-      const before = await balances()
+      const before = await balanceAmounts(ilpd)
       const seen = bobRx.received.length
       const requestId = randomUUID()
       const packet = makePacket({ destination: `${ADDRESS}.bob.dup`, amount: 40 })
@@ -249,7 +241,7 @@ describe('ILP-over-HTTP server (ilp-plugin-http accounts served by ilpd)', () =>
       await new Promise((resolve) => setTimeout(resolve, 300))
       assert.equal(bobRx.received.length - seen, 1)
       assert.equal(callbacks.received.filter((c) => c.requestId === requestId).length, 1)
-      const after = await balances()
+      const after = await balanceAmounts(ilpd)
       assert.equal(after.asy - before.asy, 40n)
     })
 
@@ -267,7 +259,7 @@ describe('ILP-over-HTTP server (ilp-plugin-http accounts served by ilpd)', () =>
     })
 
     test('a callback (Fulfill or Reject with Request-Id) for an id ilpd never sent is 400 and moves nothing', async () => {
-      const before = await balances()
+      const before = await balanceAmounts(ilpd)
       const reject = IlpPacket.serializeIlpReject({ code: 'F99', triggeredBy: 'test.peer', message: 'x'.repeat(8191), data: Buffer.alloc(32767, 1) })
       const answer = await postIlp(httpPort, reject, { token: 'async-token', headers: { 'request-id': randomUUID() } })
       assert.equal(answer.status, 400)
@@ -276,7 +268,7 @@ describe('ILP-over-HTTP server (ilp-plugin-http accounts served by ilpd)', () =>
         token: 'async-token', headers: { 'request-id': randomUUID(), 'callback-url': 'ftp://x/' },
       })
       assert.equal(badUrl.status, 400)
-      assert.deepEqual(await balances(), before)
+      assert.deepEqual(await balanceAmounts(ilpd), before)
     })
   })
 })

@@ -27,7 +27,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Plugin, Receiver, btpUrl, connectPlugin, disconnectAll, fulfillingReceiver, sendPrepare } from '../helpers/btp'
-import { IlpdProcess, clientAccount, listenerAccount, startIlpd } from '../helpers/process'
+import { IlpdProcess, clientAccount, listenerAccount, startIlpd, stopExpectingExit0 } from '../helpers/process'
 import { freePorts, sleep } from '../helpers/ports'
 import { connectOnWorker } from '../helpers/placement'
 
@@ -112,7 +112,7 @@ for (const { workers, dedup } of [{ workers: 1, dedup: true }, { workers: 2, ded
 
     after(async () => {
       await disconnectAll()
-      for (const p of [b, a]) if (p) assert.equal((await p.stop()).code, 0, p.tail())
+      await stopExpectingExit0(b, a)
     })
 
     test(`a packet to test.loop ${dedup ? 'ends with R00 at the joined copy\'s expiry; A and B forward it once each' : 'unwinds with R02 once the expiry is too short; bounded forwards'}; other traffic keeps flowing both ways`, async () => {

@@ -17,7 +17,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { btpUrl, connectPlugin, disconnectAll, fulfillingReceiver, sendPrepare, type Plugin } from '../helpers/btp'
-import { IlpdProcess, clientAccount, listenerAccount, startIlpd } from '../helpers/process'
+import { IlpdProcess, clientAccount, listenerAccount, startIlpd, stopExpectingExit0 } from '../helpers/process'
 import { freePorts, sleep } from '../helpers/ports'
 import { balanceOf } from '../helpers/balances'
 import { readLedger, startEngine, type EngineProcess } from '../helpers/engine'
@@ -75,7 +75,7 @@ describe('two ilpd, each with an engine, paying each other', () => {
 
   after(async () => {
     await disconnectAll()
-    for (const p of [a, b]) if (p) assert.equal((await p.stop()).code, 0, p.tail())
+    await stopExpectingExit0(a, b)
     for (const e of [engineA, engineB]) if (e) await e.stop()
     fs.rmSync(dir, { recursive: true, force: true })
   })

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { type Plugin, btpUrl, connectPlugin, disconnectAll, fulfillingReceiver, sendPrepare } from '../helpers/btp'
 import { getBalances } from '../helpers/balances'
-import { IlpdProcess, listenerAccount, startIlpd } from '../helpers/process'
+import { IlpdProcess, listenerAccount, startIlpd, stopExpectingExit0 } from '../helpers/process'
 import { freePorts, sleep } from '../helpers/ports'
 
 const LIMITS = { minimum: '-1000000000000', maximum: '1000000000000' }
@@ -69,7 +69,7 @@ describe('two ilpd over ILP-over-HTTP, async mode: IL-DCP from the HTTP parent, 
 
   after(async () => {
     await disconnectAll()
-    for (const p of [kid, parent]) if (p) assert.equal((await p.stop()).code, 0, p.tail())
+    await stopExpectingExit0(kid, parent)
   })
 
   test('the child ilpd learned its address from the HTTP parent (IL-DCP over HTTP)', async () => {
@@ -135,7 +135,7 @@ describe('two ilpd as HTTP peers: CCP over HTTP with no static routes', () => {
 
   after(async () => {
     await disconnectAll()
-    for (const p of [west, east]) if (p) assert.equal((await p.stop()).code, 0, p.tail())
+    await stopExpectingExit0(west, east)
   })
 
   test('each learns the other\'s prefix over CCP and routes a payment there', async () => {

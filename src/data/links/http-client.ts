@@ -18,25 +18,27 @@
  * answered T03 at once — the link never buffers without bound. `queuedBytes` is what waits here
  * plus what undici has not started writing.
  *
- * Each worker runs its own link (and undici pool) per HTTP account, so a Prepare never crosses
- * to another worker to go out. Deadlines: a request still open when its packet expired is
- * aborted by `sweep` (about once a second); the packet path has answered R00 by then.
+ * Each worker runs its own link (and undici pool, http-client-pool.ts) per HTTP account, so a
+ * Prepare never crosses to another worker to go out; the headers each request carries are
+ * http-client-headers.ts's. Deadlines: a request still open when its packet expired is aborted
+ * by `sweep` (about once a second); the packet path has answered R00 by then.
  */
-import { Pool } from 'undici'
+import type { Pool } from 'undici'
 import type { HttpClientTarget } from '../../contracts/snapshot'
 import type { IlpErrorCode } from '../../protocols/ilp/errors'
 import { PrepareView, writeForwardedPrepare } from '../../protocols/ilp/packet'
 import { failureForError, failureForStatus } from '../../protocols/http/failures'
-import { JwtSigner } from '../../protocols/http/jwt-sign'
 import { newRequestId, workerOfRequestId } from '../../protocols/http/request-id'
-import {
-  CONTENT_TYPE, H_CALLBACK_URL, H_PEER_NAME, H_PREFER, H_REQUEST_ID, PREFER_RESPOND_ASYNC,
-} from '../../protocols/http/wire'
 import { createLogger, RateLimitedLog, withoutCredentials } from '../../log'
 import { AsyncRequests, DUPLICATE, UNKNOWN } from './http-async'
 import type { CallbackOutcome, HttpCallbackSink } from './http-callbacks'
+import { HttpClientHeaders } from './http-client-headers'
+import { createHttpPool, DEFAULT_POOL_SETTINGS, type HttpPoolSettings } from './http-client-pool'
 import { CLOSED, EXPIRED, HttpRequest, NOT_RETRIED, TOO_LARGE } from './http-request'
 import { Link, type LinkOwner } from './link'
+
+// Re-exported: http-clients.ts takes the settings from this module.
+export { DEFAULT_POOL_SETTINGS, type HttpPoolSettings }
 
 const log = createLogger('http-client')
 
@@ -48,46 +50,11 @@ export interface HttpLinkOwner extends LinkOwner {
   handCallback(worker: number, account: number, requestId: string, reply: Uint8Array): boolean
 }
 
-/**
- * Connection settings of one link's pool (per worker, per account). HTTP/1.1 answers pipelined
- * requests in order, so one Prepare the next hop holds for seconds would hold up every Prepare
- * behind it on that connection (and a connection lost mid-pipeline leaves all of them
- * ambiguous): ilpd keeps many keep-alive connections without pipelining by default, and uses
- * HTTP/2 streams, which are independent, when `http2` is set.
- */
-export interface HttpPoolSettings {
-  /** HTTP/1.1: connections × pipelining requests can be on the wire at once. */
-  connections: number
-  pipelining: number
-  /** HTTP/2: sessions, and streams per session. */
-  h2Connections: number
-  h2Streams: number
-  /** Requests with undici at once (a few per connection, so undici's own queue stays short); more wait in the link. */
-  maxInFlight: number
-  /** Requests waiting in the link beyond which a Prepare is answered T03. */
-  maxWaiting: number
-  connectTimeoutMs: number
-}
-
-export const DEFAULT_POOL_SETTINGS: HttpPoolSettings = {
-  connections: 64,
-  pipelining: 1,
-  h2Connections: 2,
-  h2Streams: 256,
-  maxInFlight: 256,
-  maxWaiting: 8192,
-  connectTimeoutMs: 10_000,
-}
-
 export class HttpClientLink extends Link implements HttpCallbackSink {
   private readonly pool: Pool
   private readonly path: string
   private readonly origin: string
-  /** Request headers (undici's flat [name, value, …]); the Authorization value at AUTH_AT. */
-  private headers: string[]
-  private authAt = -1
-  private readonly jwt: JwtSigner | null
-  private jwtToken = ''
+  private readonly headers: HttpClientHeaders
   readonly async: AsyncRequests | null
   private readonly view = new PrepareView()
   /** Requests not yet handed to undici, oldest first (`head` is the next to go). */
@@ -116,61 +83,12 @@ export class HttpClientLink extends Link implements HttpCallbackSink {
     const url = new URL(target.url)
     this.origin = url.origin
     this.path = `${url.pathname}${url.search}`
-    const h2 = target.http2
-    this.pool = new Pool(this.origin, {
-      connections: h2 ? settings.h2Connections : settings.connections,
-      pipelining: h2 ? settings.h2Streams : settings.pipelining,
-      allowH2: h2,
-      // h2c: HTTP/2 with prior knowledge on a plain connection. A Pool hands its own
-      // connector to its clients, so the flag goes to the connector, not the client.
-      ...(h2 && url.protocol === 'http:' ? { connect: { useH2c: true } } : {}),
-      maxConcurrentStreams: settings.h2Streams,
-      connectTimeout: settings.connectTimeoutMs,
-      // No timeout shorter than the packet's own expiry (sweep aborts at expiry): RFC 35 gives
-      // the deadline to the Prepare, and jv#244 shows what a fixed HTTP timeout does.
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    } as Pool.Options)
+    this.pool = createHttpPool(url, target.http2, settings)
     this.pool.on('connectionError', (_origin, _targets, err: Error) => {
       this.failLog.write(Date.now(), 'cannot connect to HTTP peer', { account: accountId, url: this.remote, error: err.message })
     })
-    this.jwt = target.auth?.kind === 'jwt' ? new JwtSigner(target.auth.secret, target.auth.expiryMs) : null
+    this.headers = new HttpClientHeaders(target)
     this.async = target.callbackUrl !== null ? new AsyncRequests() : null
-    const now = Date.now()
-    this.jwtToken = this.jwt?.current(now) ?? ''
-    this.headers = this.buildHeaders(now, true)
-  }
-
-  /** `async`: with Callback-Url and Prefer (async mode); without them the peer answers in the body. */
-  private buildHeaders(now: number, async: boolean): string[] {
-    const t = this.target
-    const h = ['content-type', CONTENT_TYPE, 'accept', CONTENT_TYPE]
-    const auth = t.auth
-    if (auth !== null) {
-      this.authAt = h.length + 1
-      if (auth.kind === 'token') h.push('authorization', `Bearer ${auth.token}`)
-      else h.push('authorization', `Bearer ${this.jwt!.current(now)}`)
-    }
-    if (t.name !== null) h.push(H_PEER_NAME, t.name)
-    if (async && t.callbackUrl !== null) h.push(H_CALLBACK_URL, t.callbackUrl, H_PREFER, PREFER_RESPOND_ASYNC)
-    return h
-  }
-
-  /** The headers for a request now: a JWT is re-signed when half its lifetime is gone. */
-  private headersNow(now: number, requestId: string): string[] {
-    if (this.jwt !== null) {
-      const token = this.jwt.current(now)
-      if (token !== this.jwtToken) {
-        this.jwtToken = token
-        // A new array: requests already dispatched keep theirs.
-        this.headers = this.headers.slice()
-        this.headers[this.authAt] = `Bearer ${token}`
-      }
-    }
-    if (requestId === '') return this.headers
-    const h = this.headers.slice()
-    h.push(H_REQUEST_ID, requestId)
-    return h
   }
 
   // ---- what the packet path calls ---------------------------------------------------------
@@ -238,7 +156,7 @@ export class HttpClientLink extends Link implements HttpCallbackSink {
         origin: this.origin,
         path: this.path,
         method: 'POST',
-        headers: this.headersNow(now, request.requestId),
+        headers: this.headers.forRequest(now, request.requestId),
         body: request.body,
         // Pipelined behind other POSTs (undici holds a non-idempotent request back until the
         // connection is idle); a resend is refused in onRequestStart instead.
@@ -379,7 +297,7 @@ export class HttpClientLink extends Link implements HttpCallbackSink {
     const res = await this.pool.request({
       path: this.path,
       method: 'POST',
-      headers: this.buildHeaders(Date.now(), false),
+      headers: this.headers.build(Date.now(), false),
       body: Buffer.from(body),
       signal: AbortSignal.timeout(Math.max(1, expiresAt - Date.now())),
     })
