@@ -422,23 +422,6 @@ export class Journal {
   }
 
   /**
-   * Whether writes are batched by lmdb-js per event turn (an asynchronous journal on disk): a
-   * write issued in the poll phase then starts the transaction at this turn's setImmediate.
-   */
-  get batchedByTurn(): boolean {
-    return this.db !== null && !this.inline
-  }
-
-  /**
-   * Writes one account's totals without waiting: issued early in a turn (see Durability.markAccount),
-   * it opens lmdb-js's batch for this turn, and the flush's `write` later in the same turn joins
-   * the same transaction. A failure shows in that write's promise.
-   */
-  writeEarly(account: number, committedIn: bigint, committedOut: bigint): void {
-    this.db?.put(this.keys[account], `${committedIn}/${committedOut}`).catch(() => {})
-  }
-
-  /**
    * Writes (in, out) totals for the accounts given; resolves when they are on disk. An `inline`
    * journal has committed them when it returns (null), and throws if it could not.
    */

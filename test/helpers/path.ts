@@ -80,14 +80,6 @@ export class ControlledJournal {
   /** Like Journal's `inline` (process mode): a write is committed when it returns (null), or throws `failInline`. */
   inline = false
   failInline: Error | null = null
-  /** Like an lmdb Journal in durable mode: the path writes a turn's first change early (writeEarly). */
-  batchedByTurn = false
-  /** writeEarly calls, in order, with the number of `write`s issued before each. */
-  readonly early: Array<{ account: number, in: bigint, out: bigint, afterWrites: number }> = []
-
-  writeEarly(account: number, committedIn: bigint, committedOut: bigint): void {
-    this.early.push({ account, in: committedIn, out: committedOut, afterWrites: this.writes.length })
-  }
 
   write(accounts: ArrayLike<number>, count: number, ins: ArrayLike<bigint>, outs: ArrayLike<bigint>): Promise<unknown> | null {
     if (this.inline) {
@@ -141,11 +133,8 @@ export interface HarnessOptions {
   /** The connector's address; null: none configured (learned from a parent). */
   ilpAddress?: string | null
   workers?: number
-  /**
-   * 'memory': the memory store's Journal (nothing held); 'controlled': a ControlledJournal per
-   * worker; 'controlled-by-turn': one that says it is batched per turn, as lmdb's is in durable mode.
-   */
-  journal?: 'memory' | 'controlled' | 'controlled-by-turn'
+  /** 'memory': the memory store's Journal (nothing held); 'controlled': a ControlledJournal per worker. */
+  journal?: 'memory' | 'controlled'
   /** PathOptions.durability (default: the config's, i.e. CONNECTOR_DURABILITY or 'durable'). */
   durability?: IlpdConfig['durability']
   /** PathOptions.maxInFlightPerAccount (default: CONNECTOR_MAX_PACKETS_IN_FLIGHT_PER_ACCOUNT). */
@@ -221,9 +210,8 @@ export class Harness {
       this.posted.push([])
       this.rung.push(false)
       let journal: Journal
-      if (opts.journal === 'controlled' || opts.journal === 'controlled-by-turn') {
+      if (opts.journal === 'controlled') {
         const controlled = new ControlledJournal()
-        controlled.batchedByTurn = opts.journal === 'controlled-by-turn'
         this.journals.push(controlled)
         journal = controlled as unknown as Journal
       } else {

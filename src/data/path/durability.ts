@@ -23,8 +23,6 @@ const MAX_JOURNAL_WRITES = 4
 export class Durability {
   /** Durable mode with a store on disk: Fulfills wait for the journal. */
   readonly holdFulfills: boolean
-  /** A synced journal batched per turn: the first change of a turn is written at once (writeEarly). */
-  private readonly writesEarly: boolean
   private holding = new HeldReplies()
   private readonly spareBatches: HeldReplies[] = []
   /** Accounts whose committed balance changed since the last journal write. */
@@ -43,7 +41,6 @@ export class Durability {
   constructor(private readonly state: PathState, private readonly output: Output) {
     const opts = state.opts
     this.holdFulfills = opts.durability !== 'relaxed' && opts.journal.durable
-    this.writesEarly = this.holdFulfills && opts.journal.batchedByTurn
     this.dirtyAccount = new Uint8Array(opts.balances.accounts)
     this.dirtyAccounts = new Int32Array(opts.balances.accounts)
   }
@@ -57,23 +54,7 @@ export class Durability {
     if (this.dirtyAccount[account] === 0) {
       this.dirtyAccount[account] = 1
       this.dirtyAccounts[this.dirtyCount++] = account
-      if (this.dirtyCount === 1 && this.writesEarly && this.writes < MAX_JOURNAL_WRITES) this.writeEarly(account)
     }
-  }
-
-  /**
-   * The first balance change since the last flush, in a synced journal. lmdb-js starts a batch's
-   * transaction at the setImmediate queued by the batch's first write; the flush runs in a
-   * setImmediate itself, so a batch it opened would wait a whole loop iteration (a full poll phase
-   * of packets) before committing. Writing this account's totals now, after the flush has been
-   * scheduled, queues lmdb-js's setImmediate behind the flush: the flush's writes join this batch
-   * and the transaction starts in this same turn. The early value is a true total, and the flush
-   * writes a later one in the same or a following transaction.
-   */
-  private writeEarly(account: number): void {
-    const opts = this.state.opts
-    this.output.schedule()
-    opts.journal.writeEarly(account, opts.balances.committedIn(opts.workerIndex, account), opts.balances.committedOut(opts.workerIndex, account))
   }
 
   /** A Fulfill whose balance change is not durable yet: it leaves when the next write lands. */

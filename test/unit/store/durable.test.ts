@@ -137,37 +137,6 @@ describe('Journal', () => {
     await next.close()
   })
 
-  test('an early write and the flush\'s write issued in the same turn land in one transaction, with the later totals', async () => {
-    const dir = tempDir()
-    const { store } = BalanceStore.open('lmdb', dir)
-    const journal = new Journal('lmdb', dir, 0, ['alice', 'bob'])
-    assert.equal(journal.batchedByTurn, true)
-    const txnId = (): number => (store.db!.getStats() as { lastTxnId: number }).lastTxnId
-    await journal.write([0], 1, [1n], [0n])
-    const before = txnId()
-    // As the packet path does: the flush scheduled (setImmediate), then the early write.
-    const written = await new Promise<Promise<unknown> | null>((resolve) => {
-      setImmediate(() => resolve(journal.write([0, 1], 2, [9n, 0n], [0n, 9n])))
-      journal.writeEarly(0, 5n, 0n)
-    })
-    await written
-    assert.deepEqual(journal.read(0), { in: 9n, out: 0n }, 'the later totals')
-    assert.deepEqual(journal.read(1), { in: 0n, out: 9n })
-    assert.equal(txnId(), before + 1, 'one transaction for both')
-    await journal.close()
-    await store.close()
-  })
-
-  test('a process-mode (inline) journal is not batched by turn', async () => {
-    const dir = tempDir()
-    const { store } = BalanceStore.open('lmdb', dir, false)
-    const journal = new Journal('lmdb', dir, 0, ['alice'], false, true)
-    assert.equal(journal.batchedByTurn, false)
-    assert.equal(new Journal('memory', '', 0, ['alice']).batchedByTurn, false)
-    await journal.close()
-    await store.close()
-  })
-
   test('a memory journal resolves at once and reads zero', async () => {
     const journal = new Journal('memory', '/nonexistent', 0, ['a'])
     assert.equal(journal.durable, false)
