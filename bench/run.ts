@@ -46,6 +46,9 @@ options:
                                      (all on but NAME, only NAME on) split the cost per policy
   --metrics on|off[,…]               ilpd's shared-memory counters on (the default) or off
                                      (ILPD_METRICS=off), one run each: what counting costs
+  --env K=V[,K=V…]                   more settings for ilpd (and --cmd) targets, over the scenario's
+                                     (e.g. CONNECTOR_ADMIN_API=true,CONNECTOR_ADMIN_API_PORT=7799 to
+                                     scrape /metrics during a run)
   --inflight N                       packets in flight over all senders (default 1000)
   --duration S                       measured seconds (default 10)
   --warmup S                         warm-up seconds before measuring (default 2)
@@ -123,7 +126,7 @@ function parseArgs(argv: string[]): Args {
   const flags = new Map<string, string>()
   const bools = new Set<string>()
   const positional: string[] = []
-  const takesValue = new Set(['target', 'cmd', 'workers', 'store', 'policies', 'metrics', 'inflight', 'duration', 'warmup', 'threads', 'data-bytes', 'repeat',
+  const takesValue = new Set(['target', 'cmd', 'env', 'workers', 'store', 'policies', 'metrics', 'inflight', 'duration', 'warmup', 'threads', 'data-bytes', 'repeat',
     'out', 'sender', 'receiver', 'destination', 'ready-timeout', 'probe-timeout'])
   const booleans = new Set(['no-ceiling', 'publish', 'quick', 'help', 'pin', 'profile'])
   for (let i = 0; i < argv.length; i++) {
@@ -194,7 +197,15 @@ function parseArgs(argv: string[]): Args {
   const byMetrics: Target[] = metricsList === undefined
     ? byStore
     : byStore.flatMap((t) => metricsList.map((m) => ({ ...t, label: `${t.label} metrics ${m}`, env: { ...(t.env ?? {}), ILPD_METRICS: m } })))
-  const ilpdTargets: Target[] = withPolicies(byMetrics)
+  // --env K=V[,K=V…]: more settings for ilpd (and --cmd) targets, over the scenario's
+  const extraEnv: Record<string, string> = {}
+  for (const pair of flags.get('env')?.split(',') ?? []) {
+    const eq = pair.indexOf('=')
+    if (eq < 1) throw new UsageError(`--env takes KEY=VALUE[,KEY=VALUE…], got ${JSON.stringify(pair)}`)
+    extraEnv[pair.slice(0, eq)] = pair.slice(eq + 1)
+  }
+  const withEnv = (list: Target[]): Target[] => Object.keys(extraEnv).length === 0 ? list : list.map((t) => ({ ...t, env: { ...(t.env ?? {}), ...extraEnv } }))
+  const ilpdTargets: Target[] = withEnv(withPolicies(byMetrics))
   const cmd = flags.get('cmd')
   const targetName = flags.get('target') ?? (cmd !== undefined ? 'custom' : 'ilpd')
   const targets: Target[] = []
@@ -207,7 +218,7 @@ function parseArgs(argv: string[]): Args {
       case 'custom':
         if (cmd === undefined) throw new UsageError('--target custom needs --cmd "COMMAND LINE"')
         // --policies applies here too (e.g. ilpd under `node --cpu-prof`)
-        targets.push(...withPolicies([{ kind: 'custom', command: cmd, label: cmd.trim().split(/\s+/)[0].split('/').pop() ?? 'custom' }]))
+        targets.push(...withEnv(withPolicies([{ kind: 'custom', command: cmd, label: cmd.trim().split(/\s+/)[0].split('/').pop() ?? 'custom' }])))
         break
       default: throw new UsageError(`--target takes ilpd, ilp-connector, relay, both or custom (comma-separated), got ${JSON.stringify(name)}`)
     }

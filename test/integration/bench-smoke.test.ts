@@ -12,6 +12,7 @@ import { createServer } from 'node:net'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { unsupported } from '../../bench/load/scenarios'
+import { freePort } from '../helpers/ports'
 
 const RUN = path.resolve(__dirname, '..', '..', 'bench', 'run.js')
 
@@ -60,6 +61,33 @@ test('bench one-hop against ilpd for 2 s with 50 in flight: packets fulfilled, n
   } finally {
     rmSync(out, { recursive: true, force: true })
   }
+})
+
+test('bench --env passes settings to ilpd: the admin API it turns on answers /metrics during the run', { timeout: 30_000 }, async () => {
+  const out = mkdtempSync(path.join(os.tmpdir(), 'ilpd-bench-'))
+  try {
+    const port = await freePort()
+    const run = runBench(['one-hop', '--duration', '3', '--warmup', '0.5', '--inflight', '20', '--threads', '1', '--workers', '1',
+      '--no-ceiling', '--env', `CONNECTOR_ADMIN_API=true,CONNECTOR_ADMIN_API_PORT=${port}`, '--out', out], 25_000)
+    let metrics = ''
+    let finished = false
+    void run.then(() => { finished = true })
+    while (!finished && !metrics.includes('ilp_connector_incoming_ilp_packets')) {
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then(async (r) => await r.text(), () => '')
+    }
+    const r = await run
+    assert.equal(r.code, 0, r.out)
+    assert.match(metrics, /ilp_connector_incoming_ilp_packets\{result="fulfilled",account="alice"/, 'ilpd under the bench served its metrics')
+  } finally {
+    rmSync(out, { recursive: true, force: true })
+  }
+})
+
+test('bench --env without KEY=VALUE is a usage error', { timeout: 10_000 }, async () => {
+  const r = await runBench(['one-hop', '--env', 'CONNECTOR_ADMIN_API'], 8_000)
+  assert.equal(r.code, 2, r.out)
+  assert.match(r.out, /--env takes KEY=VALUE/)
 })
 
 test('bench against a port where nothing listens exits non-zero and says so', { timeout: 20_000 }, async () => {
