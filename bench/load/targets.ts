@@ -57,9 +57,40 @@ export function spawnMeasured(file: string, args: string[], options: { env?: Nod
   let argv = args
   if (options.node && launch.profileDir !== null) argv = [`--cpu-prof`, `--cpu-prof-dir=${launch.profileDir}`, ...argv]
   const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe']
-  if (launch.pinCores === null) return spawn(file, argv, { env: options.env, shell: options.shell, stdio })
-  if (options.shell === true) return spawn(`taskset -c ${launch.pinCores} ${file}`, argv, { env: options.env, shell: true, stdio })
-  return spawn('taskset', ['-c', launch.pinCores, file, ...argv], { env: options.env, stdio })
+  // A shell command runs in a process group of its own: the shell may fork what it runs (a
+  // wrapper such as `env X=1 node …` does), and stopping only the shell would leave that running.
+  const detached = options.shell === true
+  let child: ChildProcess
+  if (launch.pinCores === null) child = spawn(file, argv, { env: options.env, shell: options.shell, stdio, detached })
+  else if (options.shell === true) child = spawn(`taskset -c ${launch.pinCores} ${file}`, argv, { env: options.env, shell: true, stdio, detached })
+  else child = spawn('taskset', ['-c', launch.pinCores, file, ...argv], { env: options.env, stdio })
+  if (detached && child.pid !== undefined) trackGroup(child.pid)
+  return child
+}
+
+/** Process groups of shell commands not yet stopped: ended with the bench, however it ends. */
+const liveGroups = new Set<number>()
+let groupHandlers = false
+
+function trackGroup(pid: number): void {
+  liveGroups.add(pid)
+  if (groupHandlers) return
+  groupHandlers = true
+  process.once('exit', () => {
+    for (const group of liveGroups) signalGroup(group, 'SIGKILL')
+  })
+  // Ctrl-C reaches the terminal's process group only; the 'exit' handler stops the others.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130))
+}
+
+/** Signals every process of a group; false once none is left. */
+function signalGroup(group: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-group, signal)
+    return true
+  } catch {
+    return false
+  }
 }
 
 export class RunningConnector {
@@ -107,9 +138,21 @@ export class RunningConnector {
     return this.exit.signal !== null ? `killed by ${this.exit.signal}` : `exited with code ${this.exit.code}`
   }
 
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
+  /**
+   * SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited (a shell command: when
+   * every process of its group has).
+   */
   async stop(graceMs = 5000): Promise<void> {
-    if (this.exit === null) {
+    const pid = this.child.pid
+    const group = pid !== undefined && liveGroups.has(pid) ? pid : null
+    if (group !== null) {
+      signalGroup(group, 'SIGTERM')
+      const deadline = Date.now() + graceMs
+      while (signalGroup(group, 0) && Date.now() < deadline) await sleep(50)
+      signalGroup(group, 'SIGKILL')
+      liveGroups.delete(group)
+      await this.exited
+    } else if (this.exit === null) {
       this.child.kill('SIGTERM')
       const timer = setTimeout(() => { if (this.exit === null) this.child.kill('SIGKILL') }, graceMs)
       await this.exited

@@ -84,6 +84,20 @@ test('bench --env passes settings to ilpd: the admin API it turns on answers /me
   }
 })
 
+test('bench --cmd with a wrapper that forks the connector (env … node) stops it and exits', { timeout: 40_000 }, async () => {
+  const out = mkdtempSync(path.join(os.tmpdir(), 'ilpd-bench-'))
+  try {
+    const cli = path.resolve(__dirname, '..', '..', 'src', 'cli.js')
+    const r = await runBench(['one-hop', '--cmd', `env CONNECTOR_WORKERS=1 ${process.execPath} ${cli}`, '--duration', '1', '--warmup', '0.5',
+      '--inflight', '20', '--threads', '1', '--no-ceiling', '--out', out], 35_000)
+    assert.equal(r.code, 0, `the bench exits by itself (before: it waited for ever on the connector the shell had forked)\n${r.out}`)
+    const doc = JSON.parse(readFileSync(path.join(out, readdirSync(out).find((f) => f.endsWith('.json'))!), 'utf8'))
+    assert.ok(doc.results[0].fulfilled > 0)
+  } finally {
+    rmSync(out, { recursive: true, force: true })
+  }
+})
+
 test('bench --env without KEY=VALUE is a usage error', { timeout: 10_000 }, async () => {
   const r = await runBench(['one-hop', '--env', 'CONNECTOR_ADMIN_API'], 8_000)
   assert.equal(r.code, 2, r.out)
