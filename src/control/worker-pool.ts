@@ -4,8 +4,9 @@
  * bookkeeping (ready, stats, metrics counters, restarts). A worker that exits unexpectedly once
  * every worker has been ready is replaced in the same slot under a new incarnation; what the rest
  * of the control plane must undo for it (balances, peer requests, CCP links) is the `lost` hook's
- * business, not the pool's. One that exits before that fails the start instead (`ready` rejects):
- * what stopped it (a port it cannot bind, a store it cannot open) would stop its replacement too.
+ * business, not the pool's. One that exits before that fails the start instead (`ready` rejects,
+ * with the cause the worker reported): what stopped it (a port it cannot bind, a store it cannot
+ * open) would stop its replacement too.
  *
  * Separate from connector.ts so the connector reads as wiring: it hears from the pool only the
  * messages that are not about supervision itself.
@@ -42,7 +43,7 @@ interface WorkerSlot {
   metrics: MetricCounters
   /** Its event loop as of its last stats message. */
   loop: EventLoopStats | null
-  /** The running worker's uncaught error, if the thread reported one before exiting. */
+  /** Why the running worker stops: its start failure ('fatal') or uncaught error, if it said. */
   error: string | null
 }
 
@@ -176,8 +177,12 @@ export class WorkerPool {
         }
         break
       case 'fatal':
-        log.error('worker could not start', { worker: slot.index, error: message.message })
-        this.readyReject(new Error(message.message))
+        // The worker exits next; onExit replaces it (or fails the start) with this cause.
+        slot.error = message.message
+        if (this.starting) {
+          log.error('worker could not start', { worker: slot.index, error: message.message })
+          this.readyReject(new Error(`worker ${slot.index} could not start: ${message.message}`))
+        }
         break
       case 'stats':
         slot.stats = {
@@ -203,13 +208,13 @@ export class WorkerPool {
     slot.ready = false
     if (this.stopping) return
     if (this.starting) {
-      // The worker logged why it stopped (its uncaught-exception handler exits without telling us).
+      // Without a cause from the worker (a crash: its uncaught-exception handler exits without telling us), its own log line says why.
       const why = slot.error === null ? 'its error is logged above' : slot.error
       log.error('worker stopped before it was ready; not replacing it', { worker: slot.index, exitCode: code })
       this.readyReject(new Error(`worker ${slot.index} stopped (exit code ${code}) before it was ready: ${why}`))
       return
     }
-    log.error('worker stopped unexpectedly; replacing it', { worker: slot.index, exitCode: code })
+    log.error('worker stopped unexpectedly; replacing it', { worker: slot.index, exitCode: code, error: slot.error })
     // No one hands packets to it from now on (its incarnation reads 0 until its replacement
     // starts); the others reject what they had handed to this incarnation and drop what it had
     // handed to them. Its rings and link counts are left to its replacement, which owns them.
