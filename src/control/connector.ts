@@ -33,7 +33,7 @@ import { fulfillLength, writeFulfill } from '../protocols/ilp/packet'
 import { PEER_PROTOCOL_FULFILLMENT } from '../protocols/ildcp'
 import { CcpSpeaker, type RoutingStatus } from './ccp/speaker'
 import { ccpSettings } from './ccp/settings'
-import { WorkerPool } from './worker-pool'
+import { WorkerPool, type WorkerSlotStatus } from './worker-pool'
 import { Snapshots } from './snapshots'
 import { AccountMemory } from './account-memory'
 
@@ -42,7 +42,7 @@ const log = createLogger('control')
 export interface ConnectorStatus {
   address: string
   ready: boolean
-  workers: Array<{ index: number, alive: boolean, restarts: number } & WorkerStats>
+  workers: Array<WorkerSlotStatus & WorkerStats>
   accounts: Array<{ id: string, relation: string, connections: number, connectionsByWorker: number[] }>
 }
 
