@@ -702,10 +702,8 @@ export function accountSetProblems(config: IlpdConfig, where: (key: SettingKey) 
     onPort.push({ id, host: link.host, secret: link.secret })
     ports.set(link.port, onPort)
   }
-  if (config.adminApi && ports.has(config.adminApiPort)) {
-    problems.push(`${where('adminApiPort')}: port ${config.adminApiPort} is also the BTP port of account ${ports.get(config.adminApiPort)![0].id}`)
-  }
-  checkHttpPorts(config, ports, where, problems)
+  const httpPorts = checkHttpPorts(config, ports, where, problems)
+  checkApiPorts(config, ports, httpPorts, where, problems)
 
   if (config.backend === 'static' && config.rates !== null) {
     for (const id of ids) {
@@ -721,12 +719,12 @@ export function accountSetProblems(config: IlpdConfig, where: (key: SettingKey) 
 /**
  * HTTP accounts sharing a port: one server per port, so one bind host; the credential picks the
  * account, so no two accounts on a port may accept the same token or JWT secret. A port is
- * either BTP's or HTTP's, and never the admin API's.
+ * either BTP's or HTTP's. Returns the HTTP ports with their accounts.
  */
 function checkHttpPorts(
   config: IlpdConfig, btpPorts: ReadonlyMap<number, ReadonlyArray<{ id: string }>>,
   where: (key: SettingKey) => string, problems: string[],
-): void {
+): ReadonlyMap<number, ReadonlyArray<{ id: string }>> {
   const accountsWhere = where('accounts')
   const ports = new Map<number, Array<{ id: string; host: string | null; tokens: string[]; jwtSecret: string | null }>>()
   for (const [id, account] of Object.entries(config.accounts)) {
@@ -738,9 +736,6 @@ function checkHttpPorts(
       problems.push(`${accountsWhere}: account ${id}: options.incoming.port ${port} is also the BTP listener port of account ${btp[0].id}; ` +
         `give HTTP and BTP different ports`)
       continue
-    }
-    if (config.adminApi && port === config.adminApiPort) {
-      problems.push(`${where('adminApiPort')}: port ${port} is also the HTTP port of account ${id}`)
     }
     const tokens = auth.kind === 'token' ? [auth.token] : auth.token === null ? [] : [auth.token]
     const jwtSecret = auth.kind === 'jwt' ? auth.secret : null
@@ -761,6 +756,42 @@ function checkHttpPorts(
     }
     onPort.push({ id, host, tokens, jwtSecret })
     ports.set(port, onPort)
+  }
+  return ports
+}
+
+/**
+ * ilpd's own APIs: the admin API (when on) and the settlement API (when an account has a
+ * settlementEngine: it opens for them, at start or when such an account is added) each need a
+ * port no account listener and no other API of ilpd has. Compared by port alone, whatever the
+ * hosts, as the accounts' ports are: a clash would otherwise surface only as a listener that
+ * cannot open at start.
+ */
+function checkApiPorts(
+  config: IlpdConfig, btpPorts: ReadonlyMap<number, ReadonlyArray<{ id: string }>>,
+  httpPorts: ReadonlyMap<number, ReadonlyArray<{ id: string }>>, where: (key: SettingKey) => string, problems: string[],
+): void {
+  const accountsWhere = where('accounts')
+  const apis: Array<{ key: SettingKey, port: number }> = []
+  if (config.adminApi) apis.push({ key: 'adminApiPort', port: config.adminApiPort })
+  const engineAccount = Object.keys(config.accounts).find((id) => config.accounts[id].settlementEngine !== null)
+  if (engineAccount !== undefined) apis.push({ key: 'settlementApiPort', port: config.settlementApiPort })
+  for (const { key, port } of apis) {
+    if (port === 0) continue // an ephemeral port: never another listener's
+    const btp = btpPorts.get(port)
+    if (btp !== undefined) {
+      problems.push(`${where(key)}: port ${port} is also the BTP port of account ${btp[0].id} (${accountsWhere}: options.listener.port); ` +
+        `give each of ilpd's listeners its own port`)
+    }
+    const http = httpPorts.get(port)
+    if (http !== undefined) {
+      problems.push(`${where(key)}: port ${port} is also the HTTP port of account ${http[0].id} (${accountsWhere}: options.incoming.port); ` +
+        `give each of ilpd's listeners its own port`)
+    }
+  }
+  if (apis.length === 2 && apis[0].port !== 0 && apis[0].port === apis[1].port) {
+    problems.push(`${where('settlementApiPort')}: port ${config.settlementApiPort} is also ${where('adminApiPort')}, the admin API's ` +
+      `(the settlement API opens for account ${engineAccount}'s settlementEngine); give each of ilpd's listeners its own port`)
   }
 }
 

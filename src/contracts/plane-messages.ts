@@ -86,6 +86,7 @@ export interface EventLoopStats {
 
 export type WorkerToControl =
   | { type: 'ready' }
+  /** The worker could not start (message: the cause, e.g. a port it cannot listen on); it exits next. */
   | { type: 'fatal', message: string }
   | { type: 'address', account: number, address: string }
   | { type: 'link', account: number, connected: boolean }

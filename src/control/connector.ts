@@ -33,7 +33,7 @@ import { fulfillLength, writeFulfill } from '../protocols/ilp/packet'
 import { PEER_PROTOCOL_FULFILLMENT } from '../protocols/ildcp'
 import { CcpSpeaker, type RoutingStatus } from './ccp/speaker'
 import { ccpSettings } from './ccp/settings'
-import { WorkerPool } from './worker-pool'
+import { WorkerPool, type WorkerSlotStatus } from './worker-pool'
 import { Snapshots } from './snapshots'
 import { AccountMemory } from './account-memory'
 
@@ -42,7 +42,7 @@ const log = createLogger('control')
 export interface ConnectorStatus {
   address: string
   ready: boolean
-  workers: Array<{ index: number, alive: boolean, restarts: number } & WorkerStats>
+  workers: Array<WorkerSlotStatus & WorkerStats>
   accounts: Array<{ id: string, relation: string, connections: number, connectionsByWorker: number[] }>
 }
 
@@ -141,6 +141,12 @@ export class Connector {
     await this.accounts.restore()
     this.snapshots.rebuild()
     await checkListenerPortsFree(this.snapshots.current().accounts)
+    if (process.env.ILPD_TEST_HOOKS === '1' && process.env.ILPD_TEST_WORKER_START_DELAY_MS !== undefined) {
+      // Failure tests: holds the start between the port check and the workers' binds, so a test
+      // can take a port the check found free and make a worker's bind fail.
+      log.info('test hook: holding the workers\' start', { ms: Number(process.env.ILPD_TEST_WORKER_START_DELAY_MS) })
+      await new Promise((resolve) => setTimeout(resolve, Number(process.env.ILPD_TEST_WORKER_START_DELAY_MS)))
+    }
     this.memory.loadStored(this.snapshots.current().accounts)
     this.startSettlements()
     this.pool.start(this.snapshots.current().accounts.length)

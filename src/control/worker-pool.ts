@@ -4,8 +4,10 @@
  * bookkeeping (ready, stats, metrics counters, restarts). A worker that exits unexpectedly once
  * every worker has been ready is replaced in the same slot under a new incarnation; what the rest
  * of the control plane must undo for it (balances, peer requests, CCP links) is the `lost` hook's
- * business, not the pool's. One that exits before that fails the start instead (`ready` rejects):
- * what stopped it (a port it cannot bind, a store it cannot open) would stop its replacement too.
+ * business, not the pool's. One that exits before that fails the start instead (`ready` rejects,
+ * with the cause the worker reported): what stopped it (a port it cannot bind, a store it cannot
+ * open) would stop its replacement too. Replacements back off while they keep dying soon
+ * (worker-backoff.ts).
  *
  * Separate from connector.ts so the connector reads as wiring: it hears from the pool only the
  * messages that are not about supervision itself.
@@ -20,6 +22,7 @@ import { REQUEST_IDS_BYTES } from '../store/request-ids'
 import type { Snapshot } from '../contracts/snapshot'
 import type { ControlToWorker, EventLoopStats, WorkerInit, WorkerLimits, WorkerStats, WorkerToControl } from '../contracts/plane-messages'
 import type { AccountMemory } from './account-memory'
+import { type BackoffStatus, ReplacementBackoff } from './worker-backoff'
 
 const log = createLogger('control')
 
@@ -42,9 +45,13 @@ interface WorkerSlot {
   metrics: MetricCounters
   /** Its event loop as of its last stats message. */
   loop: EventLoopStats | null
-  /** The running worker's uncaught error, if the thread reported one before exiting. */
+  /** Why the running worker stops: its start failure ('fatal') or uncaught error, if it said. */
   error: string | null
+  backoff: ReplacementBackoff
 }
+
+/** What GET /status shows of a slot beyond its counters. */
+export type WorkerSlotStatus = { index: number, alive: boolean, restarts: number } & BackoffStatus
 
 function addStats(a: WorkerStats, b: WorkerStats): WorkerStats {
   const byCode: Record<string, number> = { ...a.rejectsByCode }
@@ -124,7 +131,10 @@ export class WorkerPool {
   start(accounts: number): void {
     for (let i = 0; i < this.count; i++) {
       const metrics = new MetricCounters(createMetricsBuffer(accounts))
-      this.slots.push({ index: i, worker: null, incarnation: 0, ready: false, stats: { ...NO_STATS }, past: { ...NO_STATS }, restarts: 0, metrics, loop: null, error: null })
+      this.slots.push({
+        index: i, worker: null, incarnation: 0, ready: false, stats: { ...NO_STATS }, past: { ...NO_STATS }, restarts: 0, metrics, loop: null,
+        error: null, backoff: new ReplacementBackoff(i, log),
+      })
       this.spawn(i)
     }
   }
@@ -170,14 +180,19 @@ export class WorkerPool {
     switch (message.type) {
       case 'ready':
         slot.ready = true
-        if (this.slots.every((w) => w.ready)) {
+        slot.backoff.ready()
+        if (this.starting && this.slots.every((w) => w.ready)) {
           this.starting = false
           this.readyResolve()
         }
         break
       case 'fatal':
-        log.error('worker could not start', { worker: slot.index, error: message.message })
-        this.readyReject(new Error(message.message))
+        // The worker exits next; onExit replaces it (or fails the start) with this cause.
+        slot.error = message.message
+        if (this.starting) {
+          log.error('worker could not start', { worker: slot.index, error: message.message })
+          this.readyReject(new Error(`worker ${slot.index} could not start: ${message.message}`))
+        }
         break
       case 'stats':
         slot.stats = {
@@ -201,15 +216,15 @@ export class WorkerPool {
     if (slot.worker !== worker) return
     slot.worker = null
     slot.ready = false
+    slot.backoff.stopped()
     if (this.stopping) return
     if (this.starting) {
-      // The worker logged why it stopped (its uncaught-exception handler exits without telling us).
+      // Without a cause from the worker (a crash: its uncaught-exception handler exits without telling us), its own log line says why.
       const why = slot.error === null ? 'its error is logged above' : slot.error
       log.error('worker stopped before it was ready; not replacing it', { worker: slot.index, exitCode: code })
       this.readyReject(new Error(`worker ${slot.index} stopped (exit code ${code}) before it was ready: ${why}`))
       return
     }
-    log.error('worker stopped unexpectedly; replacing it', { worker: slot.index, exitCode: code })
     // No one hands packets to it from now on (its incarnation reads 0 until its replacement
     // starts); the others reject what they had handed to this incarnation and drop what it had
     // handed to them. Its rings and link counts are left to its replacement, which owns them.
@@ -219,8 +234,11 @@ export class WorkerPool {
     slot.stats = { ...NO_STATS }
     slot.loop = null
     this.hooks.lost(slot.index, lost)
-    slot.restarts++
-    this.spawn(slot.index)
+    slot.backoff.exited(code, slot.error, () => {
+      if (this.stopping) return
+      slot.restarts++
+      this.spawn(slot.index)
+    })
   }
 
   /** Worker `index` runs and has said it is ready. */
@@ -264,9 +282,10 @@ export class WorkerPool {
     return this.slots.map((w) => ({ index: w.index, restarts: w.restarts, inFlight: w.stats.inFlight, loop: w.loop }))
   }
 
-  /** Per slot, GET /status's view: totals over every incarnation. */
-  status(): Array<{ index: number, alive: boolean, restarts: number } & WorkerStats> {
-    return this.slots.map((w) => ({ index: w.index, alive: w.worker !== null, restarts: w.restarts, ...addStats(w.past, w.stats) }))
+  /** Per slot, GET /status's view: its replacements and back-off, and totals over every incarnation. */
+  status(): Array<WorkerSlotStatus & WorkerStats> {
+    const now = Date.now()
+    return this.slots.map((w) => ({ index: w.index, alive: w.worker !== null, restarts: w.restarts, ...w.backoff.status(now), ...addStats(w.past, w.stats) }))
   }
 
   /**
@@ -275,6 +294,7 @@ export class WorkerPool {
    */
   shutdown(graceMs: number): Promise<void> {
     this.stopping = true
+    for (const slot of this.slots) slot.backoff.cancel()
     const exits = this.slots.map((slot) => new Promise<void>((resolve) => {
       const worker = slot.worker
       if (worker === null) return resolve()

@@ -359,29 +359,47 @@ function shutdown(graceMs: number): void {
 }
 
 /**
- * uWS aborts the whole process when a worker thread ends with sockets open, so a crash must close
- * them before the thread exits; the control plane then replaces this worker and the other
- * workers reject what they had handed over.
+ * uWS aborts the whole process when a worker thread ends with sockets open, so a worker that
+ * fails (a crash, or a start it cannot finish) closes them before the thread exits.
+ */
+function closeSockets(): void {
+  stopping = true
+  for (const client of clients.values()) client.stop()
+  httpClients.stop()
+  server.closeAll(1011, 'connector worker failed')
+  httpServer.closeAll(1011, 'connector worker failed')
+}
+
+/**
+ * After a crash the control plane replaces this worker and the other workers reject what they
+ * had handed over.
  */
 process.on('uncaughtException', (err) => {
   log.error('worker crashed; closing its sockets', { error: err.message })
-  stopping = true
   try {
-    for (const client of clients.values()) client.stop()
-    httpClients.stop()
-    server.closeAll(1011, 'connector worker failed')
-    httpServer.closeAll(1011, 'connector worker failed')
+    closeSockets()
   } finally {
     process.exit(1)
   }
 })
 
-// The HTTP server opens through accountLinks (link type 'http'); the HTTP clients after it.
-accountLinks.apply(snapshot.accounts).then((problems) => {
+/** Opens every account's links (the HTTP server through accountLinks, the HTTP clients after it). */
+async function start(): Promise<void> {
+  const problems = await accountLinks.apply(snapshot.accounts)
   if (problems.length > 0) throw new Error(problems.join('; '))
   httpClients.apply(snapshot.accounts)
   log.debug('worker started', { incarnation: init.incarnation, accounts: snapshot.accounts.length })
   post({ type: 'ready' })
-}, (err: Error) => {
-  post({ type: 'fatal', message: err.message })
+}
+
+// Whatever stops the start (a listener it cannot open, a throw in any step) reaches the control
+// plane as 'fatal' with its cause, which it logs; then the worker closes what it opened and ends.
+start().catch((err: unknown) => {
+  post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) })
+  try {
+    closeSockets()
+  } finally {
+    // After the message: the thread's exit must not overtake it.
+    setImmediate(() => process.exit(1))
+  }
 })

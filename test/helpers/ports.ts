@@ -63,3 +63,19 @@ export async function waitForPort(port: number, timeoutMs = 10_000, host = '127.
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
+
+/**
+ * Takes 127.0.0.1:port with a plain listener (no SO_REUSEPORT), so ilpd's binds of it fail;
+ * resolves once it is bound. Close it to give the port back.
+ */
+export function holdPort(port: number): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer((socket) => socket.destroy())
+    server.once('error', reject)
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => resolve(server))
+  })
+}
+
+export function closeServer(server: net.Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()))
+}

@@ -312,7 +312,11 @@ export class IlpdProcess extends ManagedProcess {
 export interface IlpdStatus {
   address: string
   ready: boolean
-  workers: Array<{ index: number, alive: boolean, restarts: number, prepares: number, fulfilled: number, rejected: number, handedOver: number, inFlight: number }>
+  workers: Array<{
+    index: number, alive: boolean, restarts: number, prepares: number, fulfilled: number, rejected: number, handedOver: number, inFlight: number,
+    /** Replacement back-off: exits since the slot's worker last stayed ready for 10 s, the last one's cause, ms until the next replacement. */
+    recentExits: number, lastError: string | null, replaceInMs: number | null,
+  }>
   accounts: Array<{ id: string, relation: string, connections: number }>
 }
 
