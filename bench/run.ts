@@ -10,6 +10,7 @@
  * Prints a table, writes bench/results/<time>-<scenarios>.json and .svg; with --publish also
  * bench/chart.svg (the README's chart). Exits 1 when a scenario fails, 2 on bad arguments.
  */
+import { gcInWindow } from './load/gc'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import * as os from 'node:os'
@@ -61,6 +62,10 @@ options:
                                      packet without the generator competing for its core
   --profile                          run node connectors under --cpu-prof: one .cpuprofile per thread
                                      in <out>/profiles/<time>/ (open in Chrome DevTools or speedscope)
+  --gc                               record the garbage collections of every thread of node
+                                     connectors: per thread, collections and scavenges a second,
+                                     the scavenge pause p50, the longest pause, the share paused
+                                     (in the table's JSON as gc, and printed)
   --publish                          also write bench/chart.svg (the chart the README shows)
   --out DIR                          results directory (default bench/results)
   --sender URL --receiver URL --destination ADDR
@@ -117,6 +122,7 @@ interface Args {
   publish: boolean
   pin: boolean
   profile: boolean
+  gc: boolean
   outDir: string
   repeat: number
   options: ScenarioOptions
@@ -128,7 +134,7 @@ function parseArgs(argv: string[]): Args {
   const positional: string[] = []
   const takesValue = new Set(['target', 'cmd', 'env', 'workers', 'store', 'policies', 'metrics', 'inflight', 'duration', 'warmup', 'threads', 'data-bytes', 'repeat',
     'out', 'sender', 'receiver', 'destination', 'ready-timeout', 'probe-timeout'])
-  const booleans = new Set(['no-ceiling', 'publish', 'quick', 'help', 'pin', 'profile'])
+  const booleans = new Set(['no-ceiling', 'publish', 'quick', 'help', 'pin', 'profile', 'gc'])
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a.startsWith('--')) {
@@ -235,6 +241,7 @@ function parseArgs(argv: string[]): Args {
     publish: bools.has('publish'),
     pin: bools.has('pin'),
     profile: bools.has('profile'),
+    gc: bools.has('gc'),
     outDir: path.resolve(flags.get('out') ?? path.join(REPO_ROOT, 'bench', 'results')),
     repeat: num('repeat', 1, 1),
     options: {
@@ -379,6 +386,17 @@ function printComparisons(results: ScenarioResult[], ceiling: ScenarioResult | n
   for (const l of lines) console.log(l)
 }
 
+/** --gc: each run's collections, per connector thread (0 is a process's main thread). */
+function printGc(results: ScenarioResult[]): void {
+  console.log('\ngarbage collections in the measured window (per connector thread):')
+  for (const r of results) {
+    for (const t of r.gc ?? []) {
+      console.log(`  ${r.scenario} · ${r.target}, pid ${t.pid} thread ${t.thread}: ${fmt(t.perS, 1)}/s, scavenges ${fmt(t.scavengesPerS, 1)}/s ` +
+        `(p50 ${fmt(t.scavengeP50Ms ?? NaN, 2)} ms), longest pause ${fmt(t.maxPauseMs ?? NaN, 2)} ms, paused ${fmt(t.pausedPercent, 2)}%`)
+    }
+  }
+}
+
 function machine(): Record<string, unknown> {
   const cpus = os.cpus()
   return {
@@ -489,6 +507,10 @@ async function main(): Promise<number> {
     launch.profileDir = path.join(args.outDir, 'profiles', new Date().toISOString().replace(/[:.]/g, '-'))
     mkdirSync(launch.profileDir, { recursive: true })
   }
+  if (args.gc) {
+    launch.gcDir = path.join(args.outDir, 'gc', new Date().toISOString().replace(/[:.]/g, '-'))
+    mkdirSync(launch.gcDir, { recursive: true })
+  }
   let ok = true
   if (args.micro) ok = await runMicro(args.quick)
   if (args.scenarios.length === 0) return ok ? 0 : 1
@@ -502,6 +524,7 @@ async function main(): Promise<number> {
     try {
       const r = await runScenario(scenario, target, { ...args.options, onProgress: progress(name) })
       clearProgress()
+      if (launch.gcDir !== null) r.gc = gcInWindow(launch.gcDir, r.connectorPids, r.windowFromMs, r.windowToMs)
       const v = verdict(r)
       console.error(`${name}: ${fmt(r.fulfilledPerS)} fulfilled/s, ${fmt(r.rejectedPerS)} rejected/s, ` +
         `p99 ${fmt(r.latencyUs.p99 / 1000, 2)} ms${v === null ? '' : ` — FAILED: ${v}`}`)
@@ -543,6 +566,7 @@ async function main(): Promise<number> {
   printComparisons(results, ceiling)
   writeOutputs(args, results, ceiling, failures, skipped)
   if (launch.profileDir !== null) console.log(`\nCPU profiles (one per thread): ${launch.profileDir}`)
+  if (launch.gcDir !== null) printGc(results)
   if (failures.length > 0) {
     console.error(`\n${failures.length} failed:\n  ${failures.join('\n  ')}`)
     return 1

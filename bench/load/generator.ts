@@ -34,6 +34,11 @@ export interface LoadPlan {
 
 export interface LoadResult {
   windowS: number
+  /** The measured window, epoch ms (to match what the connector's threads record: --gc). */
+  windowFromMs: number
+  windowToMs: number
+  /** The processes measured as the connector. */
+  connectorPids: number[]
   fulfilled: number
   fulfilledPerS: number
   rejected: number
@@ -159,6 +164,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
     const cpu0 = process.cpuUsage()
     const busy0 = machineBusyUs()
     const t0 = performance.now()
+    const windowFromMs = Date.now()
     const proc0 = plan.connectorPids.length > 0 ? sample(plan.connectorPids) : null
     let rssMax = proc0?.rssBytes ?? 0
     await ticker(plan.durationMs, (elapsed) => {
@@ -170,6 +176,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
     for (const t of threads) t.send({ cmd: 'stop', graceMs: 3000 })
     const proc1: ProcSample | null = plan.connectorPids.length > 0 ? sample(plan.connectorPids) : null
     const windowS = (performance.now() - t0) / 1000
+    const windowToMs = Date.now()
     const cpu = process.cpuUsage(cpu0)
     const busy1 = machineBusyUs()
     const attackStats = attack !== null ? await attack.stop() : undefined
@@ -189,6 +196,9 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
     finished = true
     if (proc1 !== null) rssMax = Math.max(rssMax, proc1.rssBytes)
     const result = summarizeRun(stats, windowS, unanswered, cpu, proc0, proc1, rssMax, threads.length, attackStats)
+    result.windowFromMs = windowFromMs
+    result.windowToMs = windowToMs
+    result.connectorPids = plan.connectorPids
     if (busy0 !== null && busy1 !== null) {
       const connectorUs = proc0 !== null && proc1 !== null ? proc1.cpuUs - proc0.cpuUs : 0
       const otherUs = busy1 - busy0 - connectorUs - (cpu.user + cpu.system)
@@ -256,6 +266,9 @@ function summarizeRun(stats: StreamStats[], windowS: number, unanswered: number,
   }
   return {
     windowS,
+    windowFromMs: 0,
+    windowToMs: 0,
+    connectorPids: [],
     fulfilled,
     fulfilledPerS: fulfilled / windowS,
     rejected,

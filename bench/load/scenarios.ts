@@ -19,6 +19,7 @@
  *   ceiling    the generator alone against the echo server (no connector)
  *   external   a connector already running: --sender/--receiver URLs and --destination
  */
+import type { ThreadGc } from './gc'
 import * as path from 'node:path'
 import { LoadError, runLoad, type LoadResult } from './generator'
 import type { ReceiverSpec, SenderSpec } from './streams'
@@ -45,6 +46,8 @@ export interface ScenarioOptions {
 }
 
 export interface ScenarioResult extends LoadResult {
+  /** --gc: the connector's collections in the measured window, per thread. */
+  gc?: ThreadGc[]
   scenario: ScenarioName
   target: string
   workers: number | null

@@ -48,14 +48,19 @@ export class TargetError extends Error {}
  * How the bench starts the processes it measures (connectors, the relay, the echo server):
  * `pinCores` (taskset's list, e.g. "0") keeps them off the generator's core; `profileDir` runs
  * node processes under `--cpu-prof`, which writes one .cpuprofile per thread (main and each
- * worker) into that directory when the process exits.
+ * worker) into that directory when the process exits; `gcDir` preloads gc-observer.js into them
+ * (`--gc`).
  */
-export const launch: { pinCores: string | null, profileDir: string | null } = { pinCores: null, profileDir: null }
+export const launch: { pinCores: string | null, profileDir: string | null, gcDir: string | null } = { pinCores: null, profileDir: null, gcDir: null }
 
 /** spawn() with the `launch` settings applied; `node` says the file is a Node.js script. */
 export function spawnMeasured(file: string, args: string[], options: { env?: NodeJS.ProcessEnv, shell?: boolean, node: boolean }): ChildProcess {
   let argv = args
   if (options.node && launch.profileDir !== null) argv = [`--cpu-prof`, `--cpu-prof-dir=${launch.profileDir}`, ...argv]
+  if (options.node && launch.gcDir !== null) {
+    argv = ['-r', path.join(__dirname, 'gc-observer.js'), ...argv]
+    options = { ...options, env: { ...(options.env ?? process.env), ILPD_BENCH_GC_DIR: launch.gcDir } }
+  }
   const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe']
   // A shell command runs in a process group of its own: the shell may fork what it runs (a
   // wrapper such as `env X=1 node …` does), and stopping only the shell would leave that running.

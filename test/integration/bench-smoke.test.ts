@@ -98,6 +98,25 @@ test('bench --cmd with a wrapper that forks the connector (env … node) stops i
   }
 })
 
+test('bench --gc records the connector\'s collections per thread in the measured window: its worker collects', { timeout: 30_000 }, async () => {
+  const out = mkdtempSync(path.join(os.tmpdir(), 'ilpd-bench-'))
+  try {
+    const r = await runBench(['one-hop', '--duration', '2', '--warmup', '0.5', '--inflight', '50', '--threads', '1', '--workers', '1',
+      '--no-ceiling', '--gc', '--out', out], 25_000)
+    assert.equal(r.code, 0, r.out)
+    const doc = JSON.parse(readFileSync(path.join(out, readdirSync(out).find((f) => f.endsWith('.json'))!), 'utf8'))
+    const gc = doc.results[0].gc as Array<{ pid: number, thread: number, scavengesPerS: number, scavengeP50Ms: number | null, pausedPercent: number }>
+    assert.ok(gc.length >= 2, `the main thread and the worker: ${JSON.stringify(gc)}`)
+    assert.ok(gc.every((t) => doc.results[0].connectorPids.includes(t.pid)), 'only the connector\'s threads')
+    const worker = gc.find((t) => t.thread > 0)!
+    assert.ok(worker.scavengesPerS > 0 && worker.scavengeP50Ms !== null && worker.scavengeP50Ms > 0, `the forwarding worker scavenges: ${JSON.stringify(worker)}`)
+    assert.ok(worker.pausedPercent > 0 && worker.pausedPercent < 50)
+    assert.match(r.out, /garbage collections in the measured window/)
+  } finally {
+    rmSync(out, { recursive: true, force: true })
+  }
+})
+
 test('bench --env without KEY=VALUE is a usage error', { timeout: 10_000 }, async () => {
   const r = await runBench(['one-hop', '--env', 'CONNECTOR_ADMIN_API'], 8_000)
   assert.equal(r.code, 2, r.out)
