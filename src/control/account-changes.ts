@@ -2,7 +2,7 @@
  * Adding, updating and removing accounts while ilpd runs (the admin API's POST, PUT and DELETE
  * /accounts/<id>), and restoring at start the ones added that way before.
  *
- * A change is checked as a CONNECTOR_ACCOUNTS entry is (config/load.ts: same schema, same rules
+ * A change is checked as a CONNECTOR_ACCOUNTS entry is (config/account.ts and config/account-set.ts: same schema, same rules
  * between accounts; nothing is ever loaded for a plugin name), then made in this order: the
  * account's slot and limits in shared memory, settlement trigger and CCP peer, then a snapshot
  * every worker applies — links included — before the change is answered. A change the workers

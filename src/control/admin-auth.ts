@@ -3,7 +3,7 @@
  * path, even CONNECT or Upgrade) must carry `Authorization: Bearer <token>`, or it gets 401 with
  * `WWW-Authenticate: Bearer`; the token is compared as SHA-256 digests with timingSafeEqual, so
  * neither its bytes nor its length leak through timing. Without a token the config refuses any
- * host but loopback (config/load.ts), and every request may go on.
+ * host but loopback (config/api-tokens.ts), and every request may go on.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type http from 'node:http'
@@ -19,7 +19,7 @@ export interface AuthRefusal {
 }
 
 export class AdminAuth {
-  /** SHA-256 of CONNECTOR_ADMIN_API_TOKEN; null: no token (loopback only, see config/load.ts). */
+  /** SHA-256 of CONNECTOR_ADMIN_API_TOKEN; null: no token (loopback only, see config/api-tokens.ts). */
   private readonly tokenDigest: Buffer | null
   private readonly refusals: RateLimitedLog
 
