@@ -1,11 +1,11 @@
 /**
  * Entry point of a data-plane worker thread. It owns sockets (BTP listeners on every account
  * port, shared with the other workers through SO_REUSEPORT; the BTP client links the control
- * plane assigned to it; both follow the account table as it changes at runtime) and runs the packet path (path/). It hears from the control plane only
+ * plane assigned to it; both follow the account table as it changes at runtime) and runs the
+ * packet path (path/). Its once-a-second report is worker-stats.ts. It hears from the control plane only
  * through messages (snapshots, peer.* traffic, shutdown) and shared memory (rings, balances,
  * buckets, link counts, incarnations).
  */
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { parentPort, workerData } from 'node:worker_threads'
 import type { Snapshot } from '../contracts/snapshot'
 import type { ControlToWorker, WorkerInit, WorkerToControl } from '../contracts/plane-messages'
@@ -16,15 +16,16 @@ import { Journal } from '../store/durable'
 import { MetricCounters } from '../store/metrics'
 import { SharedRequestIds } from '../store/request-ids'
 import { createLogger, setLogLevel } from '../log'
-import type { AccountEntry } from '../contracts/snapshot'
-import { AccountLinks, type LinkType } from './links/account-links'
-import { BtpClient, type ClientHooks } from './links/btp-client'
+import { AccountLinks } from './links/account-links'
+import { createBtpLinkTypes } from './links/btp-link-types'
 import { BtpServer } from './links/btp-server'
 import { HttpCallbackRegistry } from './links/http-callbacks'
 import { HttpClients } from './links/http-clients'
 import { HttpServer } from './links/http-server'
 import type { Link, LinkBounds } from './links/link'
 import { PacketPath } from './path/index'
+import { startStatsReports } from './worker-stats'
+import { WorkerShutdown } from './worker-shutdown'
 
 const init = workerData as WorkerInit
 setLogLevel(init.logLevel)
@@ -85,7 +86,6 @@ const bounds: LinkBounds = {
   stallTimeoutMs: init.limits.linkStallTimeout,
 }
 
-let stopping = false
 
 /** Authenticated links of an account on every worker, against CONNECTOR_MAX_CONNECTIONS_PER_ACCOUNT. */
 function admit(account: number): boolean {
@@ -112,7 +112,7 @@ function linkDown(link: Link): boolean {
   const after = account >= 0 ? path.linksOf(account) : 0
   if (after === before) return false
   if (after === 0) post({ type: 'account-link', account, up: false })
-  if (!stopping) log.info('account disconnected', { account: snapshot.accounts[account]?.id, link: link.id })
+  if (!life.stopping) log.info('account disconnected', { account: snapshot.accounts[account]?.id, link: link.id })
   return true
 }
 
@@ -137,67 +137,14 @@ const httpServer = new HttpServer(path, httpCallbacks, new SharedRequestIds(init
 
 // ---------------------------------------------------------------------------------------------
 // Account links, per link type (links/account-links.ts): BTP listeners shared by the accounts on
-// a port, BTP clients assigned to this worker. ILP-over-HTTP plugs in as one more type.
+// a port, BTP clients assigned to this worker (links/btp-link-types.ts), ILP-over-HTTP.
 
-/** Accounts on each listener (host:port) of this worker: the port closes with the last one. */
-const listenerUsers = new Map<string, Set<number>>()
-
-const btpListener: LinkType = {
-  open(account) {
-    const key = `${account.listenerHost}:${account.listenerPort}`
-    let users = listenerUsers.get(key)
-    if (users === undefined) listenerUsers.set(key, users = new Set())
-    users.add(account.index)
-    return server.listen(account.listenerHost, account.listenerPort)
-  },
-  close(account, reason) {
-    for (const link of server.closeAccount(account.index, 1001, reason)) linkDown(link)
-    const key = `${account.listenerHost}:${account.listenerPort}`
-    const users = listenerUsers.get(key)
-    users?.delete(account.index)
-    if (users === undefined || users.size === 0) {
-      listenerUsers.delete(key)
-      server.unlisten(account.listenerHost, account.listenerPort, reason)
-    }
-  },
-}
-
-const clients = new Map<number, BtpClient>()
-
-function clientHooks(account: AccountEntry): ClientHooks {
-  return {
-    onAddress: (address) => post({ type: 'address', account: account.index, address }),
-    linkUp: (link, index) => {
-      linkUp(link, index)
-      post({ type: 'link', account: index, connected: true })
-    },
-    linkDown: (link) => {
-      if (linkDown(link)) post({ type: 'link', account: account.index, connected: false })
-    },
-  }
-}
-
-const btpClient: LinkType = {
-  open(account) {
-    if (account.clientWorker !== init.index || clients.has(account.index)) return Promise.resolve()
-    const client = new BtpClient(account, path, bounds, clientHooks(account))
-    clients.set(account.index, client)
-    client.start()
-    return Promise.resolve()
-  },
-  close(account, reason) {
-    const client = clients.get(account.index)
-    if (client === undefined) return
-    clients.delete(account.index)
-    const link = client.link
-    client.stop(1001, reason)
-    if (link !== null) clientHooks(account).linkDown(link)
-  },
-}
+const btp = createBtpLinkTypes({ workerIndex: init.index, path, server, bounds, post, linkUp, linkDown })
+const clients = btp.clients
 
 const accountLinks = new AccountLinks({
-  'btp-listener': btpListener,
-  'btp-client': btpClient,
+  'btp-listener': btp.listener,
+  'btp-client': btp.client,
   // ILP-over-HTTP (ilp-plugin-http): ilpd's server for the account (every worker); its client
   // link (options.outgoing) opens and closes here too.
   http: {
@@ -214,7 +161,7 @@ function installSnapshot(next: Snapshot, ack: number | undefined): void {
   path.install(next)
   httpServer.install(next.accounts)
   log.debug('snapshot installed', { version: next.version, accounts: next.accounts.length })
-  if (stopping) {
+  if (life.stopping) {
     // No new listener or client once shutting down; what is open closes with the rest.
     if (ack !== undefined) post({ type: 'snapshot-applied', ack, problems: ['the worker is shutting down'] })
     return
@@ -257,29 +204,16 @@ sweep.unref()
 let bellClosed = false
 myBell.listen(() => path.drainRings(), () => bellClosed)
 
-// The event loop's lag (timer delay, sampled every 10 ms) and utilisation, reported per interval.
-const loopDelay = monitorEventLoopDelay({ resolution: 10 })
-loopDelay.enable()
-let loopUse = performance.eventLoopUtilization()
+const life = new WorkerShutdown({
+  path, server, httpServer, clients, httpClients, journal, post,
+  quiesce: () => {
+    clearInterval(timer)
+    bellClosed = true
+    myBell.ring()
+  },
+})
 
-const statsTimer = setInterval(() => {
-  const s = path.stats
-  const use = performance.eventLoopUtilization()
-  const utilization = performance.eventLoopUtilization(use, loopUse).utilization
-  loopUse = use
-  // The histogram holds the time between its timer's runs: the lag is what exceeds the 10 ms.
-  const ns = (x: number): number => (Number.isFinite(x) ? Math.max(0, x / 1e9 - 0.01) : 0)
-  const loop = {
-    lagMean: ns(loopDelay.mean), lagP50: ns(loopDelay.percentile(50)), lagP99: ns(loopDelay.percentile(99)), lagMax: ns(loopDelay.max), utilization,
-  }
-  loopDelay.reset()
-  post({
-    type: 'stats', prepares: s.prepares, fulfilled: s.fulfilled, rejected: s.rejected, handedOver: s.handedOver,
-    deduplicated: s.deduplicated, inFlight: path.inFlight, rejectsByCode: Object.fromEntries(s.rejectsByCode),
-    authFailures: server.authFailures + httpServer.authFailures, loop,
-  })
-}, 1000)
-statsTimer.unref()
+startStatsReports(path, () => server.authFailures + httpServer.authFailures, post)
 
 port.on('message', (message: ControlToWorker) => {
   switch (message.type) {
@@ -300,75 +234,13 @@ port.on('message', (message: ControlToWorker) => {
       // Operators and tests use this to prove a worker's death is contained.
       throw new Error('worker crash requested by the control plane')
     case 'shutdown':
-      shutdown(message.graceMs)
+      life.shutdown(message.graceMs)
       break
     case 'log-level':
       setLogLevel(message.level)
       break
   }
 })
-
-function linksDrained(): boolean {
-  if (!server.drained() || !httpServer.drained()) return false
-  for (const client of clients.values()) if ((client.link?.queuedBytes() ?? 0) > 0) return false
-  return httpClients.drained()
-}
-
-/**
- * Stops accepting, refuses new Prepares, and gives packets in flight and queued replies up to
- * `graceMs` to finish: every packet still in flight then gets a reject, and links close (1001)
- * only once what is queued for them is written (or the grace is over, plus two seconds for the
- * last journal write and its Fulfills). Then every socket is closed before the thread ends: uWS
- * aborts the process if a worker exits with sockets open.
- */
-function shutdown(graceMs: number): void {
-  if (stopping) return
-  stopping = true
-  path.state.stopping = true
-  server.stopListening()
-  httpServer.stopListening()
-  const deadline = Date.now() + graceMs
-  const wait = setInterval(() => {
-    if ((path.inFlight > 0 || path.unsettled > 0) && Date.now() < deadline) return
-    clearInterval(wait)
-    path.drainRings()
-    path.rejectAllPending('connector shutting down')
-    path.flush()
-    const finish = (): void => {
-      const late = Date.now() > deadline + 2000
-      if (!late && (path.unsettled > 0 || !linksDrained())) {
-        path.flush()
-        setTimeout(finish, 5)
-        return
-      }
-      path.flush()
-      for (const client of clients.values()) client.stop()
-      httpClients.stop()
-      server.closeAll(1001, 'connector shutting down')
-      httpServer.closeAll(1001, 'connector shutting down')
-      clearInterval(timer)
-      bellClosed = true
-      myBell.ring()
-      void journal.close().finally(() => {
-        post({ type: 'stopped' })
-        setImmediate(() => process.exit(0))
-      })
-    }
-    finish()
-  }, 10)
-}
-
-/**
- * uWS aborts the whole process when a worker thread ends with sockets open, so a worker that
- * fails (a crash, or a start it cannot finish) closes them before the thread exits.
- */
-function closeSockets(): void {
-  stopping = true
-  for (const client of clients.values()) client.stop()
-  httpClients.stop()
-  server.closeAll(1011, 'connector worker failed')
-  httpServer.closeAll(1011, 'connector worker failed')
-}
 
 /**
  * After a crash the control plane replaces this worker and the other workers reject what they
@@ -377,7 +249,7 @@ function closeSockets(): void {
 process.on('uncaughtException', (err) => {
   log.error('worker crashed; closing its sockets', { error: err.message })
   try {
-    closeSockets()
+    life.closeSockets()
   } finally {
     process.exit(1)
   }
@@ -397,7 +269,7 @@ async function start(): Promise<void> {
 start().catch((err: unknown) => {
   post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) })
   try {
-    closeSockets()
+    life.closeSockets()
   } finally {
     // After the message: the thread's exit must not overtake it.
     setImmediate(() => process.exit(1))
